@@ -1,0 +1,294 @@
+// Package catalog loads exhunt's rules and reference data: the embedded rule
+// files, extra rule folders given by the user, named value lists and the
+// Exchange build table. Rules are validated and compiled once, at load.
+package catalog
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"exhunt/internal/exchange"
+	"exhunt/internal/rule"
+	"exhunt/rules"
+)
+
+// Catalog is the loaded rule set.
+type Catalog struct {
+	Rules  []*rule.Compiled
+	Env    *rule.Env
+	Builds *exchange.Table
+}
+
+// LoadError collects every problem found in rule files, each naming its file.
+type LoadError struct{ Errs []error }
+
+func (e *LoadError) Error() string {
+	var b strings.Builder
+	for i, err := range e.Errs {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+func (e *LoadError) Unwrap() []error { return e.Errs }
+
+// Load reads the embedded rules plus any extra rule files or folders. Extra
+// rules may add to the built-in set but not replace a built-in id.
+func Load(extra ...string) (*Catalog, error) {
+	c := &Catalog{Env: &rule.Env{Lists: map[string][]string{}}}
+	if err := c.loadData(rules.FS); err != nil {
+		return nil, err
+	}
+	var errs []error
+	seen := map[string]string{}
+	add := func(name string, data []byte) {
+		r, err := rule.Parse(data)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			return
+		}
+		if err := r.Validate(name); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			return
+		}
+		if prev, dup := seen[r.ID]; dup {
+			errs = append(errs, fmt.Errorf("%s: id %q is already defined by %s", name, r.ID, prev))
+			return
+		}
+		cr, err := r.Compile(c.Env)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			return
+		}
+		if err := c.checkPrefilterLists(r); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			return
+		}
+		seen[r.ID] = name
+		c.Rules = append(c.Rules, cr)
+	}
+	builtin, _ := fs.Glob(rules.FS, "hunt/*.yaml")
+	for _, name := range builtin {
+		data, err := rules.FS.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		add("rules/"+name, data)
+	}
+	for _, p := range extra {
+		files, err := ruleFiles(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			add(f, data)
+		}
+	}
+	sort.Slice(c.Rules, func(i, j int) bool { return c.Rules[i].Rule.ID < c.Rules[j].Rule.ID })
+	if len(errs) > 0 {
+		return c, &LoadError{errs}
+	}
+	return c, nil
+}
+
+func ruleFiles(p string) ([]string, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	if !st.IsDir() {
+		return []string{p}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(f, ".yaml") {
+			files = append(files, f)
+		}
+		return nil
+	})
+	return files, err
+}
+
+func (c *Catalog) checkPrefilterLists(r *rule.Rule) error {
+	for _, l := range r.PrefilterLists {
+		if c.Env.Lists[l] == nil {
+			return fmt.Errorf("prefilter_lists: list %q is not defined", l)
+		}
+	}
+	return nil
+}
+
+// Prefilter returns the literals of rules reading kind, and whether some rule
+// needs every line of it.
+func (c *Catalog) Prefilter(kind string) (lits []string, all bool) {
+	seen := map[string]bool{}
+	for _, cr := range c.ForKind(kind) {
+		r := cr.Rule
+		if len(r.Prefilter) == 0 && len(r.PrefilterLists) == 0 {
+			all = true
+		}
+		for _, l := range r.Prefilter {
+			if !seen[strings.ToLower(l)] {
+				seen[strings.ToLower(l)] = true
+				lits = append(lits, l)
+			}
+		}
+		for _, name := range r.PrefilterLists {
+			for _, l := range c.Env.Lists[name] {
+				if !seen[strings.ToLower(l)] {
+					seen[strings.ToLower(l)] = true
+					lits = append(lits, l)
+				}
+			}
+		}
+	}
+	return lits, all
+}
+
+// ForKind returns the rules that read a log kind.
+func (c *Catalog) ForKind(kind string) []*rule.Compiled {
+	var out []*rule.Compiled
+	for _, r := range c.Rules {
+		for _, l := range r.Logsource() {
+			if l == kind {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (c *Catalog) loadData(fsys fs.FS) error {
+	f, err := fsys.Open("data/exchange-builds.csv")
+	if err != nil {
+		return fmt.Errorf("build table: %w", err)
+	}
+	defer f.Close()
+	if c.Builds, err = exchange.LoadTable(f); err != nil {
+		return err
+	}
+	lists, _ := fs.Glob(fsys, "lists/*.txt")
+	for _, name := range lists {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		c.Env.Lists[strings.TrimSuffix(path.Base(name), ".txt")] = readList(data)
+	}
+	feed, err := fs.ReadFile(fsys, "data/MSTICIoCs-ExchangeServerVulnerabilitiesDisclosedMarch2021.csv")
+	if err != nil {
+		return fmt.Errorf("ioc feed: %w", err)
+	}
+	paths, err := WebshellURLPaths(bytes.NewReader(feed), c.Env.Lists["webshell-names"])
+	if err != nil {
+		return err
+	}
+	c.Env.Lists["webshell-url-paths"] = paths
+	return nil
+}
+
+func readList(data []byte) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// webshellFolders are the web folders where the campaign's shells were
+// planted, as URL prefixes.
+var webshellFolders = []string{"/owa/auth/", "/owa/auth/current/", "/aspnet_client/", "/aspnet_client/system_web/", "/ecp/auth/", "/oab/"}
+
+// WebshellURLPaths turns the file paths of Microsoft's IOC feed into the URL
+// paths under which IIS served them, and adds each known web-shell name in
+// each web-shell folder. Only script files (.aspx, .ashx, .asmx) are kept.
+func WebshellURLPaths(feed io.Reader, names []string) ([]string, error) {
+	cr := csv.NewReader(feed)
+	cr.FieldsPerRecord = -1
+	rows, err := cr.ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("ioc feed: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, errors.New("ioc feed: empty")
+	}
+	ind, typ := -1, -1
+	for i, h := range rows[0] {
+		switch h {
+		case "Indicator":
+			ind = i
+		case "IndicatorType":
+			typ = i
+		}
+	}
+	if ind < 0 || typ < 0 {
+		return nil, errors.New("ioc feed: Indicator or IndicatorType column missing")
+	}
+	seen := map[string]bool{}
+	var out []string
+	addPath := func(p string) {
+		if !seen[strings.ToLower(p)] {
+			seen[strings.ToLower(p)] = true
+			out = append(out, p)
+		}
+	}
+	for _, row := range rows[1:] {
+		if len(row) <= max(ind, typ) || row[typ] != "filepath" {
+			continue
+		}
+		if u := FileToURL(row[ind]); u != "" {
+			addPath(u)
+		}
+	}
+	for _, n := range names {
+		for _, d := range webshellFolders {
+			addPath(d + n)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// FileToURL maps a Windows path under an Exchange or IIS web root to the URL
+// path that serves it, or "" when it is not a served script.
+func FileToURL(p string) string {
+	l := strings.ToLower(strings.ReplaceAll(p, `\`, "/"))
+	ext := path.Ext(l)
+	if ext != ".aspx" && ext != ".ashx" && ext != ".asmx" {
+		return ""
+	}
+	orig := strings.ReplaceAll(p, `\`, "/")
+	for _, root := range []string{"/frontend/httpproxy/", "/inetpub/wwwroot/", "/clientaccess/"} {
+		if i := strings.Index(l, root); i >= 0 {
+			return "/" + orig[i+len(root):]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sync"
+
+	"exhunt/internal/catalog"
+	"exhunt/internal/evidence"
+	"exhunt/internal/finding"
+	"exhunt/internal/hunt"
+	"exhunt/internal/report"
+)
+
+const huntHelp = `Usage: exhunt hunt [flags] [PATH...]
+
+Reads Exchange and IIS logs under each PATH and gives a verdict per server:
+clean, probed, attempted, compromised or exploited, with the evidence (file
+and line) behind it. PATH may be an Exchange install root, a copy or triage
+collection of one, a folder with one sub-folder per server, or a .zip of any
+of these (read in place). With no PATH on Windows, the local server is read.
+
+Flags:
+`
+
+type huntFlags struct {
+	format   string
+	output   string
+	rules    multiFlag
+	workers  int
+	maxPer   int
+	verbose  bool
+	maxBytes string
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return fmt.Sprint(*m) }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var hf huntFlags
+	fs := newFlags("hunt", huntHelp, stderr)
+	fs.StringVar(&hf.format, "format", "text", "output format: text, json or jsonl")
+	fs.StringVar(&hf.output, "o", "", "write the result to this file instead of stdout")
+	fs.Var(&hf.rules, "rules", "extra rule file or folder (repeatable)")
+	fs.IntVar(&hf.workers, "workers", 0, "files read in parallel (default: one per CPU)")
+	fs.IntVar(&hf.maxPer, "max-findings", 1000, "findings kept per rule and server; the rest are counted")
+	fs.BoolVar(&hf.verbose, "verbose", false, "text format: list every finding and gap")
+	fs.StringVar(&hf.maxBytes, "max-file-size", "16GiB", "stop reading a file (decompressed) past this size")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError(err.Error(), "run exhunt hunt -h")
+	}
+	switch hf.format {
+	case "text", "json", "jsonl":
+	default:
+		return usageError(fmt.Sprintf("unknown format %q", hf.format), "use text, json or jsonl")
+	}
+	maxBytes, err := parseSize(hf.maxBytes)
+	if err != nil {
+		return usageError(err.Error(), "")
+	}
+	opt := evidence.Options{MaxFileBytes: maxBytes}
+	var set *evidence.Set
+	roots := fs.Args()
+	if len(roots) == 0 {
+		set, err = evidence.Live(ctx, opt)
+		if errors.Is(err, evidence.ErrNoLive) {
+			return usageError("no PATH given", "name the evidence to hunt, e.g. exhunt hunt ./collection; without PATH exhunt reads the local Exchange server on Windows only")
+		}
+		roots = []string{"(local server)"}
+	} else {
+		set, err = evidence.Discover(ctx, roots, opt)
+	}
+	if err != nil {
+		return err
+	}
+	res, err := huntSet(ctx, set, roots, hf, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if res.Worst() != finding.VerdictClean {
+		return errFindings
+	}
+	return nil
+}
+
+// huntSet hunts a discovered set and writes the result in the chosen format.
+func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlags, stdout, stderr io.Writer) (*finding.Result, error) {
+	cat, err := catalog.Load(hf.rules...)
+	if err != nil {
+		return nil, fmt.Errorf("loading rules:\n%w", err)
+	}
+	for _, g := range set.Gaps {
+		fmt.Fprintf(stderr, "exhunt: warning: %s\n", g)
+	}
+	if len(set.Servers) == 0 {
+		return nil, &exitError{code: ExitError, msg: "no Exchange or IIS logs found under " + fmt.Sprint(roots),
+			hint: "point exhunt at an Exchange install (…\\Exchange Server\\V15), a copy or collection of one, or a .zip of it"}
+	}
+	w, closeOut, err := openOutput(hf.output, stdout)
+	if err != nil {
+		return nil, err
+	}
+	opt := hunt.Options{Workers: hf.workers, MaxFindingsPerRule: hf.maxPer}
+	var jl *report.JSONLines
+	var mu sync.Mutex
+	var werr error
+	if hf.format == "jsonl" {
+		jl = report.NewJSONLines(w)
+		opt.OnFinding = func(f finding.Finding) {
+			mu.Lock()
+			defer mu.Unlock()
+			if werr == nil {
+				werr = jl.Finding(f)
+			}
+		}
+	}
+	res, err := hunt.New(cat, opt).Run(ctx, set, roots)
+	if err != nil {
+		closeOut()
+		return nil, err
+	}
+	res.Version = Version()
+	for _, s := range res.Servers {
+		for _, g := range s.Gaps {
+			if g.Line == 0 {
+				fmt.Fprintf(stderr, "exhunt: warning: %s: %s\n", s.Name, g)
+			}
+		}
+	}
+	switch hf.format {
+	case "json":
+		err = report.JSON(w, res)
+	case "jsonl":
+		if werr != nil {
+			err = werr
+		} else {
+			err = jl.Close(res)
+		}
+	default:
+		err = report.Text(w, res, hf.verbose)
+	}
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write result: %w", err)
+	}
+	return res, nil
+}

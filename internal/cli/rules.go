@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"exhunt/internal/catalog"
+)
+
+func runRules(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError("rules: want list or validate", "")
+	}
+	switch args[0] {
+	case "list":
+		cat, err := catalog.Load()
+		if err != nil {
+			return err
+		}
+		for _, c := range cat.Rules {
+			r := c.Rule
+			fmt.Fprintf(stdout, "%-36s %-14s %-8s %-22s %s\n", r.ID, r.Stage, r.Severity, strings.Join(r.Logsource, ","), r.Title)
+		}
+		return nil
+	case "validate":
+		cat, err := catalog.Load(args[1:]...)
+		if err != nil {
+			return fmt.Errorf("rules are not valid:\n%w", err)
+		}
+		fmt.Fprintf(stdout, "%d rules valid\n", len(cat.Rules))
+		return nil
+	}
+	return usageError(fmt.Sprintf("rules: unknown subcommand %q", args[0]), "want list or validate")
+}

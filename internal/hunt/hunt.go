@@ -1,0 +1,239 @@
+// Package hunt reads a server's evidence with the catalog's rules and turns
+// the hits into per-server verdicts with evidence, coverage and a timeline.
+//
+// Files are independent, so they are read in parallel (one worker per CPU
+// by default); each worker streams its file through a prefilter and parses
+// only candidate lines. Results are merged per server afterwards, so the
+// output does not depend on scheduling.
+package hunt
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"exhunt/internal/catalog"
+	"exhunt/internal/evidence"
+	"exhunt/internal/finding"
+	"exhunt/internal/logs"
+	"exhunt/internal/rule"
+)
+
+// Options tune a hunt. The zero value works.
+type Options struct {
+	// Workers reading files in parallel; 0 means one per CPU.
+	Workers int
+	// MaxFindingsPerRule keeps at most this many findings per rule and
+	// server (the earliest); the rest are counted. 0 means 1000.
+	MaxFindingsPerRule int
+	// OnFinding, if set, is called for every finding as it is found (from
+	// worker goroutines, serialised), for streaming output.
+	OnFinding func(finding.Finding)
+	// OnFile, if set, is called after each file with its size, for progress.
+	OnFile func(f *evidence.File, bytes int64)
+	// Now is the clock; tests set it.
+	Now func() time.Time
+}
+
+// Hunter runs hunts with one catalog.
+type Hunter struct {
+	cat  *catalog.Catalog
+	opt  Options
+	kind map[string]*kindRules
+}
+
+type kindRules struct {
+	format logs.Format
+	rules  []*rule.Compiled
+	pf     *logs.Prefilter
+	all    bool
+}
+
+// New prepares per-kind prefilters once.
+func New(cat *catalog.Catalog, opt Options) *Hunter {
+	if opt.Workers <= 0 {
+		opt.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opt.MaxFindingsPerRule <= 0 {
+		opt.MaxFindingsPerRule = 1000
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	h := &Hunter{cat: cat, opt: opt, kind: map[string]*kindRules{}}
+	for _, k := range rule.KnownLogsources {
+		f, ok := logs.FormatFor(k)
+		if !ok {
+			continue
+		}
+		lits, all := cat.Prefilter(k)
+		h.kind[k] = &kindRules{format: f, rules: cat.ForKind(k), pf: logs.NewPrefilter(lits), all: all}
+	}
+	return h
+}
+
+// fileResult is what one worker learned from one file.
+type fileResult struct {
+	srv      int
+	file     *evidence.File
+	stats    logs.Stats
+	findings []finding.Finding
+	err      error
+}
+
+// Run hunts every server of the set.
+func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*finding.Result, error) {
+	start := h.opt.Now()
+	res := &finding.Result{
+		SchemaVersion: finding.SchemaVersion,
+		Tool:          "exhunt",
+		StartedAt:     start.UTC(),
+		Roots:         roots,
+		Rules:         len(h.cat.Rules),
+		Gaps:          append([]finding.Gap(nil), set.Gaps...),
+	}
+	states := make([]*serverState, len(set.Servers))
+	for i, s := range set.Servers {
+		states[i] = newServerState(s, h.opt.MaxFindingsPerRule)
+	}
+	jobs := make(chan fileResult)
+	results := make(chan fileResult)
+	var wg sync.WaitGroup
+	// the workers share nothing but the read-only hunter
+	for range h.opt.Workers {
+		wg.Go(func() {
+			w := h.newWorker()
+			for j := range jobs {
+				results <- w.read(ctx, j)
+			}
+		})
+	}
+	go func() {
+		defer close(jobs)
+		for i, s := range set.Servers {
+			for _, f := range s.Files {
+				select {
+				case jobs <- fileResult{srv: i, file: f}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+	for r := range results {
+		states[r.srv].add(r)
+		if h.opt.OnFinding != nil {
+			for _, f := range r.findings {
+				h.opt.OnFinding(f)
+			}
+		}
+		if h.opt.OnFile != nil {
+			h.opt.OnFile(r.file, r.stats.Bytes)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// Second pass: EWS rows from the attackers of each server name the
+	// mailboxes they read.
+	for _, st := range states {
+		if err := h.correlateEWS(ctx, st); err != nil {
+			return nil, err
+		}
+	}
+	for _, st := range states {
+		res.Servers = append(res.Servers, st.result(h.cat))
+	}
+	sort.SliceStable(res.Servers, func(i, j int) bool { return res.Servers[i].Name < res.Servers[j].Name })
+	res.DurationMS = h.opt.Now().Sub(start).Milliseconds()
+	return res, nil
+}
+
+type worker struct {
+	h       *Hunter
+	scanner map[logs.Format]*logs.Scanner
+}
+
+func (h *Hunter) newWorker() *worker {
+	return &worker{h: h, scanner: map[logs.Format]*logs.Scanner{}}
+}
+
+func (w *worker) read(ctx context.Context, j fileResult) fileResult {
+	kr := w.h.kind[string(j.file.Kind)]
+	if kr == nil {
+		j.err = fmt.Errorf("no reader for log kind %q", j.file.Kind)
+		return j
+	}
+	sc := w.scanner[kr.format]
+	if sc == nil {
+		sc = &logs.Scanner{Format: kr.format}
+		w.scanner[kr.format] = sc
+	}
+	sc.Prefilter, sc.All = kr.pf, kr.all
+	rc, err := j.file.Open()
+	if err != nil {
+		j.err = err
+		return j
+	}
+	defer rc.Close()
+	server := ""
+	j.stats, j.err = sc.Scan(ctx, rc, func(rec *logs.Record) error {
+		for _, cr := range kr.rules {
+			if !cr.Match(rec) {
+				continue
+			}
+			j.findings = append(j.findings, w.h.newFinding(cr, rec, j.file, server))
+		}
+		return nil
+	})
+	return j
+}
+
+func (h *Hunter) newFinding(cr *rule.Compiled, rec *logs.Record, f *evidence.File, server string) finding.Finding {
+	stage, sev, outcome := cr.Classify(rec)
+	r := cr.Rule
+	fd := finding.Finding{
+		Server:   server,
+		Rule:     r.ID,
+		Title:    r.Title,
+		Stage:    stage,
+		Outcome:  outcome,
+		CVEs:     append([]string{}, r.CVEs...),
+		Chain:    r.Chain,
+		Severity: sev,
+		Time:     rec.Time,
+		Source:   finding.Source{File: f.Rel, Line: rec.Line, Kind: string(f.Kind)},
+		Fields:   rec.Fields(r.Fields),
+		Mailbox:  cr.Extracted(rec, "mailbox"),
+	}
+	fd.ClientIP, _ = rec.Field("c-ip")
+	if sip, ok := rec.Field("s-ip"); ok && sip != "" {
+		// kept so back-end lines from the server's own address are not
+		// taken for an attacker
+		fd.Fields["s-ip"] = sip
+	}
+	ua, _ := rec.Field("cs-user-agent")
+	if f.Kind == evidence.IIS {
+		// IIS writes spaces in the user agent as '+'
+		ua = strings.ReplaceAll(ua, "+", " ")
+	}
+	fd.UserAgent = ua
+	if fd.ClientIP != "" && h.inList("attacker-ips", fd.ClientIP) {
+		fd.IOCs = append(fd.IOCs, "attacker-ips (Volexity, CISA AA21-062A)")
+	}
+	return fd
+}
+
+func (h *Hunter) inList(name, v string) bool {
+	for _, x := range h.cat.Env.Lists[name] {
+		if strings.EqualFold(x, v) {
+			return true
+		}
+	}
+	return false
+}
