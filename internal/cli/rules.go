@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"exhunt/internal/catalog"
+	"exhunt/internal/rule"
 )
 
 func runRules(args []string, stdout, stderr io.Writer) error {
@@ -21,6 +22,25 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 		for _, c := range cat.Rules {
 			r := c.Rule
 			fmt.Fprintf(stdout, "%-36s %-14s %-8s %-22s %s\n", r.ID, r.Stage, r.Severity, strings.Join(r.Logsource, ","), r.Title)
+		}
+		return nil
+	case "literals":
+		// the prefilter literals of every rule, one per line: what a
+		// fixed-string search must look for to find the same candidate lines
+		// (bench/ compares exhunt with ripgrep on exactly these)
+		cat, err := catalog.Load()
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, k := range rule.KnownLogsources {
+			lits, _ := cat.Prefilter(k)
+			for _, l := range lits {
+				if !seen[l] {
+					seen[l] = true
+					fmt.Fprintln(stdout, l)
+				}
+			}
 		}
 		return nil
 	case "validate":

@@ -164,7 +164,8 @@ func (s *Scanner) gap(line int64, reason string) {
 
 // block processes complete lines; lineNo counts lines consumed so far.
 func (s *Scanner) block(b []byte, lineNo *int64, fn func(*Record) error) error {
-	s.rememberLast(b)
+	// after the block, the schema in force is the one of its last lines
+	defer s.rememberLast(b)
 	fast := !s.All && s.Prefilter != nil && !s.Prefilter.Empty()
 	pos := 0
 	for pos < len(b) {
@@ -254,6 +255,10 @@ func (s *Scanner) rememberLast(b []byte) {
 // line handles one physical line; candidate says whether fn should see it.
 func (s *Scanner) line(b []byte, n int64, fn func(*Record) error, candidate bool) error {
 	if len(b) == 0 {
+		return nil
+	}
+	if len(b) > MaxLine {
+		s.gap(n, fmt.Sprintf("line longer than %d bytes skipped", MaxLine))
 		return nil
 	}
 	if b[0] == '#' {

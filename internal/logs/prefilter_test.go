@@ -1,0 +1,82 @@
+package logs
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+)
+
+// naiveIndex is the obvious definition Prefilter must agree with.
+func naiveIndex(b []byte, lits []string) int {
+	best := -1
+	lb := bytes.ToLower(b)
+	for _, l := range lits {
+		if l == "" {
+			continue
+		}
+		if i := bytes.Index(lb, bytes.ToLower([]byte(l))); i >= 0 {
+			if end := i + len(l); best < 0 || end < best {
+				best = end
+			}
+		}
+	}
+	return best
+}
+
+func TestPrefilterAgreesWithNaive(t *testing.T) {
+	lits := []string{"ServerInfo~", "X-AnonResource-Backend", "autodiscover.json", "/ecp/", "erve", "~"}
+	cases := []string{
+		"", "nothing here", "serverinfo~a]@x", "GET /ECP/y.js", "...SERVER", "x-anonresource-backend-cookie",
+		"a~b", "autodiscover.jso", "AutoDiscover.JSON?@x", "erv", "SERVERINF", "/ec/ecp/",
+	}
+	p := NewPrefilter(lits)
+	for _, c := range cases {
+		if got, want := p.Index([]byte(c)), naiveIndex([]byte(c), lits); got != want {
+			t.Errorf("Index(%q) = %d, want %d", c, got, want)
+		}
+	}
+	// random strings over a small alphabet hit overlaps and failure links
+	r := rand.New(rand.NewPCG(1, 2))
+	alpha := []byte("abcAB~/e")
+	rl := []string{"ab", "bca", "b~", "cab~", "~/e", "aaa"}
+	rp := NewPrefilter(rl)
+	for i := 0; i < 20000; i++ {
+		b := make([]byte, r.IntN(30))
+		for j := range b {
+			b[j] = alpha[r.IntN(len(alpha))]
+		}
+		if got, want := rp.Index(b), naiveIndex(b, rl); got != want {
+			t.Fatalf("Index(%q) = %d, want %d", b, got, want)
+		}
+	}
+}
+
+func TestPrefilterEmpty(t *testing.T) {
+	p := NewPrefilter(nil)
+	if !p.Empty() || p.Index([]byte("anything")) != -1 {
+		t.Fatal("empty prefilter must match nothing")
+	}
+}
+
+func FuzzPrefilter(f *testing.F) {
+	f.Add([]byte("ServerInfo~a]@x"), "serverinfo~", "/ecp/")
+	f.Add([]byte("\x00\xff"), "\xff", "a")
+	f.Fuzz(func(t *testing.T, b []byte, l1, l2 string) {
+		lits := []string{l1, l2}
+		if got, want := NewPrefilter(lits).Index(b), naiveIndex(b, lits); got != want {
+			t.Fatalf("Index(%q, %q) = %d, want %d", b, lits, got, want)
+		}
+	})
+}
+
+func BenchmarkPrefilter(b *testing.B) {
+	line := []byte("2021-03-03 05:12:44 10.0.0.5 GET /owa/auth/15.1.2176/themes/resources/favicon.ico &CorrelationID=<empty>;&cafeReqId=1f2e3d4c-5b6a-7980-1a2b-3c4d5e6f7a8b; 443 - 203.0.113.9 Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64)+AppleWebKit/537.36+(KHTML,+like+Gecko)+Chrome/89.0.4389.82+Safari/537.36 - 200 0 0 15\n")
+	buf := bytes.Repeat(line, 4000)
+	p := NewPrefilter([]string{"ServerInfo~", "autodiscover.json", "/ecp/default.flt", "X-AnonResource", "python-requests", "antSword", "DDIService.svc/SetObject"})
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if p.Index(buf) >= 0 {
+			b.Fatal("unexpected hit")
+		}
+	}
+}
