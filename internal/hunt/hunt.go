@@ -218,9 +218,14 @@ func (h *Hunter) newFinding(cr *rule.Compiled, rec *logs.Record, f *evidence.Fil
 		fd.Fields["s-ip"] = sip
 	}
 	ua, _ := rec.Field("cs-user-agent")
-	if f.Kind == evidence.IIS {
+	switch f.Kind {
+	case evidence.IIS:
 		// IIS writes spaces in the user agent as '+'
 		ua = strings.ReplaceAll(ua, "+", " ")
+	case evidence.HTTPProxy, evidence.EWS, evidence.RpsHTTP:
+		// Exchange's CSV logs turn ", " into two spaces; undo it so one
+		// client's user agent reads the same in every log
+		ua = strings.ReplaceAll(ua, "  ", ", ")
 	}
 	fd.UserAgent = ua
 	if fd.ClientIP != "" && h.inList("attacker-ips", fd.ClientIP) {
