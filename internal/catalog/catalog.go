@@ -167,6 +167,16 @@ func (c *Catalog) Prefilter(kind string) (lits []string, all bool) {
 	return lits, all
 }
 
+// Literals returns one rule's prefilter literals, lists expanded; empty
+// means the rule reads every line.
+func (c *Catalog) Literals(cr *rule.Compiled) []string {
+	lits := append([]string(nil), cr.Rule.Prefilter...)
+	for _, name := range cr.Rule.PrefilterLists {
+		lits = append(lits, c.Env.Lists[name]...)
+	}
+	return lits
+}
+
 // ForKind returns the rules that read a log kind.
 func (c *Catalog) ForKind(kind string) []*rule.Compiled {
 	var out []*rule.Compiled

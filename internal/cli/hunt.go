@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"sync"
 
 	"exhunt/internal/catalog"
@@ -51,6 +53,7 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&hf.maxPer, "max-findings", 1000, "findings kept per rule and server; the rest are counted")
 	fs.BoolVar(&hf.verbose, "verbose", false, "text format: list every finding and gap")
 	fs.StringVar(&hf.maxBytes, "max-file-size", "16GiB", "stop reading a file (decompressed) past this size")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance reports)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -61,6 +64,16 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "text", "json", "jsonl":
 	default:
 		return usageError(fmt.Sprintf("unknown format %q", hf.format), "use text, json or jsonl")
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	maxBytes, err := parseSize(hf.maxBytes)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 )
@@ -61,20 +62,27 @@ func (d diskFile) open(f *File) (io.ReadCloser, error) {
 	return fh, nil
 }
 
-// rootedFile is a file below a walked root. It is opened through os.Root so
-// that a path swapped for a symlink after discovery cannot lead out of the
-// root.
-type rootedFile struct{ root, rel string }
+// rootedFile is a file found below a walked root. Open checks that the file
+// opened is the one discovery saw, so a path swapped for a symlink (or
+// another file) after discovery cannot lead out of the root. One open and
+// one fstat per file: os.Root would walk every path component with a
+// syscall, which dominated the cost of hunting many small logs.
+type rootedFile struct {
+	path string
+	info fs.FileInfo
+}
 
 func (d rootedFile) open(f *File) (io.ReadCloser, error) {
-	r, err := os.OpenRoot(d.root)
+	fh, err := os.Open(d.path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", f.Rel, pathless(err))
 	}
-	defer r.Close() // files opened from r stay valid
-	fh, err := r.Open(d.rel)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", f.Rel, pathless(err))
+	if d.info != nil && d.info.Mode()&fs.ModeSymlink == 0 {
+		st, err := fh.Stat()
+		if err != nil || !os.SameFile(st, d.info) {
+			fh.Close()
+			return nil, fmt.Errorf("open %s: the file was replaced after it was found", f.Rel)
+		}
 	}
 	return fh, nil
 }

@@ -51,6 +51,8 @@ type kindRules struct {
 	rules  []*rule.Compiled
 	pf     *logs.Prefilter
 	all    bool
+	// always has the bits of rules without literals, which see every line
+	always uint64
 }
 
 // New prepares per-kind prefilters once.
@@ -70,8 +72,19 @@ func New(cat *catalog.Catalog, opt Options) *Hunter {
 		if !ok {
 			continue
 		}
-		lits, all := cat.Prefilter(k)
-		h.kind[k] = &kindRules{format: f, rules: cat.ForKind(k), pf: logs.NewPrefilter(lits), all: all}
+		kr := &kindRules{format: f, rules: cat.ForKind(k)}
+		// one literal group per rule: a candidate line is evaluated only
+		// by the rules whose own literals it holds
+		groups := make([][]string, len(kr.rules))
+		for i, cr := range kr.rules {
+			groups[i] = cat.Literals(cr)
+			if len(groups[i]) == 0 {
+				kr.all = true
+				kr.always |= ruleBit(i)
+			}
+		}
+		kr.pf = logs.NewPrefilterGroups(groups)
+		h.kind[k] = kr
 	}
 	return h
 }
@@ -183,8 +196,9 @@ func (w *worker) read(ctx context.Context, j fileResult) fileResult {
 	defer rc.Close()
 	server := ""
 	j.stats, j.err = sc.Scan(ctx, rc, func(rec *logs.Record) error {
-		for _, cr := range kr.rules {
-			if !cr.Match(rec) {
+		mask := kr.always | kr.pf.Mask(rec.Raw())
+		for i, cr := range kr.rules {
+			if mask&ruleBit(i) == 0 || !cr.Match(rec) {
 				continue
 			}
 			j.findings = append(j.findings, w.h.newFinding(cr, rec, j.file, server))
@@ -242,3 +256,5 @@ func (h *Hunter) inList(name, v string) bool {
 	}
 	return false
 }
+
+func ruleBit(i int) uint64 { return 1 << min(i, 63) }

@@ -6,11 +6,20 @@ package logs
 // is one table load per byte, which keeps whole-file scanning near memory
 // speed without cgo or SIMD.
 type Prefilter struct {
-	class   [256]uint8
-	nclass  int
-	trans   []uint32 // premultiplied: next = trans[state + class]
-	matchAt uint32   // states >= matchAt (premultiplied) are accepting
+	class  [256]uint8
+	nclass int
+	trans  []uint32 // premultiplied: next = trans[state + class]
+	// abs is trans with accepting states made absorbing: Index stops at the
+	// first match anyway, so it may test for one only every few bytes.
+	abs []uint32
+	// small is abs in 16 bits when the table fits: half the cache lines.
+	small   []uint16
+	matchAt uint32 // states >= matchAt (premultiplied) are accepting
 	empty   bool
+	maxLen  int
+	// masks[state/nclass] is the set of groups whose literal ends in that
+	// state (bit i for group i; groups past 63 share bit 63).
+	masks []uint64
 }
 
 // maxPrefilterStates bounds the automaton for hostile or huge literal sets.
@@ -19,15 +28,27 @@ const maxPrefilterStates = 1 << 16
 // NewPrefilter compiles the literals. Empty literals are ignored; with no
 // literals at all the prefilter matches nothing.
 func NewPrefilter(lits []string) *Prefilter {
+	return NewPrefilterGroups([][]string{lits})
+}
+
+// NewPrefilterGroups compiles groups of literals (one group per rule, say);
+// Mask then tells which groups have a literal in a line.
+func NewPrefilterGroups(groups [][]string) *Prefilter {
+	var lits []string
+	var owner []int
+	for g, ls := range groups {
+		for _, l := range ls {
+			lits = append(lits, l)
+			owner = append(owner, min(g, 63))
+		}
+	}
 	p := &Prefilter{}
 	// byte classes: 0 for bytes in no literal, one class per folded byte
 	used := [256]bool{}
-	n := 0
 	for _, l := range lits {
 		for i := 0; i < len(l); i++ {
 			used[lower(l[i])] = true
 		}
-		n += len(l)
 	}
 	p.nclass = 1
 	for b := 0; b < 256; b++ {
@@ -44,6 +65,7 @@ func NewPrefilter(lits []string) *Prefilter {
 		next []int32
 		fail int32
 		out  bool
+		mask uint64
 	}
 	newNode := func() node {
 		nx := make([]int32, p.nclass)
@@ -53,10 +75,11 @@ func NewPrefilter(lits []string) *Prefilter {
 		return node{next: nx}
 	}
 	nodes := []node{newNode()}
-	for _, l := range lits {
+	for li, l := range lits {
 		if l == "" {
 			continue
 		}
+		p.maxLen = max(p.maxLen, len(l))
 		s := int32(0)
 		for i := 0; i < len(l); i++ {
 			c := p.class[l[i]]
@@ -70,6 +93,7 @@ func NewPrefilter(lits []string) *Prefilter {
 			s = nodes[s].next[c]
 		}
 		nodes[s].out = true
+		nodes[s].mask |= 1 << owner[li]
 	}
 	if len(nodes) == 1 {
 		p.empty = true
@@ -91,6 +115,7 @@ func NewPrefilter(lits []string) *Prefilter {
 		if nodes[nodes[s].fail].out {
 			nodes[s].out = true
 		}
+		nodes[s].mask |= nodes[nodes[s].fail].mask
 		for c := 0; c < p.nclass; c++ {
 			nx := nodes[s].next[c]
 			if nx < 0 {
@@ -119,13 +144,26 @@ func NewPrefilter(lits []string) *Prefilter {
 		}
 	}
 	p.trans = make([]uint32, len(nodes)*p.nclass)
+	p.masks = make([]uint64, len(nodes))
 	for i := range nodes {
+		p.masks[order[i]] = nodes[i].mask
 		base := int(order[i]) * p.nclass
 		for c := 0; c < p.nclass; c++ {
 			p.trans[base+c] = uint32(int(order[nodes[i].next[c]]) * p.nclass)
 		}
 	}
-	_ = n
+	p.abs = append([]uint32(nil), p.trans...)
+	for st := int(p.matchAt); st < len(p.abs); st += p.nclass {
+		for c := 0; c < p.nclass; c++ {
+			p.abs[st+c] = uint32(st)
+		}
+	}
+	if len(p.abs) <= 1<<16 {
+		p.small = make([]uint16, len(p.abs))
+		for i, v := range p.abs {
+			p.small[i] = uint16(v)
+		}
+	}
 	return p
 }
 
@@ -139,19 +177,128 @@ func lower(b byte) byte {
 // Empty reports whether the prefilter has no literals.
 func (p *Prefilter) Empty() bool { return p.empty }
 
+// segSize is the span each of Index's two interleaved automata reads
+// before both are tested: large enough to keep both busy, small enough that
+// work past an early match stays cheap.
+const segSize = 1024
+
 // Index returns the offset just past the end of the first literal found in
 // b, or -1.
+//
+// One automaton is bound by the latency of its table loads: each step waits
+// for the previous state. Index therefore runs two over neighbouring
+// segments at once. Each segment starts maxLen-1 bytes early, so a literal
+// crossing a boundary is seen whole by the segment it ends in.
 func (p *Prefilter) Index(b []byte) int {
 	if p.empty {
 		return -1
 	}
-	trans, class, matchAt := p.trans, &p.class, p.matchAt
+	ov := p.maxLen - 1
+	if len(b) < 4*segSize || ov >= segSize/2 {
+		return p.index1(b)
+	}
+	for base := 0; base < len(b); base += 2 * segSize {
+		a0, a1 := max(0, base-ov), min(len(b), base+segSize)
+		b0, b1 := base+segSize-ov, min(len(b), base+2*segSize)
+		if b0 >= len(b) || b1-b0 <= ov {
+			if i := p.index1(b[a0:]); i >= 0 {
+				return a0 + i
+			}
+			return -1
+		}
+		var sa, sb bool
+		if p.small != nil {
+			sa, sb = pair(p.small, &p.class, uint16(p.matchAt), b[a0:a1], b[b0:b1])
+		} else {
+			sa, sb = pair(p.abs, &p.class, p.matchAt, b[a0:a1], b[b0:b1])
+		}
+		if sa {
+			return a0 + p.index1(b[a0:a1])
+		}
+		if sb {
+			return b0 + p.index1(b[b0:b1])
+		}
+	}
+	return -1
+}
+
+// pair runs the absorbing automaton over x and y in lockstep and reports
+// whether each ended in a match.
+func pair[T uint16 | uint32](trans []T, class *[256]uint8, matchAt T, x, y []byte) (bool, bool) {
+	var s, t T
+	n := min(len(x), len(y))
+	x, y = x[:len(x):len(x)], y[:len(y):len(y)]
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		cx, cy := x[i:i+4:i+4], y[i:i+4:i+4]
+		s = trans[s+T(class[cx[0]])]
+		t = trans[t+T(class[cy[0]])]
+		s = trans[s+T(class[cx[1]])]
+		t = trans[t+T(class[cy[1]])]
+		s = trans[s+T(class[cx[2]])]
+		t = trans[t+T(class[cy[2]])]
+		s = trans[s+T(class[cx[3]])]
+		t = trans[t+T(class[cy[3]])]
+	}
+	for ; i < len(x); i++ {
+		s = trans[s+T(class[x[i]])]
+	}
+	for j := i; j < len(y); j++ {
+		t = trans[t+T(class[y[j]])]
+	}
+	return s >= matchAt, t >= matchAt
+}
+
+// index1 is Index with one automaton.
+func (p *Prefilter) index1(b []byte) int {
+	trans, class, matchAt := p.abs, &p.class, p.matchAt
 	s := uint32(0)
-	for i, c := range b {
-		s = trans[s+uint32(class[c])]
+	i := 0
+	// Eight transitions, then one test: accepting states are absorbing, so
+	// a match inside the eight is still visible at the end of them.
+	for ; i+8 <= len(b); i += 8 {
+		s0 := s
+		c := b[i : i+8 : i+8]
+		s = trans[s+uint32(class[c[0]])]
+		s = trans[s+uint32(class[c[1]])]
+		s = trans[s+uint32(class[c[2]])]
+		s = trans[s+uint32(class[c[3]])]
+		s = trans[s+uint32(class[c[4]])]
+		s = trans[s+uint32(class[c[5]])]
+		s = trans[s+uint32(class[c[6]])]
+		s = trans[s+uint32(class[c[7]])]
+		if s >= matchAt {
+			s = s0
+			for j := i; ; j++ {
+				s = trans[s+uint32(class[b[j]])]
+				if s >= matchAt {
+					return j + 1
+				}
+			}
+		}
+	}
+	for ; i < len(b); i++ {
+		s = trans[s+uint32(class[b[i]])]
 		if s >= matchAt {
 			return i + 1
 		}
 	}
 	return -1
+}
+
+// Mask returns the groups with at least one literal in s.
+func (p *Prefilter) Mask(s string) uint64 {
+	if p.empty {
+		return 0
+	}
+	trans, class, matchAt, nc := p.trans, &p.class, p.matchAt, uint32(p.nclass)
+	var m uint64
+	st := uint32(0)
+	for i := 0; i < len(s); i++ {
+		st = trans[st+uint32(class[s[i]])]
+		if st >= matchAt {
+			m |= p.masks[st/nc]
+		}
+	}
+	return m
 }

@@ -80,3 +80,38 @@ func BenchmarkPrefilter(b *testing.B) {
 		}
 	}
 }
+
+func TestPrefilterMask(t *testing.T) {
+	p := NewPrefilterGroups([][]string{{"/ecp/", "ServerInfo~"}, {"autodiscover.json"}, nil, {"json?@"}})
+	for _, tc := range []struct {
+		s    string
+		want uint64
+	}{
+		{"GET /owa/", 0},
+		{"POST /ECP/y.js", 1},
+		{"/autodiscover/autodiscover.json?@evil.com/ecp/", 1 | 2 | 8},
+		{"serverinfo~a]@x", 1},
+	} {
+		if got := p.Mask(tc.s); got != tc.want {
+			t.Errorf("Mask(%q) = %b, want %b", tc.s, got, tc.want)
+		}
+	}
+}
+
+// TestPrefilterLongBuffers crosses the two-automaton segment boundaries.
+func TestPrefilterLongBuffers(t *testing.T) {
+	lits := []string{"ServerInfo~", "autodiscover.json", "ab"}
+	p := NewPrefilter(lits)
+	r := rand.New(rand.NewPCG(3, 4))
+	for n := 0; n < 3000; n++ {
+		b := bytes.Repeat([]byte("x"), 4*segSize+r.IntN(6*segSize))
+		for k := r.IntN(3); k > 0; k-- {
+			l := lits[r.IntN(len(lits))]
+			at := r.IntN(len(b) - len(l))
+			copy(b[at:], l)
+		}
+		if got, want := p.Index(b), naiveIndex(b, lits); got != want {
+			t.Fatalf("len %d: Index = %d, want %d", len(b), got, want)
+		}
+	}
+}

@@ -121,7 +121,7 @@ func TestScanLongLinesAndChunks(t *testing.T) {
 		b.WriteString("2021-03-03 05:00:00 /owa/auth/logon.aspx\n")
 	}
 	b.WriteString("2021-03-03 05:00:01 /ecp/hit.js" + strings.Repeat("A", MaxLine+10) + "\n") // overlong candidate
-	b.WriteString("2021-03-03 05:00:01 " + strings.Repeat("B", 3*MaxLine) + "\n")           // longer than the buffer
+	b.WriteString("2021-03-03 05:00:01 " + strings.Repeat("B", 3*MaxLine) + "\n")             // longer than the buffer
 	b.WriteString("2021-03-03 05:00:02 /ecp/hit.js\n")
 	s := &Scanner{Format: W3C, Prefilter: NewPrefilter([]string{"hit.js"})}
 	recs, st := scanAll(t, s, b.String(), "cs-uri-stem")

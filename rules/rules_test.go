@@ -1,0 +1,391 @@
+package rules_test
+
+// Every built-in rule is checked against log fixtures in
+// hunt/testdata/<rule-id>/:
+//
+//	hit[-tag].<kind>.log   realistic lines of kind <kind>, some of which the
+//	                       rule must find
+//	hit[-tag].<kind>.want  the findings expected from that fixture, one per
+//	                       line: "<line> <stage> [outcome label]", where line
+//	                       is the physical 1-based line in the fixture
+//	                       (headers count); '#' starts a comment
+//	miss[-tag].<kind>.log  realistic look-alikes the rule must not find
+//
+// Each fixture is read the way the hunter reads a file: a logs.Scanner with
+// the catalog's prefilter for the kind, so a prefilter that hides a hit fails
+// here. It is also read with every line handed to the rule, so a fixture
+// line the prefilter happens to hide still checks the rule's condition.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"exhunt/internal/catalog"
+	"exhunt/internal/finding"
+	"exhunt/internal/logs"
+	"exhunt/internal/rule"
+)
+
+const testdataDir = "hunt/testdata"
+
+// fixtureName is role, optional tag, kind.
+var fixtureName = regexp.MustCompile(`^(hit|miss)(-[a-z0-9]+)?\.([a-z][a-z-]*)\.(log|want)$`)
+
+type fixture struct {
+	name string // file name without directory
+	role string // "hit" or "miss"
+	kind string
+	path string
+	want string // path of the .want file, hit fixtures only
+}
+
+// result is one finding of the rule under test.
+type result struct {
+	line  int64
+	stage finding.Stage
+	label string
+}
+
+// wantLine is one line of a .want file.
+type wantLine struct {
+	line  int64
+	stage finding.Stage
+	label string // empty: not checked
+}
+
+func TestRuleFixtures(t *testing.T) {
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatalf("catalog.Load: %v", err)
+	}
+	if len(cat.Rules) == 0 {
+		t.Fatal("catalog.Load returned no rules")
+	}
+	ids := map[string]bool{}
+	for _, cr := range cat.Rules {
+		ids[cr.Rule.ID] = true
+	}
+	entries, err := os.ReadDir(testdataDir)
+	if err != nil {
+		t.Fatalf("fixtures: %v", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && !ids[e.Name()] {
+			t.Errorf("%s/%s: no rule has this id (renamed or removed rule?)", testdataDir, e.Name())
+		}
+	}
+	h := &harness{cat: cat, scanners: map[logs.Format]*logs.Scanner{}}
+	for _, cr := range cat.Rules {
+		t.Run(cr.Rule.ID, func(t *testing.T) { h.testRule(t, cr) })
+	}
+}
+
+type harness struct {
+	cat      *catalog.Catalog
+	scanners map[logs.Format]*logs.Scanner
+}
+
+func (h *harness) testRule(t *testing.T, cr *rule.Compiled) {
+	r := cr.Rule
+	dir := filepath.Join(testdataDir, r.ID)
+	fixtures, err := listFixtures(dir)
+	if err != nil {
+		t.Fatalf("rule %s has no usable fixtures: %v (want %s/hit.<kind>.log, hit.<kind>.want and miss.<kind>.log)", r.ID, err, dir)
+	}
+	hitKinds := map[string]bool{}
+	var hits, misses int
+	for _, f := range fixtures {
+		if f.role == "hit" {
+			hits++
+			hitKinds[f.kind] = true
+		} else {
+			misses++
+		}
+	}
+	if hits == 0 {
+		t.Errorf("rule %s has no hit fixture in %s", r.ID, dir)
+	}
+	if misses == 0 {
+		t.Errorf("rule %s has no miss fixture in %s", r.ID, dir)
+	}
+	for _, k := range r.Logsource {
+		if !hitKinds[k] {
+			t.Errorf("rule %s reads %s but has no hit fixture of that kind (hit.%s.log)", r.ID, k, k)
+		}
+	}
+	// labels of the outcomes seen across all hit fixtures
+	seen := map[string]bool{}
+	for _, f := range fixtures {
+		t.Run(f.name, func(t *testing.T) {
+			for _, res := range h.testFixture(t, cr, f) {
+				seen[res.label] = true
+			}
+		})
+	}
+	for i, o := range r.Outcomes {
+		if hits > 0 && !seen[o.Label] {
+			t.Errorf("rule %s: no hit fixture line reaches outcome %d (%q)", r.ID, i+1, o.Label)
+		}
+	}
+}
+
+// listFixtures reads a rule's fixture folder.
+func listFixtures(dir string) ([]fixture, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []fixture
+	wants := map[string]bool{} // .want files not yet paired with a .log
+	var errs []string
+	for _, e := range entries {
+		m := fixtureName.FindStringSubmatch(e.Name())
+		if e.IsDir() || m == nil {
+			errs = append(errs, fmt.Sprintf("%s: not a fixture name (want hit[-tag].<kind>.log, .want, or miss[-tag].<kind>.log)", e.Name()))
+			continue
+		}
+		if m[4] == "want" {
+			if m[1] != "hit" {
+				errs = append(errs, fmt.Sprintf("%s: only hit fixtures have a .want file", e.Name()))
+			}
+			wants[e.Name()] = true
+			continue
+		}
+		f := fixture{name: e.Name(), role: m[1], kind: m[3], path: filepath.Join(dir, e.Name())}
+		if f.role == "hit" {
+			f.want = filepath.Join(dir, strings.TrimSuffix(e.Name(), ".log")+".want")
+		}
+		out = append(out, f)
+	}
+	for _, f := range out {
+		delete(wants, filepath.Base(f.want))
+	}
+	for w := range wants {
+		errs = append(errs, fmt.Sprintf("%s: no matching .log fixture", w))
+	}
+	if len(errs) > 0 {
+		sort.Strings(errs)
+		return out, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s holds no fixtures", dir)
+	}
+	return out, nil
+}
+
+// testFixture checks one fixture and returns the findings read with the
+// production prefilter.
+func (h *harness) testFixture(t *testing.T, cr *rule.Compiled, f fixture) []result {
+	r := cr.Rule
+	if !slices.Contains(r.Logsource, f.kind) {
+		t.Fatalf("%s: kind %q is not one the rule reads (%v)", f.name, f.kind, r.Logsource)
+	}
+	format, ok := logs.FormatFor(f.kind)
+	if !ok {
+		t.Fatalf("%s: no log format for kind %q", f.name, f.kind)
+	}
+	data, err := os.ReadFile(f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := physicalLines(data)
+
+	// As the hunter reads it: the prefilter of every rule reading the kind.
+	lits, all := h.cat.Prefilter(f.kind)
+	got := h.scan(t, f, format, data, logs.NewPrefilter(lits), all, cr, false)
+	// Every line handed to the rule, with a check that each data line is a
+	// well-formed record (a short row would silently read as empty fields).
+	full := h.scan(t, f, format, data, nil, true, cr, true)
+
+	switch f.role {
+	case "miss":
+		for _, res := range got {
+			t.Errorf("%s:%d: rule %s fired (%s %q) on a line it must not find:\n\t%s", f.name, res.line, r.ID, res.stage, res.label, lineAt(lines, res.line))
+		}
+		if len(got) == 0 {
+			for _, res := range full {
+				t.Errorf("%s:%d: rule %s matches this line when the prefilter lets it through (%s %q):\n\t%s", f.name, res.line, r.ID, res.stage, res.label, lineAt(lines, res.line))
+			}
+		}
+	case "hit":
+		want := readWant(t, f, lines)
+		if len(want) == 0 {
+			t.Errorf("%s: the .want file lists no findings", f.name)
+		}
+		compare(t, f, lines, want, got, "")
+		compare(t, f, lines, want, full, " (every line handed to the rule, no prefilter)")
+		checkPrefilterLiterals(t, h.cat, r, f, lines, want)
+	}
+	return got
+}
+
+// scan reads a fixture and evaluates only the rule under test, as
+// internal/hunt does for every rule of a kind.
+func (h *harness) scan(t *testing.T, f fixture, format logs.Format, data []byte, pf *logs.Prefilter, all bool, cr *rule.Compiled, strict bool) []result {
+	t.Helper()
+	sc := h.scanners[format]
+	if sc == nil {
+		sc = &logs.Scanner{Format: format}
+		h.scanners[format] = sc
+	}
+	sc.Prefilter, sc.All = pf, all
+	var out []result
+	st, err := sc.Scan(context.Background(), bytes.NewReader(data), func(rec *logs.Record) error {
+		if strict && format != logs.Text {
+			if rec.Schema == nil {
+				t.Errorf("%s:%d: record without a header", f.name, rec.Line)
+			} else if len(rec.Values) != len(rec.Schema.Names) {
+				t.Errorf("%s:%d: %d fields where the header names %d", f.name, rec.Line, len(rec.Values), len(rec.Schema.Names))
+			}
+		}
+		if !cr.Match(rec) {
+			return nil
+		}
+		stage, _, label := cr.Classify(rec)
+		out = append(out, result{line: rec.Line, stage: stage, label: label})
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: scan: %v", f.name, err)
+	}
+	if strict {
+		for _, g := range st.Gaps {
+			t.Errorf("%s:%d: scanner could not read the line: %s", f.name, g.Line, g.Reason)
+		}
+		if st.Records == 0 {
+			t.Errorf("%s: no records read", f.name)
+		}
+	}
+	return out
+}
+
+var stageNames = []finding.Stage{
+	finding.StageReconnaissance, finding.StageAttempt, finding.StageExploitation,
+	finding.StagePersistence, finding.StageCollection, finding.StageExecution,
+}
+
+func readWant(t *testing.T, f fixture, lines []string) []wantLine {
+	t.Helper()
+	data, err := os.ReadFile(f.want)
+	if err != nil {
+		t.Fatalf("%s: every hit fixture needs a .want file: %v", f.name, err)
+	}
+	var out []wantLine
+	seen := map[int64]int{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	n := 0
+	for sc.Scan() {
+		n++
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		fields := strings.Fields(s)
+		var w wantLine
+		if len(fields) < 2 {
+			t.Errorf("%s:%d: want \"<line> <stage> [outcome label]\", got %q", filepath.Base(f.want), n, s)
+			continue
+		}
+		line, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil || line < 1 || line > int64(len(lines)) {
+			t.Errorf("%s:%d: %q is not a line of %s (1..%d)", filepath.Base(f.want), n, fields[0], f.name, len(lines))
+			continue
+		}
+		w.line = line
+		w.stage = finding.Stage(fields[1])
+		if !w.stage.Valid() {
+			t.Errorf("%s:%d: unknown stage %q (want one of %v)", filepath.Base(f.want), n, fields[1], stageNames)
+			continue
+		}
+		// the label is the rest of the line, spaces kept
+		rest := strings.TrimSpace(s[len(fields[0]):])
+		w.label = strings.TrimSpace(rest[len(fields[1]):])
+		if prev, dup := seen[line]; dup {
+			t.Errorf("%s:%d: line %d already listed on line %d", filepath.Base(f.want), n, line, prev)
+			continue
+		}
+		seen[line] = n
+		if l := lineAt(lines, line); l == "" || strings.HasPrefix(l, "#") {
+			t.Errorf("%s:%d: line %d of %s is not a log record: %q", filepath.Base(f.want), n, line, f.name, l)
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// compare checks the findings against the .want file: the same lines with
+// the same stages, and the same outcome label where the .want names one.
+func compare(t *testing.T, f fixture, lines []string, want []wantLine, got []result, how string) {
+	t.Helper()
+	gotAt := map[int64]result{}
+	for _, g := range got {
+		gotAt[g.line] = g
+	}
+	wantAt := map[int64]wantLine{}
+	for _, w := range want {
+		wantAt[w.line] = w
+		g, ok := gotAt[w.line]
+		switch {
+		case !ok:
+			t.Errorf("%s:%d: missing finding %s %q%s:\n\t%s", f.name, w.line, w.stage, w.label, how, lineAt(lines, w.line))
+		case g.stage != w.stage:
+			t.Errorf("%s:%d: stage %s (outcome %q), want %s%s:\n\t%s", f.name, w.line, g.stage, g.label, w.stage, how, lineAt(lines, w.line))
+		case w.label != "" && g.label != w.label:
+			t.Errorf("%s:%d: outcome %q, want %q%s:\n\t%s", f.name, w.line, g.label, w.label, how, lineAt(lines, w.line))
+		}
+	}
+	for _, g := range got {
+		if _, ok := wantAt[g.line]; !ok {
+			t.Errorf("%s:%d: unexpected finding %s %q%s:\n\t%s", f.name, g.line, g.stage, g.label, how, lineAt(lines, g.line))
+		}
+	}
+}
+
+// checkPrefilterLiterals asserts that every expected hit line holds one of the
+// rule's prefilter literals: otherwise the hunter would never parse it.
+func checkPrefilterLiterals(t *testing.T, cat *catalog.Catalog, r *rule.Rule, f fixture, lines []string, want []wantLine) {
+	t.Helper()
+	lits := append([]string(nil), r.Prefilter...)
+	for _, name := range r.PrefilterLists {
+		lits = append(lits, cat.Env.Lists[name]...)
+	}
+	if len(lits) == 0 {
+		return // the rule reads every line of its kinds
+	}
+	for i := range lits {
+		lits[i] = strings.ToLower(lits[i])
+	}
+	for _, w := range want {
+		l := strings.ToLower(lineAt(lines, w.line))
+		if !slices.ContainsFunc(lits, func(lit string) bool { return lit != "" && strings.Contains(l, lit) }) {
+			t.Errorf("%s:%d: expected hit holds none of the rule's prefilter literals, so the hunter would skip it:\n\t%s", f.name, w.line, lineAt(lines, w.line))
+		}
+	}
+}
+
+// physicalLines splits a fixture as the scanner counts lines.
+func physicalLines(data []byte) []string {
+	s := strings.TrimSuffix(string(data), "\n")
+	out := strings.Split(s, "\n")
+	for i := range out {
+		out[i] = strings.TrimSuffix(out[i], "\r")
+	}
+	return out
+}
+
+func lineAt(lines []string, n int64) string {
+	if n < 1 || n > int64(len(lines)) {
+		return ""
+	}
+	return lines[n-1]
+}
