@@ -177,6 +177,48 @@ func (c *Catalog) Literals(cr *rule.Compiled) []string {
 	return lits
 }
 
+// CompactLiterals is Literals reduced to a set that selects at least the
+// same lines, for a smaller automaton: a list of URL paths becomes their
+// folders, and a literal that contains another of the same rule is dropped
+// (any line holding it holds the shorter one too).
+func (c *Catalog) CompactLiterals(cr *rule.Compiled) []string {
+	lits := append([]string(nil), cr.Rule.Prefilter...)
+	for _, name := range cr.Rule.PrefilterLists {
+		for _, v := range c.Env.Lists[name] {
+			if i := strings.LastIndexByte(v, '/'); i >= 4 {
+				v = v[:i+1]
+			}
+			lits = append(lits, v)
+		}
+	}
+	return reduceLiterals(lits)
+}
+
+func reduceLiterals(lits []string) []string {
+	low := make([]string, len(lits))
+	for i, l := range lits {
+		low[i] = strings.ToLower(l)
+	}
+	var out []string
+	for i, l := range low {
+		keep := l != ""
+		for j, m := range low {
+			if j == i || m == "" || !strings.Contains(l, m) {
+				continue
+			}
+			// l holds m: drop l, unless they are equal and l comes first
+			if len(m) < len(l) || j < i {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			out = append(out, lits[i])
+		}
+	}
+	return out
+}
+
 // ForKind returns the rules that read a log kind.
 func (c *Catalog) ForKind(kind string) []*rule.Compiled {
 	var out []*rule.Compiled

@@ -53,3 +53,33 @@ detection: {a: {cs-method: GET}, condition: a}
 		t.Fatalf("want a clash error, got %v", err)
 	}
 }
+
+func TestCompactLiteralsCoverEveryLiteral(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cr := range c.Rules {
+		compact := c.CompactLiterals(cr)
+		if len(compact) > len(c.Literals(cr)) {
+			t.Errorf("%s: compact set is larger", cr.Rule.ID)
+		}
+		// every full literal must contain one compact literal, so the
+		// compact prefilter selects every line the full one does
+		for _, l := range c.Literals(cr) {
+			ok := false
+			for _, m := range compact {
+				if strings.Contains(strings.ToLower(l), strings.ToLower(m)) {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				t.Errorf("%s: literal %q is covered by no compact literal %q", cr.Rule.ID, l, compact)
+			}
+		}
+	}
+	if got := reduceLiterals([]string{"/ecp/default.flt", "/ecp/", "/ECP/", "x"}); strings.Join(got, ",") != "/ecp/,x" {
+		t.Errorf("reduceLiterals: %v", got)
+	}
+}

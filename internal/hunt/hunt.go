@@ -77,7 +77,7 @@ func New(cat *catalog.Catalog, opt Options) *Hunter {
 		// by the rules whose own literals it holds
 		groups := make([][]string, len(kr.rules))
 		for i, cr := range kr.rules {
-			groups[i] = cat.Literals(cr)
+			groups[i] = cat.CompactLiterals(cr)
 			if len(groups[i]) == 0 {
 				kr.all = true
 				kr.always |= ruleBit(i)

@@ -158,12 +158,6 @@ func NewPrefilterGroups(groups [][]string) *Prefilter {
 			p.abs[st+c] = uint32(st)
 		}
 	}
-	if len(p.abs) <= 1<<16 {
-		p.small = make([]uint16, len(p.abs))
-		for i, v := range p.abs {
-			p.small[i] = uint16(v)
-		}
-	}
 	return p
 }
 
@@ -206,12 +200,7 @@ func (p *Prefilter) Index(b []byte) int {
 			}
 			return -1
 		}
-		var sa, sb bool
-		if p.small != nil {
-			sa, sb = pair(p.small, &p.class, uint16(p.matchAt), b[a0:a1], b[b0:b1])
-		} else {
-			sa, sb = pair(p.abs, &p.class, p.matchAt, b[a0:a1], b[b0:b1])
-		}
+		sa, sb := pair(p.abs, &p.class, p.matchAt, b[a0:a1], b[b0:b1])
 		if sa {
 			return a0 + p.index1(b[a0:a1])
 		}
@@ -224,27 +213,27 @@ func (p *Prefilter) Index(b []byte) int {
 
 // pair runs the absorbing automaton over x and y in lockstep and reports
 // whether each ended in a match.
-func pair[T uint16 | uint32](trans []T, class *[256]uint8, matchAt T, x, y []byte) (bool, bool) {
-	var s, t T
+func pair(trans []uint32, class *[256]uint8, matchAt uint32, x, y []byte) (bool, bool) {
+	var s, t uint32
 	n := min(len(x), len(y))
 	x, y = x[:len(x):len(x)], y[:len(y):len(y)]
 	i := 0
 	for ; i+4 <= n; i += 4 {
 		cx, cy := x[i:i+4:i+4], y[i:i+4:i+4]
-		s = trans[s+T(class[cx[0]])]
-		t = trans[t+T(class[cy[0]])]
-		s = trans[s+T(class[cx[1]])]
-		t = trans[t+T(class[cy[1]])]
-		s = trans[s+T(class[cx[2]])]
-		t = trans[t+T(class[cy[2]])]
-		s = trans[s+T(class[cx[3]])]
-		t = trans[t+T(class[cy[3]])]
+		s = trans[s+uint32(class[cx[0]])]
+		t = trans[t+uint32(class[cy[0]])]
+		s = trans[s+uint32(class[cx[1]])]
+		t = trans[t+uint32(class[cy[1]])]
+		s = trans[s+uint32(class[cx[2]])]
+		t = trans[t+uint32(class[cy[2]])]
+		s = trans[s+uint32(class[cx[3]])]
+		t = trans[t+uint32(class[cy[3]])]
 	}
 	for ; i < len(x); i++ {
-		s = trans[s+T(class[x[i]])]
+		s = trans[s+uint32(class[x[i]])]
 	}
 	for j := i; j < len(y); j++ {
-		t = trans[t+T(class[y[j]])]
+		t = trans[t+uint32(class[y[j]])]
 	}
 	return s >= matchAt, t >= matchAt
 }
