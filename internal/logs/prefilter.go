@@ -191,7 +191,12 @@ func (p *Prefilter) Index(b []byte) int {
 	if len(b) < 4*segSize || ov >= segSize/2 {
 		return p.index1(b)
 	}
-	for base := 0; base < len(b); base += 2 * segSize {
+	// Where candidate lines are dense the next match is near: look there
+	// with one automaton before paying for two segments.
+	if i := p.index1(b[:segSize]); i >= 0 {
+		return i
+	}
+	for base := segSize; base < len(b); base += 2 * segSize {
 		a0, a1 := max(0, base-ov), min(len(b), base+segSize)
 		b0, b1 := base+segSize-ov, min(len(b), base+2*segSize)
 		if b0 >= len(b) || b1-b0 <= ov {
