@@ -59,3 +59,19 @@ func TestStatus(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseBuild(f *testing.F) {
+	f.Add("15.01.2375.007")
+	f.Add("15.1.2375")
+	f.Fuzz(func(t *testing.T, s string) {
+		b, ok := ParseBuild(s)
+		if !ok {
+			return
+		}
+		// what parses prints back to something that parses the same
+		b2, ok := ParseBuild(b.String())
+		if !ok || b2 != b {
+			t.Fatalf("%q -> %v -> %v", s, b, b2)
+		}
+	})
+}

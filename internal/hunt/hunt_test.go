@@ -228,3 +228,33 @@ func TestBadInputContinues(t *testing.T) {
 		t.Errorf("coverage does not count the skipped file: %+v", s.Coverage)
 	}
 }
+
+// BenchmarkHunt hunts a generated 64 MB corpus; bench/run.sh compares the
+// whole binary with ripgrep on larger ones.
+func BenchmarkHunt(b *testing.B) {
+	dir := b.TempDir()
+	if _, err := lab.Generate(context.Background(), lab.Options{Out: dir, Servers: 2, Size: 64 << 20, Seed: 1}); err != nil {
+		b.Fatal(err)
+	}
+	cat, err := catalog.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, err := evidence.Discover(context.Background(), []string{dir}, evidence.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var size int64
+	for _, s := range set.Servers {
+		for _, f := range s.Files {
+			size += f.Size
+		}
+	}
+	b.SetBytes(size)
+	h := hunt.New(cat, hunt.Options{})
+	for b.Loop() {
+		if _, err := h.Run(context.Background(), set, []string{dir}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

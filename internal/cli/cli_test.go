@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"exhunt/internal/finding"
+	"exhunt/internal/lab"
+	"exhunt/internal/report"
+)
+
+func exh(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func labDir(t *testing.T, scen ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := lab.Generate(context.Background(), lab.Options{Out: dir, Servers: len(scen), Seed: 9, Scenarios: scen}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestHuntExitCodesAndFormats(t *testing.T) {
+	clean := labDir(t, "clean")
+	code, out, errs := exh(t, "hunt", clean)
+	if code != ExitClean || !strings.Contains(out, "CLEAN") {
+		t.Fatalf("clean evidence: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	hit := labDir(t, "proxylogon-full", "clean")
+	code, out, _ = exh(t, "hunt", "--format", "json", hit)
+	if code != ExitFindings {
+		t.Fatalf("exploited evidence: exit %d, want %d", code, ExitFindings)
+	}
+	res, err := report.ReadJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Servers) != 2 || res.Worst() != finding.VerdictExploited {
+		t.Fatalf("servers %d worst %s", len(res.Servers), res.Worst())
+	}
+	for _, s := range res.Servers {
+		for _, f := range s.Findings {
+			if f.Source.File == "" || f.Source.Line == 0 || filepath.IsAbs(f.Source.File) {
+				t.Fatalf("finding source %+v must be a relative file and a line", f.Source)
+			}
+		}
+	}
+	// jsonl: findings first, then servers, then the run
+	code, out, _ = exh(t, "hunt", "--format", "jsonl", hit)
+	if code != ExitFindings {
+		t.Fatalf("jsonl exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var kinds []string
+	for _, l := range lines {
+		var m report.Message
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("bad json line %q: %v", l, err)
+		}
+		switch {
+		case m.Finding != nil:
+			kinds = append(kinds, "f")
+		case m.Server != nil:
+			kinds = append(kinds, "s")
+		case m.Run != nil:
+			kinds = append(kinds, "r")
+		}
+	}
+	seq := strings.Join(kinds, "")
+	if !strings.HasSuffix(seq, "ssr") || !strings.HasPrefix(seq, "f") || strings.Count(seq, "f") != len(res.Servers[0].Findings)+len(res.Servers[1].Findings) {
+		t.Fatalf("jsonl sequence %q", seq)
+	}
+	// -o writes the file, stdout stays empty
+	outFile := filepath.Join(t.TempDir(), "r.json")
+	code, out, _ = exh(t, "hunt", "--format", "json", "-o", outFile, hit)
+	if code != ExitFindings || out != "" {
+		t.Fatalf("-o: exit %d stdout %q", code, out)
+	}
+	if b, err := os.ReadFile(outFile); err != nil || !bytes.Contains(b, []byte(`"verdict": "exploited"`)) {
+		t.Fatalf("-o file: %v", err)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{}, {"nope"}, {"hunt", "--format", "xml", "."}, {"hunt", "--bogus"}, {"lab"}, {"lab", "generate"}, {"rules"},
+	} {
+		if code, _, _ := exh(t, args...); code != ExitUsage {
+			t.Errorf("%q: exit %d, want %d", args, code, ExitUsage)
+		}
+	}
+	if code, _, errs := exh(t, "hunt", t.TempDir()); code != ExitError || !strings.Contains(errs, "no Exchange or IIS logs") {
+		t.Errorf("empty folder: exit %d stderr %q", code, errs)
+	}
+	if code, _, _ := exh(t, "hunt", "-h"); code != ExitClean {
+		t.Errorf("-h: exit %d", code)
+	}
+}
+
+func TestRulesCommands(t *testing.T) {
+	code, out, _ := exh(t, "rules", "validate")
+	if code != 0 || !strings.Contains(out, "rules valid") {
+		t.Fatalf("validate: %d %q", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad-rule.yaml")
+	os.WriteFile(bad, []byte("id: bad-rule\ntitle: x\n"), 0o644)
+	code, _, errs := exh(t, "rules", "validate", bad)
+	if code != ExitError || !strings.Contains(errs, "bad-rule.yaml") {
+		t.Fatalf("invalid rule: exit %d stderr %q", code, errs)
+	}
+	code, out, _ = exh(t, "rules", "literals")
+	if code != 0 || !strings.Contains(out, "ServerInfo~") {
+		t.Fatalf("literals: %d", code)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"2GB": 2e9, "500MB": 5e8, "64KiB": 65536, "10M": 10 << 20, "123": 123} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	if _, err := parseSize("lots"); err == nil {
+		t.Error("parseSize accepted garbage")
+	}
+}
