@@ -6,15 +6,25 @@ import (
 	"testing"
 )
 
+// asciiLower folds A-Z only, as the prefilter does (bytes.ToLower would
+// also rewrite invalid UTF-8).
+func asciiLower(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		out[i] = lower(c)
+	}
+	return out
+}
+
 // naiveIndex is the obvious definition Prefilter must agree with.
 func naiveIndex(b []byte, lits []string) int {
 	best := -1
-	lb := bytes.ToLower(b)
+	lb := asciiLower(b)
 	for _, l := range lits {
 		if l == "" {
 			continue
 		}
-		if i := bytes.Index(lb, bytes.ToLower([]byte(l))); i >= 0 {
+		if i := bytes.Index(lb, asciiLower([]byte(l))); i >= 0 {
 			if end := i + len(l); best < 0 || end < best {
 				best = end
 			}
