@@ -13,6 +13,7 @@ import (
 
 	"exhunt/internal/catalog"
 	"exhunt/internal/evidence"
+	"exhunt/internal/exchange"
 	"exhunt/internal/finding"
 	"exhunt/internal/hunt"
 	"exhunt/internal/lab"
@@ -255,6 +256,20 @@ func BenchmarkHunt(b *testing.B) {
 	for b.Loop() {
 		if _, err := h.Run(context.Background(), set, []string{dir}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// The lab decides "inconclusive" on its own, as an independent oracle; its
+// chain dates must still be the hunter's.
+func TestLabChainDatesMatchExchange(t *testing.T) {
+	lc := lab.Chains()
+	if len(lc) != len(exchange.Chains) {
+		t.Fatalf("lab has %d chains, exchange %d", len(lc), len(exchange.Chains))
+	}
+	for i, c := range exchange.Chains {
+		if lc[i].Name != c.Name || !lc[i].Start.Equal(c.Start) {
+			t.Errorf("chain %d: lab %s %v, exchange %s %v", i, lc[i].Name, lc[i].Start, c.Name, c.Start)
 		}
 	}
 }

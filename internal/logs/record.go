@@ -106,6 +106,8 @@ type Record struct {
 	Time   time.Time
 	raw    string
 	format Format
+	// ecp holds the decoded EventData fields, filled on first use
+	ecp map[string]string
 }
 
 // Field implements rule.Record. A column the header names but the row lacks
@@ -120,6 +122,9 @@ func (r *Record) Field(name string) (string, bool) {
 	}
 	if r.Schema == nil {
 		return "", false
+	}
+	if len(name) > 10 && strings.EqualFold(name[:10], "eventdata.") {
+		return r.eventData(name[10:])
 	}
 	i := r.Schema.Index(name)
 	if i < 0 {
@@ -143,4 +148,33 @@ func (r *Record) Fields(names []string) map[string]string {
 		}
 	}
 	return m
+}
+
+// eventData serves the decoded ECP EventData: EventData.<KEY> for each
+// S:KEY=value pair (EventData.CMD, EventData.URL, EventData.EX...),
+// EventData.Cmdlet for the cmdlet name and EventData.Param.<Name> for its
+// parameters.
+func (r *Record) eventData(key string) (string, bool) {
+	if r.ecp == nil {
+		raw, ok := r.Field("EventData")
+		if !ok {
+			return "", false
+		}
+		r.ecp = map[string]string{}
+		for _, kv := range DecodeEventData(raw) {
+			k := strings.ToLower(kv[0])
+			if _, dup := r.ecp[k]; !dup {
+				r.ecp[k] = kv[1]
+			}
+			if k == "cmd" {
+				name, params := SplitCmdlet(kv[1])
+				r.ecp["cmdlet"] = name
+				for _, p := range params {
+					r.ecp["param."+strings.ToLower(p[0])] = p[1]
+				}
+			}
+		}
+	}
+	v, ok := r.ecp[strings.ToLower(key)]
+	return v, ok
 }

@@ -377,6 +377,7 @@ func (s *Scanner) setSchema(names []string) {
 // parse splits a data line into s.rec.
 func (s *Scanner) parse(b []byte, n int64) error {
 	s.rec.raw = string(b)
+	s.rec.ecp = nil
 	s.rec.Line = n
 	s.rec.Schema = s.sch
 	s.rec.Time = time.Time{}
