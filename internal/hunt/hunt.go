@@ -194,25 +194,25 @@ func (w *worker) read(ctx context.Context, j fileResult) fileResult {
 		return j
 	}
 	defer rc.Close()
-	server := ""
 	j.stats, j.err = sc.Scan(ctx, rc, func(rec *logs.Record) error {
 		mask := kr.always | kr.pf.Mask(rec.Raw())
 		for i, cr := range kr.rules {
 			if mask&ruleBit(i) == 0 || !cr.Match(rec) {
 				continue
 			}
-			j.findings = append(j.findings, w.h.newFinding(cr, rec, j.file, server))
+			j.findings = append(j.findings, w.h.newFinding(cr, rec, j.file))
 		}
 		return nil
 	})
 	return j
 }
 
-func (h *Hunter) newFinding(cr *rule.Compiled, rec *logs.Record, f *evidence.File, server string) finding.Finding {
+// newFinding builds the evidence for one hit; the server name is filled in
+// when the server's results are merged, since it may come from the logs.
+func (h *Hunter) newFinding(cr *rule.Compiled, rec *logs.Record, f *evidence.File) finding.Finding {
 	stage, sev, outcome := cr.Classify(rec)
 	r := cr.Rule
 	fd := finding.Finding{
-		Server:   server,
 		Rule:     r.ID,
 		Title:    r.Title,
 		Stage:    stage,
