@@ -20,6 +20,7 @@ import (
 	"exhunt/internal/evidence"
 	"exhunt/internal/finding"
 	"exhunt/internal/logs"
+	"exhunt/internal/progress"
 	"exhunt/internal/rule"
 )
 
@@ -35,6 +36,8 @@ type Options struct {
 	OnFinding func(finding.Finding)
 	// OnFile, if set, is called after each file with its size, for progress.
 	OnFile func(f *evidence.File, bytes int64)
+	// Progress, if set, is told which file each worker reads and how far.
+	Progress *progress.Tracker
 	// Now is the clock; tests set it.
 	Now func() time.Time
 }
@@ -116,10 +119,20 @@ func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*f
 	jobs := make(chan fileResult)
 	results := make(chan fileResult)
 	var wg sync.WaitGroup
+	if h.opt.Progress != nil {
+		files, size := 0, int64(0)
+		for _, s := range set.Servers {
+			for _, f := range s.Files {
+				files++
+				size += f.Size
+			}
+		}
+		h.opt.Progress.SetTotal(files, size)
+	}
 	// the workers share nothing but the read-only hunter
-	for range h.opt.Workers {
+	for i := range h.opt.Workers {
 		wg.Go(func() {
-			w := h.newWorker()
+			w := h.newWorker(i)
 			for j := range jobs {
 				results <- w.read(ctx, j)
 			}
@@ -169,11 +182,12 @@ func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*f
 
 type worker struct {
 	h       *Hunter
+	id      int
 	scanner map[logs.Format]*logs.Scanner
 }
 
-func (h *Hunter) newWorker() *worker {
-	return &worker{h: h, scanner: map[logs.Format]*logs.Scanner{}}
+func (h *Hunter) newWorker(id int) *worker {
+	return &worker{h: h, id: id, scanner: map[logs.Format]*logs.Scanner{}}
 }
 
 func (w *worker) read(ctx context.Context, j fileResult) fileResult {
@@ -188,13 +202,16 @@ func (w *worker) read(ctx context.Context, j fileResult) fileResult {
 		w.scanner[kr.format] = sc
 	}
 	sc.Prefilter, sc.All = kr.pf, kr.all
+	pr := w.h.opt.Progress
+	pr.Begin(w.id, j.file.Rel, j.file.Size)
+	defer pr.End(w.id)
 	rc, err := j.file.Open()
 	if err != nil {
 		j.err = err
 		return j
 	}
 	defer rc.Close()
-	j.stats, j.err = sc.Scan(ctx, rc, func(rec *logs.Record) error {
+	j.stats, j.err = sc.Scan(ctx, pr.Reader(w.id, rc), func(rec *logs.Record) error {
 		mask := kr.always | kr.pf.Mask(rec.Raw())
 		for i, cr := range kr.rules {
 			if mask&ruleBit(i) == 0 || !cr.Match(rec) {
