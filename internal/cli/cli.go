@@ -22,6 +22,7 @@ Usage:
   exhunt hunt [flags] [PATH...]    hunt evidence: an Exchange install, a copy or triage collection,
                                    a folder with one sub-folder per server, or a .zip of any of these;
                                    with no PATH on Windows, the local Exchange server
+  exhunt report --in RUN.json      render a saved run as text, html, sarif or csv
   exhunt lab generate [flags]      write realistic evidence trees with attacks and ground truth
   exhunt rules list                list the detection rules
   exhunt rules validate [PATH...]  check the built-in rules and rule files or folders
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runHunt(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "report":
+		return runReport(ctx, args[1:], stdout, stderr)
 	case "lab":
 		return runLab(ctx, args[1:], stdout, stderr)
 	case "rules":

@@ -134,3 +134,57 @@ func TestParseSize(t *testing.T) {
 		t.Error("parseSize accepted garbage")
 	}
 }
+
+// TestReportRerendersSavedRun: a saved JSON run renders in every format
+// without the evidence, and each format carries the run's findings.
+func TestReportRerendersSavedRun(t *testing.T) {
+	dir := labDir(t, "proxylogon-full", "clean")
+	saved := filepath.Join(t.TempDir(), "run.json")
+	if code, _, _ := exh(t, "hunt", "--format", "json", "-o", saved, dir); code != ExitFindings {
+		t.Fatalf("hunt exit %d", code)
+	}
+	os.RemoveAll(dir) // the evidence is gone; the report must not need it
+	raw, _ := os.ReadFile(saved)
+	res, err := report.ReadJSON(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(res.Servers[0].Findings) + len(res.Servers[1].Findings)
+	for format, check := range map[string]func(string) bool{
+		"text":  func(s string) bool { return strings.Contains(s, "EXPLOITED") && strings.Contains(s, "2 server(s)") },
+		"json":  func(s string) bool { return s == string(raw) },
+		"csv":   func(s string) bool { return strings.Count(strings.TrimSpace(s), "\n") >= n },
+		"sarif": func(s string) bool { return strings.Contains(s, `"version": "2.1.0"`) && strings.Count(s, `"ruleId"`) == n },
+		"html":  func(s string) bool { return strings.Contains(s, "Content-Security-Policy") && strings.Contains(s, "EXCH01") },
+	} {
+		code, out, errs := exh(t, "report", "--in", saved, "--format", format)
+		if code != ExitFindings || !check(out) {
+			t.Errorf("report --format %s: exit %d, stderr %q, output starts %q", format, code, errs, out[:min(len(out), 200)])
+		}
+	}
+	if code, _, _ := exh(t, "report", "--in", saved, "--format", "jsonl"); code != ExitUsage {
+		t.Errorf("jsonl is a stream, not a report format: exit %d", code)
+	}
+	if code, _, _ := exh(t, "report"); code != ExitUsage {
+		t.Errorf("missing --in: exit %d", code)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"schema_version":`), 0o644)
+	if code, _, errs := exh(t, "report", "--in", bad); code != ExitError || !strings.Contains(errs, "bad.json") {
+		t.Errorf("corrupt run: exit %d stderr %q", code, errs)
+	}
+}
+
+func TestHuntWritesEveryFormatAndNoProgressOffTerminal(t *testing.T) {
+	dir := labDir(t, "scan-only")
+	for _, f := range []string{"html", "sarif", "csv"} {
+		code, out, errs := exh(t, "hunt", "--format", f, dir)
+		if code != ExitFindings || out == "" {
+			t.Errorf("hunt --format %s: exit %d", f, code)
+		}
+		// stderr is not a terminal here: no progress display
+		if strings.Contains(errs, "hunting [") || strings.Contains(errs, "\x1b[") {
+			t.Errorf("progress written off a terminal: %q", errs)
+		}
+	}
+}

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"exhunt/internal/evidence"
 	"exhunt/internal/lab"
+	"exhunt/internal/report"
 )
 
 const demoHelp = `Usage: exhunt demo [flags]
@@ -52,6 +54,25 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	// The demo succeeded when it showed its findings; it exits 0.
-	_, err = huntSet(ctx, set, []string{dir}, huntFlags{format: *format, maxPer: 1000}, stdout, stderr)
-	return err
+	res, err := huntSet(ctx, set, []string{dir}, huntFlags{format: *format, maxPer: 1000, quiet: true}, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	page := filepath.Join(dir, "report.html")
+	f, err := os.Create(page)
+	if err != nil {
+		return err
+	}
+	if err := report.HTML(f, res); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "exhunt: HTML report written to %s\n", page)
+	if *format == "text" {
+		fmt.Fprintf(stdout, "HTML report: %s\n", page)
+	}
+	return nil
 }

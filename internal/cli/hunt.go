@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sync"
+	"time"
 
 	"exhunt/internal/catalog"
 	"exhunt/internal/evidence"
 	"exhunt/internal/finding"
 	"exhunt/internal/hunt"
+	"exhunt/internal/progress"
 	"exhunt/internal/report"
 )
 
@@ -35,6 +38,7 @@ type huntFlags struct {
 	workers  int
 	maxPer   int
 	verbose  bool
+	quiet    bool
 	maxBytes string
 }
 
@@ -46,12 +50,13 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var hf huntFlags
 	fs := newFlags("hunt", huntHelp, stderr)
-	fs.StringVar(&hf.format, "format", "text", "output format: text, json or jsonl")
+	fs.StringVar(&hf.format, "format", "text", "output format: text, json, jsonl, html, sarif or csv")
 	fs.StringVar(&hf.output, "o", "", "write the result to this file instead of stdout")
 	fs.Var(&hf.rules, "rules", "extra rule file or folder (repeatable)")
 	fs.IntVar(&hf.workers, "workers", 0, "files read in parallel (default: one per CPU)")
 	fs.IntVar(&hf.maxPer, "max-findings", 1000, "findings kept per rule and server; the rest are counted")
 	fs.BoolVar(&hf.verbose, "verbose", false, "text format: list every finding and gap")
+	fs.BoolVar(&hf.quiet, "quiet", false, "no progress display")
 	fs.StringVar(&hf.maxBytes, "max-file-size", "16GiB", "stop reading a file (decompressed) past this size")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance reports)")
 	if err := fs.Parse(args); err != nil {
@@ -60,10 +65,8 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return usageError(err.Error(), "run exhunt hunt -h")
 	}
-	switch hf.format {
-	case "text", "json", "jsonl":
-	default:
-		return usageError(fmt.Sprintf("unknown format %q", hf.format), "use text, json or jsonl")
+	if err := checkFormat(hf.format, true); err != nil {
+		return err
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -135,7 +138,14 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 			}
 		}
 	}
+	// progress goes to a terminal on stderr only, never into results
+	var disp *progress.Display
+	if f, ok := stderr.(*os.File); ok && !hf.quiet && progress.IsTerminal(f) {
+		opt.Progress = progress.NewTracker(max(hf.workers, runtime.GOMAXPROCS(0)))
+		disp = progress.Start(stderr, opt.Progress, 200*time.Millisecond)
+	}
 	res, err := hunt.New(cat, opt).Run(ctx, set, roots)
+	disp.Stop()
 	if err != nil {
 		closeOut()
 		return nil, err
@@ -148,17 +158,12 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 			}
 		}
 	}
-	switch hf.format {
-	case "json":
-		err = report.JSON(w, res)
-	case "jsonl":
-		if werr != nil {
-			err = werr
-		} else {
+	if hf.format == "jsonl" {
+		if err = werr; err == nil {
 			err = jl.Close(res)
 		}
-	default:
-		err = report.Text(w, res, hf.verbose)
+	} else {
+		err = render(w, res, hf.format, cat, hf.verbose)
 	}
 	if cerr := closeOut(); err == nil {
 		err = cerr

@@ -1,0 +1,135 @@
+package report
+
+import (
+	"cmp"
+	"encoding/csv"
+	"errors"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"exhunt/internal/finding"
+)
+
+// csvHeader names the columns CSV writes, in order.
+var csvHeader = []string{
+	"server", "verdict", "inconclusive", "time", "stage", "severity", "rule", "title", "outcome",
+	"cves", "chain", "file", "line", "client_ip", "user_agent", "mailbox", "iocs", "fields",
+}
+
+// CSV writes one row per finding, after a header row, for spreadsheets:
+// servers by name, each server's findings by time. Times are RFC 3339 in
+// UTC with the precision of the log. List cells (cves, iocs) are joined with
+// ';' and fields are "key=value" pairs joined with ';' in key order. As
+// values come from attacker-written logs, '\' and ';' inside an item (and
+// '=' inside a key) are escaped with '\', so a value cannot forge an item.
+//
+// Cells that a spreadsheet would take for a formula (starting with '=',
+// '+', '-', '@', tab or CR) get a leading single quote, as OWASP advises
+// for CSV injection; so do cells that start with a quote themselves, which
+// makes the rule reversible: a reader drops one leading quote.
+func CSV(w io.Writer, r *finding.Result) error {
+	if r == nil {
+		return errors.New("csv: no result")
+	}
+	type hit struct {
+		s *finding.Server
+		f *finding.Finding
+	}
+	var hits []hit
+	for i := range r.Servers {
+		s := &r.Servers[i]
+		for j := range s.Findings {
+			hits = append(hits, hit{s, &s.Findings[j]})
+		}
+	}
+	slices.SortStableFunc(hits, func(a, b hit) int {
+		return cmp.Or(cmp.Compare(a.s.Name, b.s.Name), a.f.Time.Compare(b.f.Time),
+			cmp.Compare(a.f.Source.File, b.f.Source.File), cmp.Compare(a.f.Source.Line, b.f.Source.Line),
+			cmp.Compare(a.f.Rule, b.f.Rule))
+	})
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return err
+	}
+	row := make([]string, len(csvHeader))
+	for _, h := range hits {
+		f := h.f
+		row = append(row[:0],
+			cmp.Or(f.Server, h.s.Name),
+			string(h.s.Verdict),
+			strconv.FormatBool(h.s.Inconclusive),
+			csvTime(f.Time),
+			string(f.Stage),
+			string(f.Severity),
+			f.Rule,
+			f.Title,
+			f.Outcome,
+			csvList(f.CVEs),
+			f.Chain,
+			f.Source.File,
+			csvLine(f.Source.Line),
+			f.ClientIP,
+			f.UserAgent,
+			f.Mailbox,
+			csvList(f.IOCs),
+			csvFields(f.Fields),
+		)
+		for i, c := range row {
+			row[i] = csvCell(c)
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvCell neutralises a cell a spreadsheet would evaluate.
+func csvCell(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r'", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
+}
+
+func csvTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func csvLine(n int64) string {
+	if n <= 0 {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+var (
+	csvItemEscaper = strings.NewReplacer(`\`, `\\`, `;`, `\;`)
+	csvKeyEscaper  = strings.NewReplacer(`\`, `\\`, `;`, `\;`, `=`, `\=`)
+)
+
+func csvList(items []string) string {
+	esc := make([]string, len(items))
+	for i, s := range items {
+		esc[i] = csvItemEscaper.Replace(s)
+	}
+	return strings.Join(esc, ";")
+}
+
+// csvFields joins fields as key=value in key order; a reader splits each
+// item at its first unescaped '='.
+func csvFields(m map[string]string) string {
+	items := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		items = append(items, csvKeyEscaper.Replace(k)+"="+csvItemEscaper.Replace(m[k]))
+	}
+	return strings.Join(items, ";")
+}
