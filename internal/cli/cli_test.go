@@ -151,11 +151,15 @@ func TestReportRerendersSavedRun(t *testing.T) {
 	}
 	n := len(res.Servers[0].Findings) + len(res.Servers[1].Findings)
 	for format, check := range map[string]func(string) bool{
-		"text":  func(s string) bool { return strings.Contains(s, "EXPLOITED") && strings.Contains(s, "2 server(s)") },
-		"json":  func(s string) bool { return s == string(raw) },
-		"csv":   func(s string) bool { return strings.Count(strings.TrimSpace(s), "\n") >= n },
-		"sarif": func(s string) bool { return strings.Contains(s, `"version": "2.1.0"`) && strings.Count(s, `"ruleId"`) == n },
-		"html":  func(s string) bool { return strings.Contains(s, "Content-Security-Policy") && strings.Contains(s, "EXCH01") },
+		"text": func(s string) bool { return strings.Contains(s, "EXPLOITED") && strings.Contains(s, "2 server(s)") },
+		"json": func(s string) bool { return s == string(raw) },
+		"csv":  func(s string) bool { return strings.Count(strings.TrimSpace(s), "\n") >= n },
+		"sarif": func(s string) bool {
+			return strings.Contains(s, `"version": "2.1.0"`) && strings.Count(s, `"ruleId"`) == n
+		},
+		"html": func(s string) bool {
+			return strings.Contains(s, "Content-Security-Policy") && strings.Contains(s, "EXCH01")
+		},
 	} {
 		code, out, errs := exh(t, "report", "--in", saved, "--format", format)
 		if code != ExitFindings || !check(out) {
