@@ -35,17 +35,7 @@ func CSV(w io.Writer, r *finding.Result) error {
 	if r == nil {
 		return errors.New("csv: no result")
 	}
-	type hit struct {
-		s *finding.Server
-		f *finding.Finding
-	}
-	var hits []hit
-	for i := range r.Servers {
-		s := &r.Servers[i]
-		for j := range s.Findings {
-			hits = append(hits, hit{s, &s.Findings[j]})
-		}
-	}
+	hits := serverFindings(r)
 	slices.SortStableFunc(hits, func(a, b hit) int {
 		return cmp.Or(cmp.Compare(a.s.Name, b.s.Name), a.f.Time.Compare(b.f.Time),
 			cmp.Compare(a.f.Source.File, b.f.Source.File), cmp.Compare(a.f.Source.Line, b.f.Source.Line),

@@ -233,3 +233,20 @@ func (p *printer) server(s *finding.Server, verbose bool) {
 	}
 	p.f("\n")
 }
+
+// hit is a finding with its server, for the flat formats (CSV, SARIF).
+type hit struct {
+	s *finding.Server
+	f *finding.Finding
+}
+
+func serverFindings(r *finding.Result) []hit {
+	var hits []hit
+	for i := range r.Servers {
+		s := &r.Servers[i]
+		for j := range s.Findings {
+			hits = append(hits, hit{s, &s.Findings[j]})
+		}
+	}
+	return hits
+}

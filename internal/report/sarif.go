@@ -230,20 +230,13 @@ func SARIF(w io.Writer, r *finding.Result, rules []RuleInfo) error {
 		Results:            []sarifResult{},
 		Properties:         sarifRunProperties{Roots: append([]string{}, r.Roots...), Servers: []sarifServer{}},
 	}
-	type hit struct {
-		s *finding.Server
-		f *finding.Finding
-	}
-	var hits []hit
 	for i := range r.Servers {
 		s := &r.Servers[i]
 		run.Properties.Servers = append(run.Properties.Servers, sarifServer{
 			Name: s.Name, Verdict: s.Verdict, Inconclusive: s.Inconclusive, Reasons: append([]string{}, s.Reasons...),
 		})
-		for j := range s.Findings {
-			hits = append(hits, hit{s, &s.Findings[j]})
-		}
 	}
+	hits := serverFindings(r)
 	slices.SortStableFunc(run.Properties.Servers, func(a, b sarifServer) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortStableFunc(hits, func(a, b hit) int {
 		return cmp.Or(cmp.Compare(a.s.Name, b.s.Name), cmp.Compare(a.f.Source.File, b.f.Source.File),
