@@ -28,14 +28,23 @@ type Record interface {
 // (known attacker addresses, web-shell paths), matched with the list modifier.
 type Env struct {
 	Lists map[string][]string
+	// Sigma compiles detections with standard Sigma semantics (see
+	// CompileDetection) instead of exhunt's rule dialect.
+	Sigma bool
+	// Placeholders gives the values of the %name% placeholders that Sigma's
+	// expand modifier refers to.
+	Placeholders map[string][]string
 }
+
+// ErrUnsupported marks a detection that is well formed but uses a feature the
+// engine does not implement (aggregations, time modifiers, a placeholder
+// without values...), as opposed to a broken one.
+var ErrUnsupported = errors.New("unsupported")
 
 // Compiled is a rule ready to evaluate. It is safe for concurrent use.
 type Compiled struct {
 	Rule      *Rule
-	names     []string
-	sels      []selection
-	cond      expr
+	det       *Detection
 	outcomes  []compiledOutcome
 	extract   []compiledExtract
 	logsource []string
@@ -51,54 +60,46 @@ type compiledExtract struct {
 	re          *regexp.Regexp
 }
 
-// selection is an OR of AND-groups of field conditions, or keywords.
+// Detection is a compiled detection section: named selections and the
+// condition over them. It is safe for concurrent use.
+type Detection struct {
+	names []string // sorted; index = selection id
+	sels  []selection
+	cond  expr
+}
+
+// selection is an OR of AND-groups of field conditions.
 type selection struct {
-	groups   [][]fieldCond
-	keywords []valueMatcher
+	groups [][]fieldCond
 }
 
 type fieldCond struct {
+	// field is lower case; "" makes a keyword condition, which searches the
+	// whole record instead of one field.
 	field  string
 	all    bool
 	values []valueMatcher
 	// exists: 1 field must exist (non-empty), -1 must not, 0 not asked.
 	exists int
+	// presence makes exists test only that the field is there, empty or not
+	// (Sigma's definition).
+	presence bool
+	// negate inverts the result (Sigma's neq).
+	negate bool
+	// refs: some values compare with other fields of the record (fieldref).
+	refs bool
 }
 
 // Compile checks the detection and builds the evaluator.
 func (r *Rule) Compile(env *Env) (*Compiled, error) {
 	c := &Compiled{Rule: r, logsource: r.Logsource}
-	condNode, ok := r.Detection["condition"]
-	if !ok {
-		return nil, errors.New("detection: condition is missing")
+	det, err := CompileDetection(r.Detection, env)
+	if err != nil {
+		return nil, err
 	}
-	var condStr string
-	if err := condNode.Decode(&condStr); err != nil {
-		return nil, fmt.Errorf("detection: condition must be one string (lists of conditions are not supported)")
-	}
-	for name := range r.Detection {
-		if name != "condition" {
-			c.names = append(c.names, name)
-		}
-	}
-	sort.Strings(c.names)
-	for _, name := range c.names {
-		if !validSelectionName(name) {
-			return nil, fmt.Errorf("detection: selection name %q cannot be used in a condition", name)
-		}
-		node := r.Detection[name]
-		s, err := compileSelection(&node, env)
-		if err != nil {
-			return nil, fmt.Errorf("detection: %s: %w", name, err)
-		}
-		c.sels = append(c.sels, s)
-	}
-	var err error
-	if c.cond, err = parseCondition(condStr, c.names); err != nil {
-		return nil, fmt.Errorf("detection: %w", err)
-	}
+	c.det = det
 	for i, o := range r.Outcomes {
-		e, err := parseCondition(o.When, c.names)
+		e, err := parseCondition(o.When, det.names, false)
 		if err != nil {
 			return nil, fmt.Errorf("outcome %d: %w", i+1, err)
 		}
@@ -114,14 +115,121 @@ func (r *Rule) Compile(env *Env) (*Compiled, error) {
 	return c, nil
 }
 
+// CompileDetection compiles a detection section: named selections plus the
+// "condition" key. Errors name the selection at fault; a well-formed
+// detection that uses a feature the engine lacks wraps ErrUnsupported.
+//
+// With env.Sigma set, detections follow the Sigma specification v2: every
+// Sigma modifier but the time ones, exists testing presence only, a list of
+// conditions meaning any of them, "|all"-style keyword maps, and keyword
+// searches over each field value when the record is a Valuer. Otherwise the
+// dialect is exhunt's (docs/rules.md).
+func CompileDetection(detection map[string]yaml.Node, env *Env) (*Detection, error) {
+	c := &compiler{env: env, sigma: env != nil && env.Sigma, left: maxDetectionValues}
+	condNode, ok := detection["condition"]
+	if !ok {
+		return nil, errors.New("detection: condition is missing")
+	}
+	conds, err := conditionStrings(&condNode, c.sigma)
+	if err != nil {
+		return nil, err
+	}
+	d := &Detection{}
+	for name := range detection {
+		if name == "condition" {
+			continue
+		}
+		if c.sigma && name == "timeframe" {
+			return nil, fmt.Errorf("detection: timeframe: %w: aggregations over time", ErrUnsupported)
+		}
+		d.names = append(d.names, name)
+	}
+	sort.Strings(d.names)
+	for _, name := range d.names {
+		if !validSelectionName(name) {
+			return nil, fmt.Errorf("detection: selection name %q cannot be used in a condition", name)
+		}
+		node := detection[name]
+		s, err := c.selection(&node)
+		if err != nil {
+			return nil, fmt.Errorf("detection: %s: %w", name, err)
+		}
+		d.sels = append(d.sels, s)
+	}
+	var alts []expr
+	for _, cs := range conds {
+		e, err := parseCondition(cs, d.names, c.sigma)
+		if err != nil {
+			return nil, fmt.Errorf("detection: %w", err)
+		}
+		alts = append(alts, e)
+	}
+	d.cond = alts[0]
+	if len(alts) > 1 {
+		d.cond = orExpr{alts}
+	}
+	return d, nil
+}
+
+// conditionStrings reads the condition: one string, or in Sigma a list of
+// them (the older form of "any of these conditions").
+func conditionStrings(n *yaml.Node, sigma bool) ([]string, error) {
+	var s string
+	if err := n.Decode(&s); err == nil {
+		return []string{s}, nil
+	}
+	if sigma {
+		var list []string
+		if err := n.Decode(&list); err == nil && len(list) > 0 {
+			return list, nil
+		}
+		return nil, errors.New("detection: condition must be a string or a list of strings")
+	}
+	return nil, fmt.Errorf("detection: condition must be one string (lists of conditions are not supported)")
+}
+
+// Match reports whether the record satisfies the detection's condition.
+func (d *Detection) Match(rec Record) bool {
+	ev := evaluator{d: d, rec: rec}
+	return d.cond.eval(&ev)
+}
+
+// Selections lists the selection names, sorted.
+func (d *Detection) Selections() []string { return slices.Clone(d.names) }
+
 // maxSelectionValues bounds the size of one selection (lists excluded).
 const maxSelectionValues = 10000
 
-func compileSelection(n *yaml.Node, env *Env) (selection, error) {
+// maxDetectionValues bounds the values a whole detection compiles to, once
+// modifiers such as windash and base64offset have expanded them.
+const maxDetectionValues = 100000
+
+// compiler holds what compiling one detection needs.
+type compiler struct {
+	env   *Env
+	sigma bool
+	left  int // values the detection may still compile to
+}
+
+// spend takes n values from the detection's budget. Only Sigma values
+// expand, so exhunt's dialect keeps its per-selection bound alone.
+func (c *compiler) spend(n int) error {
+	if !c.sigma {
+		return nil
+	}
+	c.left -= n
+	if c.left < 0 {
+		return fmt.Errorf("the detection compiles to more than %d values", maxDetectionValues)
+	}
+	return nil
+}
+
+func (c *compiler) selection(n *yaml.Node) (selection, error) {
 	var s selection
+	n = resolveAlias(n)
 	switch n.Kind {
 	case yaml.MappingNode:
-		g, err := compileGroup(n, env)
+		g, err := c.group(n)
 		if err != nil {
 			return s, err
 		}
@@ -130,52 +238,73 @@ func compileSelection(n *yaml.Node, env *Env) (selection, error) {
 		if len(n.Content) > maxSelectionValues {
 			return s, fmt.Errorf("more than %d entries", maxSelectionValues)
 		}
+		var kw *fieldCond
 		for _, item := range n.Content {
+			item = resolveAlias(item)
 			switch item.Kind {
 			case yaml.MappingNode:
-				g, err := compileGroup(item, env)
+				g, err := c.group(item)
 				if err != nil {
 					return s, err
 				}
 				s.groups = append(s.groups, g)
 			case yaml.ScalarNode:
-				m, err := newValueMatcher(item.Value, []string{"contains"}, env)
+				m, err := c.keyword(item)
 				if err != nil {
 					return s, err
 				}
-				s.keywords = append(s.keywords, m)
+				if kw == nil {
+					kw = &fieldCond{}
+				}
+				kw.values = append(kw.values, m)
 			default:
 				return s, fmt.Errorf("line %d: list entries must be maps or strings", item.Line)
 			}
 		}
-		if len(s.groups) > 0 && len(s.keywords) > 0 {
+		if len(s.groups) > 0 && kw != nil {
 			return s, errors.New("mixes field maps and keywords in one list")
 		}
+		if kw != nil {
+			s.groups = [][]fieldCond{{*kw}}
+		}
 	case yaml.ScalarNode:
-		m, err := newValueMatcher(n.Value, []string{"contains"}, env)
+		m, err := c.keyword(n)
 		if err != nil {
 			return s, err
 		}
-		s.keywords = []valueMatcher{m}
+		s.groups = [][]fieldCond{{{values: []valueMatcher{m}}}}
 	default:
 		return s, fmt.Errorf("line %d: want a map or a list", n.Line)
 	}
 	return s, nil
 }
 
-func compileGroup(n *yaml.Node, env *Env) ([]fieldCond, error) {
+// keyword compiles one keyword: a value searched for anywhere.
+func (c *compiler) keyword(n *yaml.Node) (valueMatcher, error) {
+	if c.sigma {
+		m, err := c.sigmaValue(n, nil, true)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: keyword: %w", n.Line, err)
+		}
+		return m, nil
+	}
+	return newValueMatcher(n.Value, []string{"contains"}, c.env)
+}
+
+// resolveAlias follows a YAML alias (*name) to the node it names.
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func (c *compiler) group(n *yaml.Node) ([]fieldCond, error) {
 	var g []fieldCond
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		key, val := n.Content[i], n.Content[i+1]
+		key, val := resolveAlias(n.Content[i]), resolveAlias(n.Content[i+1])
 		parts := strings.Split(key.Value, "|")
-		fc := fieldCond{field: strings.ToLower(parts[0])}
 		mods := parts[1:]
-		if fc.field == "" {
-			return nil, fmt.Errorf("line %d: empty field name", key.Line)
-		}
-		if slices.Contains(mods, "all") {
-			fc.all = true
-		}
 		var raw []*yaml.Node
 		switch val.Kind {
 		case yaml.ScalarNode:
@@ -187,6 +316,21 @@ func compileGroup(n *yaml.Node, env *Env) ([]fieldCond, error) {
 			}
 		default:
 			return nil, fmt.Errorf("line %d: %s: value must be a scalar or a list", val.Line, key.Value)
+		}
+		if c.sigma {
+			fc, err := c.sigmaCond(parts[0], mods, raw)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %s: %w", key.Line, key.Value, err)
+			}
+			g = append(g, fc)
+			continue
+		}
+		fc := fieldCond{field: strings.ToLower(parts[0])}
+		if fc.field == "" {
+			return nil, fmt.Errorf("line %d: empty field name", key.Line)
+		}
+		if slices.Contains(mods, "all") {
+			fc.all = true
 		}
 		if slices.Contains(mods, "exists") {
 			if len(raw) != 1 || raw[0].Kind != yaml.ScalarNode {
@@ -204,6 +348,7 @@ func compileGroup(n *yaml.Node, env *Env) ([]fieldCond, error) {
 			continue
 		}
 		for _, v := range raw {
+			v = resolveAlias(v)
 			if v.Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("line %d: nested values are not supported", v.Line)
 			}
@@ -212,7 +357,7 @@ func compileGroup(n *yaml.Node, env *Env) ([]fieldCond, error) {
 				fc.values = append(fc.values, emptyMatcher{})
 				continue
 			}
-			m, err := newValueMatcher(v.Value, mods, env)
+			m, err := newValueMatcher(v.Value, mods, c.env)
 			if err != nil {
 				return nil, fmt.Errorf("line %d: %s: %w", v.Line, key.Value, err)
 			}
@@ -226,18 +371,18 @@ func compileGroup(n *yaml.Node, env *Env) ([]fieldCond, error) {
 // evaluator memoises selection results for one record, since outcomes test
 // the same selections as the condition.
 type evaluator struct {
-	c    *Compiled
+	d    *Detection
 	rec  Record
 	memo [64]int8
 }
 
 func (ev *evaluator) sel(i int) bool {
 	if i >= len(ev.memo) {
-		return ev.c.sels[i].match(ev.rec)
+		return ev.d.sels[i].match(ev.rec)
 	}
 	if ev.memo[i] == 0 {
 		ev.memo[i] = -1
-		if ev.c.sels[i].match(ev.rec) {
+		if ev.d.sels[i].match(ev.rec) {
 			ev.memo[i] = 1
 		}
 	}
@@ -245,15 +390,12 @@ func (ev *evaluator) sel(i int) bool {
 }
 
 // Match reports whether the record satisfies the rule's condition.
-func (c *Compiled) Match(rec Record) bool {
-	ev := evaluator{c: c, rec: rec}
-	return c.cond.eval(&ev)
-}
+func (c *Compiled) Match(rec Record) bool { return c.det.Match(rec) }
 
 // Classify returns the stage, severity and outcome label for a matching
 // record: the first outcome whose condition holds, else the rule's own.
 func (c *Compiled) Classify(rec Record) (finding.Stage, finding.Severity, string) {
-	ev := evaluator{c: c, rec: rec}
+	ev := evaluator{d: c.det, rec: rec}
 	for _, o := range c.outcomes {
 		if o.cond.eval(&ev) {
 			sev := o.Severity
@@ -284,15 +426,6 @@ func (c *Compiled) Extracted(rec Record, name string) string {
 func (c *Compiled) Logsource() []string { return c.logsource }
 
 func (s *selection) match(rec Record) bool {
-	if len(s.keywords) > 0 {
-		raw := rec.Raw()
-		for _, k := range s.keywords {
-			if k.match(raw) {
-				return true
-			}
-		}
-		return false
-	}
 	for _, g := range s.groups {
 		if matchGroup(g, rec) {
 			return true
@@ -311,9 +444,16 @@ func matchGroup(g []fieldCond, rec Record) bool {
 }
 
 func (fc *fieldCond) match(rec Record) bool {
+	if fc.field == "" {
+		return fc.matchKeywords(rec) != fc.negate
+	}
+	return fc.matchField(rec) != fc.negate
+}
+
+func (fc *fieldCond) matchField(rec Record) bool {
 	v, ok := rec.Field(fc.field)
 	if fc.exists != 0 {
-		return (ok && v != "") == (fc.exists > 0)
+		return (ok && (fc.presence || v != "")) == (fc.exists > 0)
 	}
 	if !ok {
 		// A missing field matches only null.
@@ -326,18 +466,62 @@ func (fc *fieldCond) match(rec Record) bool {
 	}
 	if fc.all {
 		for _, m := range fc.values {
-			if !m.match(v) {
+			if !fc.test(m, v, rec) {
 				return false
 			}
 		}
 		return len(fc.values) > 0
 	}
 	for _, m := range fc.values {
-		if m.match(v) {
+		if fc.test(m, v, rec) {
 			return true
 		}
 	}
 	return false
+}
+
+func (fc *fieldCond) test(m valueMatcher, v string, rec Record) bool {
+	if fc.refs {
+		if r, ok := m.(refMatcher); ok {
+			return r.matchRef(v, rec)
+		}
+	}
+	return m.match(v)
+}
+
+// Valuer is a Record whose keyword searches look at each field value
+// rather than at Raw, such as a Windows event, whose raw form is markup.
+type Valuer interface {
+	Values() []string
+}
+
+func (fc *fieldCond) matchKeywords(rec Record) bool {
+	if fc.all {
+		for _, m := range fc.values {
+			if !keywordHit(m, rec) {
+				return false
+			}
+		}
+		return len(fc.values) > 0
+	}
+	for _, m := range fc.values {
+		if keywordHit(m, rec) {
+			return true
+		}
+	}
+	return false
+}
+
+func keywordHit(m valueMatcher, rec Record) bool {
+	if vr, ok := rec.(Valuer); ok {
+		for _, v := range vr.Values() {
+			if m.match(v) {
+				return true
+			}
+		}
+		return false
+	}
+	return m.match(rec.Raw())
 }
 
 // valueMatcher tests one field value.

@@ -72,8 +72,12 @@ type condParser struct {
 	depth int
 }
 
-// parseCondition parses a Sigma condition over the named selections.
-func parseCondition(s string, names []string) (expr, error) {
+// parseCondition parses a Sigma condition over the named selections. The
+// sigma flag only changes error wording: aggregations name the Sigma feature.
+func parseCondition(s string, names []string, sigma bool) (expr, error) {
+	if sigma && strings.Contains(s, "|") {
+		return nil, fmt.Errorf("condition %q: %w: aggregation (| count(), near...) needs state across events", s, ErrUnsupported)
+	}
 	toks, err := tokenize(s)
 	if err != nil {
 		return nil, err
@@ -103,7 +107,7 @@ func tokenize(s string) ([]string, error) {
 			toks = append(toks, string(c))
 			i++
 		case c == '|':
-			return nil, fmt.Errorf("condition %q: aggregations (|) are not supported", s)
+			return nil, fmt.Errorf("condition %q: aggregations (|) are %w", s, ErrUnsupported)
 		default:
 			j := i
 			for j < len(s) && !strings.ContainsRune(" \t\r\n()|", rune(s[j])) {

@@ -1,0 +1,87 @@
+package rule
+
+import (
+	"errors"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func detection(t *testing.T, y string) map[string]yaml.Node {
+	t.Helper()
+	var d map[string]yaml.Node
+	if err := yaml.Unmarshal([]byte(y), &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// valuesRec is a record whose keyword searches look at each value.
+type valuesRec map[string]string
+
+func (r valuesRec) Field(n string) (string, bool) { v, ok := r[n]; return v, ok }
+func (r valuesRec) Raw() string                   { return "<Event>...</Event>" }
+func (r valuesRec) Values() []string {
+	var vs []string
+	for _, v := range r {
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+func TestCompileDetectionDialects(t *testing.T) {
+	d := detection(t, "sel: {x|exists: true}\ncondition: sel\n")
+	exhunt, err := CompileDetection(d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigma, err := CompileDetection(d, &Env{Sigma: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := rec{"x": ""}
+	if exhunt.Match(empty) || !sigma.Match(empty) {
+		t.Error("exists: exhunt wants a value, Sigma only the field")
+	}
+	if got := sigma.Selections(); len(got) != 1 || got[0] != "sel" {
+		t.Errorf("Selections = %v", got)
+	}
+
+	d = detection(t, "kw: ['evil']\ncondition: kw\n")
+	kw, err := CompileDetection(d, &Env{Sigma: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !kw.Match(valuesRec{"a": "x EVIL y"}) || kw.Match(valuesRec{"a": "good"}) || !kw.Match(rec{"_raw": "evil"}) {
+		t.Error("keywords search each value of a Valuer, else Raw")
+	}
+
+	for _, dialect := range []*Env{nil, {Sigma: true}} {
+		_, err := CompileDetection(detection(t, "sel: {x: 1}\ncondition: sel | count() > 3\n"), dialect)
+		if !errors.Is(err, ErrUnsupported) {
+			t.Errorf("aggregation (sigma %v): %v", dialect != nil, err)
+		}
+	}
+	if _, err := CompileDetection(detection(t, "sel: {x|windash: a}\ncondition: sel\n"), nil); err == nil {
+		t.Error("Sigma-only modifiers are not exhunt's")
+	}
+	if _, err := CompileDetection(detection(t, "sel: {x|list: a}\ncondition: sel\n"), &Env{Sigma: true, Lists: map[string][]string{"a": {"b"}}}); err == nil {
+		t.Error("exhunt's list modifier is not Sigma's")
+	}
+}
+
+func TestSigmaBudget(t *testing.T) {
+	// 6 windash positions before base64offset: 5^6 = 15625 spellings.
+	d := detection(t, "sel: {x|windash|base64offset|contains: '-a -b -c -d -e -f'}\ncondition: sel\n")
+	if _, err := CompileDetection(d, &Env{Sigma: true}); err == nil {
+		t.Error("a value expanding past the bound is accepted")
+	}
+	// 5^5*3 = 9375 forms each: the detection's bound stops the list.
+	y := "sel:\n  x|windash|base64offset|contains:\n"
+	for range 20 {
+		y += "    - '-a -b -c -d -e'\n"
+	}
+	if _, err := CompileDetection(detection(t, y+"condition: sel\n"), &Env{Sigma: true}); err == nil {
+		t.Error("a detection expanding past the bound is accepted")
+	}
+}

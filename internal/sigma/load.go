@@ -1,0 +1,126 @@
+package sigma
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Set is what loading a tree of rule files gave.
+type Set struct {
+	Rules   []*Rule
+	Skipped []Skipped
+}
+
+// Skipped is a rule file that was not loaded, and why.
+type Skipped struct {
+	Path      string
+	ID, Title string
+	Reason    string
+	// Unsupported: the rule is well formed but needs a feature exhunt lacks;
+	// otherwise the file is broken.
+	Unsupported bool
+}
+
+// LoadDir loads every rule under a folder; see LoadFS.
+func LoadDir(dir string, cfg *Config) (*Set, error) {
+	s, err := LoadFS(os.DirFS(dir), ".", cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range s.Rules {
+		r.Path = filepath.Join(dir, filepath.FromSlash(r.Path))
+	}
+	for i := range s.Skipped {
+		s.Skipped[i].Path = filepath.Join(dir, filepath.FromSlash(s.Skipped[i].Path))
+	}
+	return s, nil
+}
+
+// LoadFS loads every .yml and .yaml file under root. A rule that cannot be
+// used is listed in Skipped with the reason, as is a second rule with an id
+// already loaded; the error is only for a tree that cannot be read.
+func LoadFS(fsys fs.FS, root string, cfg *Config) (*Set, error) {
+	s := &Set{}
+	ids := map[string]string{}
+	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		ext := strings.ToLower(path.Ext(p))
+		if d.IsDir() || (ext != ".yml" && ext != ".yaml") {
+			return nil
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		r, err := Parse(data, cfg)
+		if err != nil {
+			sk := Skipped{Path: p, Reason: err.Error(), Unsupported: errors.Is(err, ErrUnsupported)}
+			if le, ok := err.(*LoadError); ok {
+				sk.ID, sk.Title = le.ID, le.Title
+			}
+			s.Skipped = append(s.Skipped, sk)
+			return nil
+		}
+		r.Path = p
+		if r.ID != "" {
+			if first, dup := ids[r.ID]; dup {
+				s.Skipped = append(s.Skipped, Skipped{Path: p, ID: r.ID, Title: r.Title, Reason: fmt.Sprintf("id %s was already loaded from %s", r.ID, first)})
+				return nil
+			}
+			ids[r.ID] = p
+		}
+		s.Rules = append(s.Rules, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Reasons counts the skipped rules by reason, with the detail that differs
+// between rules (values, line numbers) cut off, most frequent first.
+func (s *Set) Reasons() []ReasonCount {
+	counts := map[string]int{}
+	for _, sk := range s.Skipped {
+		counts[reasonClass(sk.Reason)]++
+	}
+	out := make([]ReasonCount, 0, len(counts))
+	for r, n := range counts {
+		out = append(out, ReasonCount{r, n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Reason < out[j].Reason
+	})
+	return out
+}
+
+// ReasonCount is one reason rules were skipped and how many.
+type ReasonCount struct {
+	Reason string
+	Count  int
+}
+
+// reasonClass keeps the part of a reason that names the feature: from the
+// last "unsupported: " on, up to the first quoted detail.
+func reasonClass(r string) string {
+	u := ErrUnsupported.Error() + ": "
+	if i := strings.LastIndex(r, u); i >= 0 {
+		r = r[i:]
+	}
+	if i := strings.IndexByte(r, '"'); i > 0 {
+		r = r[:i]
+	}
+	return strings.TrimRight(r, " :")
+}

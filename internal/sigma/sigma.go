@@ -1,0 +1,284 @@
+// Package sigma loads standard Sigma rules (https://sigmahq.io, specification
+// v2) and matches them against Windows events and exhunt's log records.
+//
+// Detections are compiled by internal/rule in its Sigma dialect, so Sigma
+// rules and exhunt's own hunt rules share one matching engine. What this
+// package adds is the rest of a Sigma rule: its metadata, and its logsource,
+// which a built-in table (logsources.yaml) maps to the event log channels and
+// event IDs that carry it, with the field renames some sources need (Security
+// 4688 names the process image NewProcessName where Sysmon says Image).
+//
+// A rule that cannot be used is never dropped silently: Parse and LoadFS say
+// why, and tell a broken rule from one that needs a feature exhunt lacks
+// (aggregations, correlations, an unmapped logsource; errors.Is(err,
+// ErrUnsupported)).
+package sigma
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"exhunt/internal/rule"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ErrUnsupported marks a well-formed rule that uses a feature exhunt does not
+// implement.
+var ErrUnsupported = rule.ErrUnsupported
+
+// Rule is one Sigma detection rule, compiled. It is safe for concurrent use.
+type Rule struct {
+	Title          string               `yaml:"title"`
+	ID             string               `yaml:"id"`
+	Name           string               `yaml:"name"`
+	Status         string               `yaml:"status"`
+	Description    string               `yaml:"description"`
+	License        string               `yaml:"license"`
+	References     Strings              `yaml:"references"`
+	Author         string               `yaml:"author"`
+	Date           string               `yaml:"date"`
+	Modified       string               `yaml:"modified"`
+	Tags           Strings              `yaml:"tags"`
+	Logsource      Logsource            `yaml:"logsource"`
+	Detection      map[string]yaml.Node `yaml:"detection"`
+	FalsePositives Strings              `yaml:"falsepositives"`
+	Level          string               `yaml:"level"`
+	Related        []Related            `yaml:"related"`
+	Fields         Strings              `yaml:"fields"`
+	// Extra holds the top-level keys the specification does not name:
+	// Sigma rules carry custom fields (regression_tests_path, simulation...).
+	Extra map[string]yaml.Node `yaml:",inline"`
+	// Path is the file the rule was read from, when loaded by LoadFS.
+	Path string `yaml:"-"`
+
+	det     *rule.Detection
+	mapping *LogsourceMapping
+}
+
+// Logsource says which events a rule is written for.
+type Logsource struct {
+	Product    string `yaml:"product"`
+	Category   string `yaml:"category"`
+	Service    string `yaml:"service"`
+	Definition string `yaml:"definition"`
+}
+
+func (l Logsource) String() string {
+	var parts []string
+	for _, kv := range [][2]string{{"product", l.Product}, {"category", l.Category}, {"service", l.Service}} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+": "+kv[1])
+		}
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// Related names another rule and how this one relates to it.
+type Related struct {
+	ID   string `yaml:"id"`
+	Type string `yaml:"type"`
+}
+
+// Strings is a list of strings that also accepts a single string, as some
+// rules write references and false positives.
+type Strings []string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (s *Strings) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if n.Tag != "!!null" {
+			*s = Strings{n.Value}
+		}
+		return nil
+	}
+	var l []string
+	if err := n.Decode(&l); err != nil {
+		return err
+	}
+	*s = l
+	return nil
+}
+
+// Config adapts loading to a site.
+type Config struct {
+	// Placeholders gives the values of the %name% placeholders of the expand
+	// modifier. A rule with a placeholder that has none is skipped.
+	Placeholders map[string][]string
+	// Logsources replaces the built-in logsource table when not nil.
+	Logsources []LogsourceMapping
+}
+
+// LoadError says why a rule was not loaded, with what could be read of it.
+type LoadError struct {
+	ID, Title string
+	Err       error
+}
+
+func (e *LoadError) Error() string { return e.Err.Error() }
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// maxRuleSize bounds a rule file; the largest upstream rules are ~100 KB.
+const maxRuleSize = 4 << 20
+
+// Parse reads one Sigma rule and compiles it. The error is a *LoadError;
+// errors.Is(err, ErrUnsupported) tells a rule exhunt cannot run from a
+// broken one. cfg may be nil.
+func Parse(data []byte, cfg *Config) (*Rule, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	r, err := parse(data, cfg)
+	if err != nil {
+		le := &LoadError{Err: err}
+		if r != nil {
+			le.ID, le.Title = r.ID, r.Title
+		}
+		return nil, le
+	}
+	return r, nil
+}
+
+func parse(data []byte, cfg *Config) (*Rule, error) {
+	if len(data) > maxRuleSize {
+		return nil, fmt.Errorf("rule is larger than %d bytes", maxRuleSize)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if err == io.EOF {
+			return nil, errors.New("empty file")
+		}
+		return nil, fmt.Errorf("yaml: %w", err)
+	}
+	var more yaml.Node
+	switch err := dec.Decode(&more); {
+	case err == io.EOF:
+	case err != nil:
+		return nil, fmt.Errorf("yaml: %w", err)
+	case !isEmptyDoc(&more):
+		return nil, fmt.Errorf("%w: several YAML documents in one file (rule collections)", ErrUnsupported)
+	}
+	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, errors.New("a rule must be a YAML map")
+	}
+	r := &Rule{}
+	if err := doc.Content[0].Decode(r); err != nil {
+		// Keep what identifies the rule for the report.
+		var meta struct{ ID, Title string }
+		_ = doc.Content[0].Decode(&meta)
+		r.ID, r.Title = meta.ID, meta.Title
+		return r, fmt.Errorf("yaml: %w", err)
+	}
+	for _, k := range []struct{ key, what string }{
+		{"correlation", "correlation rule (state across events)"},
+		{"filter", "filter rule (a meta rule that amends other rules)"},
+		{"action", "rule collection action"},
+	} {
+		if _, ok := r.Extra[k.key]; ok {
+			return r, fmt.Errorf("%w: %s", ErrUnsupported, k.what)
+		}
+	}
+	if strings.TrimSpace(r.Title) == "" {
+		return r, errors.New("title is missing")
+	}
+	if r.Logsource == (Logsource{}) {
+		return r, errors.New("logsource is missing")
+	}
+	if len(r.Detection) == 0 {
+		return r, errors.New("detection is missing")
+	}
+	det, err := rule.CompileDetection(r.Detection, &rule.Env{Sigma: true, Placeholders: cfg.Placeholders})
+	if err != nil {
+		return r, err
+	}
+	r.det = det
+	table := cfg.Logsources
+	if table == nil {
+		table = DefaultLogsources()
+	}
+	m := lookupLogsource(table, r.Logsource)
+	if m == nil {
+		return r, fmt.Errorf("%w: logsource %s is not mapped to any event source", ErrUnsupported, r.Logsource)
+	}
+	r.mapping = m
+	return r, nil
+}
+
+func isEmptyDoc(n *yaml.Node) bool {
+	return len(n.Content) == 0 || (len(n.Content) == 1 && n.Content[0].Tag == "!!null")
+}
+
+// EventSources lists the event log channels (and event IDs) the rule reads.
+func (r *Rule) EventSources() []EventSource { return r.mapping.Events }
+
+// LogKinds lists the exhunt log kinds (such as "iis") the rule reads.
+func (r *Rule) LogKinds() []string { return r.mapping.Logs }
+
+// Applies reports whether events of this channel and ID are of the rule's
+// logsource. Channel names compare case-insensitively.
+func (r *Rule) Applies(channel string, eventID int) bool {
+	return r.mapping.source(channel, eventID) != nil
+}
+
+// AppliesToLog reports whether the rule reads records of an exhunt log kind.
+func (r *Rule) AppliesToLog(kind string) bool {
+	for _, k := range r.mapping.Logs {
+		if strings.EqualFold(k, kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// Match reports whether a Windows event is of the rule's logsource and
+// satisfies its detection. The event's channel and ID are its Channel and
+// EventID fields; rule field names are translated to the event source's own
+// where the logsource table says so.
+func (r *Rule) Match(ev rule.Record) bool {
+	ch, _ := ev.Field("Channel")
+	idText, _ := ev.Field("EventID")
+	id, err := strconv.Atoi(strings.TrimSpace(idText))
+	if err != nil {
+		return false
+	}
+	src := r.mapping.source(ch, id)
+	if src == nil {
+		return false
+	}
+	if len(src.Fields) > 0 {
+		ev = &renamed{Record: ev, src: src}
+	}
+	return r.det.Match(ev)
+}
+
+// MatchLog reports whether a record of an exhunt log kind (e.g. an IIS line)
+// is of the rule's logsource and satisfies its detection.
+func (r *Rule) MatchLog(kind string, rec rule.Record) bool {
+	return r.AppliesToLog(kind) && r.det.Match(rec)
+}
+
+// renamed presents an event under the Sigma taxonomy's field names.
+type renamed struct {
+	rule.Record
+	src *EventSource
+}
+
+func (r *renamed) Field(name string) (string, bool) {
+	if n, ok := r.src.rename(name); ok {
+		return r.Record.Field(n)
+	}
+	return r.Record.Field(name)
+}
+
+// Values keeps keyword searches looking at each value of the event.
+func (r *renamed) Values() []string {
+	if v, ok := r.Record.(rule.Valuer); ok {
+		return v.Values()
+	}
+	return []string{r.Record.Raw()}
+}
