@@ -46,6 +46,11 @@ func classify(anc, rel []string) (class, bool) {
 		base = 1
 	}
 	m := firstMarker(dirs)
+	if m < 0 && c.kind == EVTX && len(rel) >= 2 {
+		// Event logs are often collected loose, one folder per server:
+		// the first folder below the root names the server.
+		m = base + 1
+	}
 	if m < base {
 		// No marker below the root (the root is inside the log tree) or the
 		// root is the marker itself.
@@ -70,6 +75,10 @@ func kindOf(all []string) (Kind, string, bool) {
 		return all[i]
 	}
 	file := all[n-1]
+	if f := strings.TrimSuffix(file, ".gz"); isEvtxName(f) || isEvtxName(strings.TrimSuffix(file, ".GZ")) {
+		f = f[:len(f)-len(".evtx")]
+		return EVTX, f, true
+	}
 	switch {
 	case eq(at(n-4), "logging") && eq(at(n-3), "httpproxy") && hasPrefixFold(file, "httpproxy_"):
 		return HTTPProxy, at(n - 2), true
@@ -131,6 +140,8 @@ func firstMarker(dirs []string) int {
 		}
 		switch {
 		case eq(d, "program files"), eq(d, "program files (x86)"), eq(d, "exchange server"), eq(d, "inetpub"):
+			return i
+		case eq(d, "windows") && eq(next, "system32"):
 			return i
 		case eq(d, "v15") && eq(next, "logging"):
 			return i
@@ -218,8 +229,12 @@ func isLogName(name string) bool {
 	if isGzName(name) {
 		name = name[:len(name)-3]
 	}
-	return len(name) > 4 && hasSuffixFold(name, ".log")
+	return len(name) > 4 && hasSuffixFold(name, ".log") || isEvtxName(name)
 }
+
+// isEvtxName matches Windows event log files; they are never gzipped by
+// Windows, and a .evtx.gz is read like any other gzip.
+func isEvtxName(name string) bool { return len(name) > 5 && hasSuffixFold(name, ".evtx") }
 
 func isGzName(name string) bool  { return hasSuffixFold(name, ".gz") }
 func isZipName(name string) bool { return hasSuffixFold(name, ".zip") }

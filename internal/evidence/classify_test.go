@@ -27,6 +27,12 @@ func TestClassify(t *testing.T) {
 		{"/case", "EX1/" + install + "/Logging/CmdletInfra/Powershell-Proxy/Http/Rps_Http_2021030312-1.LOG", RpsHTTP, "", "EX1", "EX1"},
 		{"/case", "EX1/" + install + "/Logging/CmdletInfra/Powershell-Proxy/Cmdlet/Rps_Cmdlet_2021030312-1.LOG", RpsCmdlet, "", "EX1", "EX1"},
 		{"/case", "LOGGING/HTTPPROXY/POWERSHELL/HTTPPROXY_2021030312-1.LOG.GZ", HTTPProxy, "POWERSHELL", "", "case"},
+		// Event logs: in winevt\Logs under the server's drive, or loose in a
+		// per-server folder.
+		{"/case", "SRV1/C/Windows/System32/winevt/Logs/MSExchange Management.evtx", EVTX, "MSExchange Management", "SRV1", "SRV1"},
+		{"/case", "SRV1/uploads/auto/C%3A/Windows/System32/winevt/Logs/Security.evtx", EVTX, "Security", "SRV1", "SRV1"},
+		{"/case", "SRV2/evtx/Application.EVTX", EVTX, "Application", "SRV2", "SRV2"},
+		{"/case", "SRV3/Application.evtx", EVTX, "Application", "SRV3", "SRV3"},
 		// The root is the install folder or a generic evidence folder.
 		{"/mnt/V15", "Logging/HttpProxy/Ecp/HttpProxy_1.LOG", HTTPProxy, "Ecp", "", ""},
 		{"/mnt/Exchange Server", "V15/Logging/HttpProxy/Ecp/HttpProxy_1.LOG", HTTPProxy, "Ecp", "", ""},

@@ -43,6 +43,7 @@ const (
 	RpsCmdlet   Kind = "rps-cmdlet"   // Logging/CmdletInfra/**/Rps_Cmdlet*.log
 	EWS         Kind = "ews"          // Logging/Ews/*.log
 	IIS         Kind = "iis"          // LogFiles/W3SVC<N>/*.log; Sub is "W3SVC<N>"
+	EVTX        Kind = "evtx"         // *.evtx anywhere (winevt/Logs or loose); Sub is the file's base name
 )
 
 // File is one log file found in the evidence.
