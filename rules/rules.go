@@ -4,8 +4,9 @@ package rules
 
 import "embed"
 
-// FS holds hunt/*.yaml (log rules), lists/*.txt (named value lists) and
-// data/ (the Exchange build table and Microsoft's IOC feed).
+// FS holds hunt/*.yaml (log rules), lists/*.txt (named value lists),
+// data/ (the Exchange build table and Microsoft's IOC feed) and sigma/ (the
+// SigmaHQ rules shipped unmodified, with their licence).
 //
-//go:embed hunt/*.yaml lists/*.txt data/*.csv
+//go:embed hunt/*.yaml lists/*.txt data/*.csv sigma
 var FS embed.FS

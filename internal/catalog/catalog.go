@@ -19,6 +19,7 @@ import (
 
 	"exhunt/internal/exchange"
 	"exhunt/internal/rule"
+	"exhunt/internal/sigma"
 	"exhunt/rules"
 )
 
@@ -27,6 +28,9 @@ type Catalog struct {
 	Rules  []*rule.Compiled
 	Env    *rule.Env
 	Builds *exchange.Table
+	// Sigma holds the shipped SigmaHQ rules and any added with LoadSigma;
+	// Sigma.Skipped lists those that need features exhunt lacks, with why.
+	Sigma *sigma.Set
 }
 
 // LoadError collects every problem found in rule files, each naming its file.
@@ -104,6 +108,13 @@ func Load(extra ...string) (*Catalog, error) {
 		}
 	}
 	sort.Slice(c.Rules, func(i, j int) bool { return c.Rules[i].Rule.ID < c.Rules[j].Rule.ID })
+	sub, err := fs.Sub(rules.FS, "sigma")
+	if err != nil {
+		return nil, err
+	}
+	if c.Sigma, err = sigma.LoadFS(sub, ".", nil); err != nil {
+		return nil, fmt.Errorf("sigma rules: %w", err)
+	}
 	if len(errs) > 0 {
 		return c, &LoadError{errs}
 	}
@@ -343,4 +354,25 @@ func FileToURL(p string) string {
 		}
 	}
 	return ""
+}
+
+// LoadSigma adds the Sigma rules under each path (a file or a folder).
+func (c *Catalog) LoadSigma(paths ...string) error {
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("sigma rules: %w", err)
+		}
+		dir, root := p, "."
+		if !st.IsDir() {
+			dir, root = filepath.Dir(p), filepath.Base(p)
+		}
+		set, err := sigma.LoadFS(os.DirFS(dir), root, nil)
+		if err != nil {
+			return fmt.Errorf("sigma rules %s: %w", p, err)
+		}
+		c.Sigma.Rules = append(c.Sigma.Rules, set.Rules...)
+		c.Sigma.Skipped = append(c.Sigma.Skipped, set.Skipped...)
+	}
+	return nil
 }

@@ -35,6 +35,7 @@ type huntFlags struct {
 	format   string
 	output   string
 	rules    multiFlag
+	sigma    multiFlag
 	workers  int
 	maxPer   int
 	verbose  bool
@@ -53,6 +54,7 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&hf.format, "format", "text", "output format: text, json, jsonl, html, sarif or csv")
 	fs.StringVar(&hf.output, "o", "", "write the result to this file instead of stdout")
 	fs.Var(&hf.rules, "rules", "extra rule file or folder (repeatable)")
+	fs.Var(&hf.sigma, "sigma", "extra Sigma rule file or folder, run over event logs (repeatable)")
 	fs.IntVar(&hf.workers, "workers", 0, "files read in parallel (default: one per CPU)")
 	fs.IntVar(&hf.maxPer, "max-findings", 1000, "findings kept per rule and server; the rest are counted")
 	fs.BoolVar(&hf.verbose, "verbose", false, "text format: list every finding and gap")
@@ -112,6 +114,9 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 	cat, err := catalog.Load(hf.rules...)
 	if err != nil {
 		return nil, fmt.Errorf("loading rules:\n%w", err)
+	}
+	if err := cat.LoadSigma(hf.sigma...); err != nil {
+		return nil, err
 	}
 	for _, g := range set.Gaps {
 		fmt.Fprintf(stderr, "exhunt: warning: %s\n", g)

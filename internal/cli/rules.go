@@ -48,7 +48,10 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("rules are not valid:\n%w", err)
 		}
-		fmt.Fprintf(stdout, "%d rules valid\n", len(cat.Rules))
+		fmt.Fprintf(stdout, "%d rules valid; %d Sigma rules loaded, %d skipped\n", len(cat.Rules), len(cat.Sigma.Rules), len(cat.Sigma.Skipped))
+		for _, s := range cat.Sigma.Skipped {
+			fmt.Fprintf(stdout, "  skipped %s: %s\n", s.Path, s.Reason)
+		}
 		return nil
 	}
 	return usageError(fmt.Sprintf("rules: unknown subcommand %q", args[0]), "want list or validate")

@@ -191,6 +191,12 @@ func (h *Hunter) newWorker(id int) *worker {
 }
 
 func (w *worker) read(ctx context.Context, j fileResult) fileResult {
+	if j.file.Kind == evidence.EVTX {
+		pr := w.h.opt.Progress
+		pr.Begin(w.id, j.file.Rel, j.file.Size)
+		defer pr.End(w.id)
+		return w.readEVTX(ctx, j)
+	}
 	kr := w.h.kind[string(j.file.Kind)]
 	if kr == nil {
 		j.err = fmt.Errorf("no reader for log kind %q", j.file.Kind)

@@ -3,6 +3,7 @@ package hunt_test
 import (
 	"archive/zip"
 	"context"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -17,6 +18,8 @@ import (
 	"exhunt/internal/finding"
 	"exhunt/internal/hunt"
 	"exhunt/internal/lab"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func huntDir(t *testing.T, roots ...string) *finding.Result {
@@ -270,6 +273,97 @@ func TestLabChainDatesMatchExchange(t *testing.T) {
 	for i, c := range exchange.Chains {
 		if lc[i].Name != c.Name || !lc[i].Start.Equal(c.Start) {
 			t.Errorf("chain %d: lab %s %v, exchange %s %v", i, lc[i].Name, lc[i].Start, c.Name, c.Start)
+		}
+	}
+}
+
+// TestEventLogsWithSigma hunts SigmaHQ regression cases laid out as one
+// server each: every case's rule must fire on its event log as many times
+// as the case says, with the event record id as the evidence line.
+func TestEventLogsWithSigma(t *testing.T) {
+	cases, _ := filepath.Glob("../../../shared/testsuites/sigma-regression/cases/rules/windows/process_creation/*/info.yml")
+	if len(cases) == 0 {
+		t.Fatal("sigma regression cases not found under ../shared/testsuites/sigma-regression (is ../shared missing?)")
+	}
+	if len(cases) > 6 {
+		cases = cases[:6]
+	}
+	root := t.TempDir()
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{} // server -> expected hits of its rule
+	ruleOf := map[string]string{}
+	for i, info := range cases {
+		dir := filepath.Dir(info)
+		evtxFiles, _ := filepath.Glob(filepath.Join(dir, "*.evtx"))
+		if len(evtxFiles) != 1 {
+			t.Fatalf("%s: want one .evtx", dir)
+		}
+		raw, _ := os.ReadFile(info)
+		var meta struct {
+			Tests []struct {
+				MatchCount int `yaml:"match_count"`
+			} `yaml:"regression_tests_info"`
+			Rules []struct {
+				ID string `yaml:"id"`
+			} `yaml:"rule_metadata"`
+		}
+		if err := yaml.Unmarshal(raw, &meta); err != nil || len(meta.Tests) == 0 || len(meta.Rules) == 0 {
+			t.Fatalf("%s: %v", info, err)
+		}
+		srv := fmt.Sprintf("SRV%d", i+1)
+		dst := filepath.Join(root, srv, "C", "Windows", "System32", "winevt", "Logs", "Microsoft-Windows-Sysmon%4Operational.evtx")
+		os.MkdirAll(filepath.Dir(dst), 0o755)
+		data, _ := os.ReadFile(evtxFiles[0])
+		os.WriteFile(dst, data, 0o644)
+		if err := cat.LoadSigma(filepath.Join(dir, "rule.yml")); err != nil {
+			t.Fatal(err)
+		}
+		want[srv] = meta.Tests[0].MatchCount
+		ruleOf[srv] = "sigma:" + meta.Rules[0].ID
+	}
+	set, err := evidence.Discover(context.Background(), []string{root}, evidence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := hunt.New(cat, hunt.Options{}).Run(context.Background(), set, []string{root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Servers) != len(want) {
+		t.Fatalf("%d servers, want %d", len(res.Servers), len(want))
+	}
+	for _, s := range res.Servers {
+		n := 0
+		for _, f := range s.Findings {
+			if f.Rule == ruleOf[s.Name] {
+				n++
+				if f.Source.Line <= 0 || f.Source.Kind != "evtx" || f.Time.IsZero() {
+					t.Errorf("%s: evidence %+v", s.Name, f.Source)
+				}
+			}
+		}
+		// the allow-list in internal/sigma shows some cases match more
+		// events than match_count; never fewer
+		if n < want[s.Name] || n == 0 {
+			t.Errorf("%s: %s fired %d times, want %d", s.Name, ruleOf[s.Name], n, want[s.Name])
+		}
+		if s.Verdict == finding.VerdictClean {
+			t.Errorf("%s: verdict clean despite Sigma hits", s.Name)
+		}
+		var cov bool
+		for _, c := range s.Coverage {
+			if strings.HasPrefix(c.Source, "evtx:") && c.Lines > 0 && !c.First.IsZero() {
+				cov = true
+			}
+		}
+		if !cov {
+			t.Errorf("%s: no event-log coverage: %+v", s.Name, s.Coverage)
+		}
+		if len(s.Gaps) != 0 {
+			t.Errorf("%s: gaps %v", s.Name, s.Gaps)
 		}
 	}
 }

@@ -49,6 +49,10 @@ func newServerState(s *evidence.Server, max int) *serverState {
 
 func (s *serverState) add(r fileResult) {
 	kind := string(r.file.Kind)
+	if r.file.Kind == evidence.EVTX {
+		// one coverage line per event log: Security, Application...
+		kind += ":" + r.file.Sub
+	}
 	c := s.coverage[kind]
 	if c == nil {
 		c = &finding.Coverage{Source: kind}
