@@ -581,17 +581,7 @@ func newValueMatcher(v string, mods []string, env *Env) (valueMatcher, error) {
 	has := func(m string) bool { return slices.Contains(mods, m) }
 	switch {
 	case has("re"):
-		flags := ""
-		for _, f := range []string{"i", "m", "s"} {
-			if has(f) {
-				flags += f
-			}
-		}
-		expr := v
-		if flags != "" {
-			expr = "(?" + flags + ")" + v
-		}
-		re, err := regexp.Compile(expr)
+		re, err := regexp.Compile(withReFlags(v, has))
 		if err != nil {
 			return nil, fmt.Errorf("re: %w", err)
 		}
@@ -633,4 +623,19 @@ func newValueMatcher(v string, mods []string, env *Env) (valueMatcher, error) {
 		g = "*" + v
 	}
 	return newGlob(g, has("cased")), nil
+}
+
+// withReFlags prefixes a regular expression with the i, m and s modifiers
+// given as Sigma writes them (re|i).
+func withReFlags(expr string, has func(string) bool) string {
+	flags := ""
+	for _, f := range []string{"i", "m", "s"} {
+		if has(f) {
+			flags += f
+		}
+	}
+	if flags == "" {
+		return expr
+	}
+	return "(?" + flags + ")" + expr
 }

@@ -134,17 +134,7 @@ func (c *compiler) sigmaValue(v *yaml.Node, mods []string, keyword bool) (valueM
 		}
 		// contains/startswith/endswith widen an anchored expression; ours
 		// are searched for anywhere already, so they change nothing.
-		flags := ""
-		for _, f := range []string{"i", "m", "s"} {
-			if has(f) {
-				flags += f
-			}
-		}
-		expr := s
-		if flags != "" {
-			expr = "(?" + flags + ")" + s
-		}
-		re, err := regexp.Compile(expr)
+		re, err := regexp.Compile(withReFlags(s, has))
 		if err != nil {
 			// Sigma allows PCRE; Go's RE2 lacks look-around and back references.
 			return nil, fmt.Errorf("%w: regular expression %q: %v", ErrUnsupported, s, err)
