@@ -165,32 +165,25 @@ func (p *parser) reset(buf []byte) {
 }
 
 // keepItems moves the items stacked since base to the slab.
-func (p *parser) keepItems(base int) []item {
-	n := len(p.itemStack) - base
-	if n == 0 {
-		return nil
-	}
-	if n > cap(p.itemSlab)-len(p.itemSlab) {
-		p.itemSlab = make([]item, 0, max(n, 512))
-	}
-	l := len(p.itemSlab)
-	p.itemSlab = append(p.itemSlab, p.itemStack[base:]...)
-	p.itemStack = p.itemStack[:base]
-	return p.itemSlab[l : l+n : l+n]
-}
+func (p *parser) keepItems(base int) []item { return keep(&p.itemStack, &p.itemSlab, base, 512) }
 
-func (p *parser) keepAttrs(base int) []attr {
-	n := len(p.attrStack) - base
+// keepAttrs moves the attributes stacked since base to the slab.
+func (p *parser) keepAttrs(base int) []attr { return keep(&p.attrStack, &p.attrSlab, base, 128) }
+
+// keep moves stack[base:] to the end of slab and returns it there, growing
+// the slab by at least minGrow so most chunks allocate it once.
+func keep[T any](stack, slab *[]T, base, minGrow int) []T {
+	n := len(*stack) - base
 	if n == 0 {
 		return nil
 	}
-	if n > cap(p.attrSlab)-len(p.attrSlab) {
-		p.attrSlab = make([]attr, 0, max(n, 128))
+	if n > cap(*slab)-len(*slab) {
+		*slab = make([]T, 0, max(n, minGrow))
 	}
-	l := len(p.attrSlab)
-	p.attrSlab = append(p.attrSlab, p.attrStack[base:]...)
-	p.attrStack = p.attrStack[:base]
-	return p.attrSlab[l : l+n : l+n]
+	l := len(*slab)
+	*slab = append(*slab, (*stack)[base:]...)
+	*stack = (*stack)[:base]
+	return (*slab)[l : l+n : l+n]
 }
 
 func (p *parser) newElem(name string) *elem {
