@@ -133,8 +133,12 @@ func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*f
 	for i := range h.opt.Workers {
 		wg.Go(func() {
 			w := h.newWorker(i)
+			pr := h.opt.Progress
 			for j := range jobs {
-				results <- w.read(ctx, j)
+				pr.Begin(w.id, j.file.Rel, j.file.Size)
+				r := w.read(ctx, j)
+				pr.End(w.id)
+				results <- r
 			}
 		})
 	}
@@ -192,9 +196,6 @@ func (h *Hunter) newWorker(id int) *worker {
 
 func (w *worker) read(ctx context.Context, j fileResult) fileResult {
 	if j.file.Kind == evidence.EVTX {
-		pr := w.h.opt.Progress
-		pr.Begin(w.id, j.file.Rel, j.file.Size)
-		defer pr.End(w.id)
 		return w.readEVTX(ctx, j)
 	}
 	kr := w.h.kind[string(j.file.Kind)]
@@ -208,16 +209,13 @@ func (w *worker) read(ctx context.Context, j fileResult) fileResult {
 		w.scanner[kr.format] = sc
 	}
 	sc.Prefilter, sc.All = kr.pf, kr.all
-	pr := w.h.opt.Progress
-	pr.Begin(w.id, j.file.Rel, j.file.Size)
-	defer pr.End(w.id)
 	rc, err := j.file.Open()
 	if err != nil {
 		j.err = err
 		return j
 	}
 	defer rc.Close()
-	j.stats, j.err = sc.Scan(ctx, pr.Reader(w.id, rc), func(rec *logs.Record) error {
+	j.stats, j.err = sc.Scan(ctx, w.h.opt.Progress.Reader(w.id, rc), func(rec *logs.Record) error {
 		mask := kr.always | kr.pf.Mask(rec.Raw())
 		for i, cr := range kr.rules {
 			if mask&ruleBit(i) == 0 || !cr.Match(rec) {

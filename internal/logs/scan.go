@@ -147,10 +147,9 @@ func (s *Scanner) finish(lineNo int64) {
 			s.st.Last = t
 		}
 	}
-	if s.st.Last.IsZero() || (!s.st.First.IsZero() && s.st.Last.Before(s.st.First)) {
-		if s.st.First.After(s.st.Last) {
-			s.st.Last = s.st.First
-		}
+	// a file whose last line has no time ends no earlier than it began
+	if s.st.First.After(s.st.Last) {
+		s.st.Last = s.st.First
 	}
 }
 
