@@ -54,10 +54,6 @@ func readChunks(t *testing.T, chunks ...[]byte) ([]*Event, Stats) {
 	return evs, st
 }
 
-func filetime(t time.Time) uint64 {
-	return uint64(t.Unix()+filetimeEpoch)*1e7 + uint64(t.Nanosecond()/100)
-}
-
 func TestValueTypes(t *testing.T) {
 	when := time.Date(2019, 2, 9, 17, 5, 24, 672757800, time.UTC)
 	sid := []byte{1, 5, 0, 0, 0, 0, 0, 5}

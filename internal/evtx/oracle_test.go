@@ -241,39 +241,49 @@ func TestEvtxexport(t *testing.T) {
 	files, records, values := 0, 0, 0
 	for _, path := range evtxFiles(t) {
 		rel, _ := filepath.Rel(sharedDir(t), path)
-		want := runOracle(t, bin, path)
-		have, st := readFile(t, path)
+		r, v := agreeWithOracle(t, bin, path, rel)
 		files++
-		if len(st.Corrupt) > 0 {
-			t.Errorf("%s: problems: %v", rel, st.Corrupt)
-		}
-		if len(have) != len(want) {
-			t.Errorf("%s: %d records, evtxexport has %d", rel, len(have), len(want))
-			continue
-		}
-		for i, w := range want {
-			h := have[i]
-			where := fmt.Sprintf("%s record %d", rel, w.id)
-			if h.RecordID != w.id {
-				t.Errorf("%s: record id %d", where, h.RecordID)
-				continue
-			}
-			if !h.Time.Equal(w.written) {
-				t.Errorf("%s: written %v, evtxexport %v", where, h.Time, w.written)
-			}
-			records++
-			if len(h.Fields) != len(w.fields) {
-				t.Errorf("%s: %d fields, evtxexport has %d:\n ours   %v\n theirs %v", where, len(h.Fields), len(w.fields), h.Fields, w.fields)
-				continue
-			}
-			for j, wf := range w.fields {
-				hf := h.Fields[j]
-				if hf.Name != wf.Name || !sameValue(hf.Value, wf.Value) {
-					t.Errorf("%s: field %d: %s=%q, evtxexport %s=%q", where, j, hf.Name, hf.Value, wf.Name, wf.Value)
-				}
-				values++
-			}
-		}
+		records += r
+		values += v
 	}
 	t.Logf("%d files, %d records, %d values agree with evtxexport", files, records, values)
+}
+
+// agreeWithOracle requires our reading of one file to equal evtxexport's;
+// it returns the records and values compared.
+func agreeWithOracle(t *testing.T, bin, path, rel string) (records, values int) {
+	t.Helper()
+	want := runOracle(t, bin, path)
+	have, st := readFile(t, path)
+	if len(st.Corrupt) > 0 {
+		t.Errorf("%s: problems: %v", rel, st.Corrupt)
+	}
+	if len(have) != len(want) {
+		t.Errorf("%s: %d records, evtxexport has %d", rel, len(have), len(want))
+		return
+	}
+	for i, w := range want {
+		h := have[i]
+		where := fmt.Sprintf("%s record %d", rel, w.id)
+		if h.RecordID != w.id {
+			t.Errorf("%s: record id %d", where, h.RecordID)
+			continue
+		}
+		if !h.Time.Equal(w.written) {
+			t.Errorf("%s: written %v, evtxexport %v", where, h.Time, w.written)
+		}
+		records++
+		if len(h.Fields) != len(w.fields) {
+			t.Errorf("%s: %d fields, evtxexport has %d:\n ours   %v\n theirs %v", where, len(h.Fields), len(w.fields), h.Fields, w.fields)
+			continue
+		}
+		for j, wf := range w.fields {
+			hf := h.Fields[j]
+			if hf.Name != wf.Name || !sameValue(hf.Value, wf.Value) {
+				t.Errorf("%s: field %d: %s=%q, evtxexport %s=%q", where, j, hf.Name, hf.Value, wf.Name, wf.Value)
+			}
+			values++
+		}
+	}
+	return records, values
 }
