@@ -11,6 +11,10 @@ package rules_test
 //	                       (headers count); '#' starts a comment
 //	miss[-tag].<kind>.log  realistic look-alikes the rule must not find
 //
+// For Windows event kinds (event-*), a fixture holds one event per line as
+// JSON (see eventLine); the test writes them to an .evtx file, reads it
+// back as the hunter does, and the line number is the record id.
+//
 // Each fixture is read the way the hunter reads a file: a logs.Scanner with
 // the catalog's prefilter for the kind, so a prefilter that hides a hit fails
 // here. It is also read with every line handed to the rule, so a fixture
@@ -20,6 +24,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,11 +34,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"exhunt/internal/catalog"
+	"exhunt/internal/evtx"
 	"exhunt/internal/finding"
 	"exhunt/internal/logs"
 	"exhunt/internal/rule"
+	"exhunt/internal/winevent"
 )
 
 const testdataDir = "hunt/testdata"
@@ -190,15 +198,31 @@ func (h *harness) testFixture(t *testing.T, cr *rule.Compiled, f fixture) []resu
 	if !slices.Contains(r.Logsource, f.kind) {
 		t.Fatalf("%s: kind %q is not one the rule reads (%v)", f.name, f.kind, r.Logsource)
 	}
-	format, ok := logs.FormatFor(f.kind)
-	if !ok {
-		t.Fatalf("%s: no log format for kind %q", f.name, f.kind)
-	}
 	data, err := os.ReadFile(f.path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := physicalLines(data)
+	if winevent.IsKind(f.kind) {
+		got := scanEvents(t, f, data, cr)
+		switch f.role {
+		case "miss":
+			for _, res := range got {
+				t.Errorf("%s:%d: rule %s fired (%s %q) on an event it must not find:\n\t%s", f.name, res.line, r.ID, res.stage, res.label, lineAt(lines, res.line))
+			}
+		case "hit":
+			want := readWant(t, f, lines)
+			if len(want) == 0 {
+				t.Errorf("%s: the .want file lists no findings", f.name)
+			}
+			compare(t, f, lines, want, got, "")
+		}
+		return got
+	}
+	format, ok := logs.FormatFor(f.kind)
+	if !ok {
+		t.Fatalf("%s: no log format for kind %q", f.name, f.kind)
+	}
 
 	// As the hunter reads it: the prefilter of every rule reading the kind.
 	lits, all := h.cat.Prefilter(f.kind)
@@ -388,4 +412,104 @@ func lineAt(lines []string, n int64) string {
 		return ""
 	}
 	return lines[n-1]
+}
+
+// eventLine is one event of an event fixture. Data is a list of
+// [name, value] pairs, in order; an empty name writes an unnamed <Data>
+// as classic providers (MSExchange CmdletLogs, Application Error) do.
+type eventLine struct {
+	Time       time.Time  `json:"time"`
+	Provider   string     `json:"provider"`
+	GUID       string     `json:"guid"`
+	Channel    string     `json:"channel"`
+	ID         uint16     `json:"id"`
+	Qualifiers *uint16    `json:"qualifiers"`
+	Level      uint8      `json:"level"`
+	Computer   string     `json:"computer"`
+	User       string     `json:"user"`
+	Data       [][]string `json:"data"`
+	UserData   *struct {
+		Name   string     `json:"name"`
+		NS     string     `json:"ns"`
+		Fields [][]string `json:"fields"`
+	} `json:"userdata"`
+}
+
+func pairs(t *testing.T, where string, in [][]string) []evtx.Data {
+	var out []evtx.Data
+	for _, p := range in {
+		if len(p) != 2 {
+			t.Fatalf("%s: data entry %q: want [name, value]", where, p)
+		}
+		out = append(out, evtx.Data{Name: p[0], Value: p[1]})
+	}
+	return out
+}
+
+// scanEvents writes an event fixture as EVTX, reads it back and returns
+// the rule's findings (line = record id = fixture line).
+func scanEvents(t *testing.T, f fixture, data []byte, cr *rule.Compiled) []result {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "fixture.evtx")
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := evtx.NewWriter(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range physicalLines(data) {
+		where := fmt.Sprintf("%s:%d", f.name, i+1)
+		var el eventLine
+		dec := json.NewDecoder(strings.NewReader(l))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&el); err != nil {
+			t.Fatalf("%s: %v (every line is one event as JSON)", where, err)
+		}
+		ev := &evtx.WEvent{
+			Provider: el.Provider, ProviderGUID: evtx.GUID(el.GUID), Channel: el.Channel,
+			EventID: el.ID, Level: el.Level, Time: el.Time, Computer: el.Computer,
+			UserID: evtx.SID(el.User), Data: pairs(t, where, el.Data),
+		}
+		if el.Qualifiers != nil {
+			ev.HasQualifiers, ev.Qualifiers = true, *el.Qualifiers
+		}
+		if el.UserData != nil {
+			ev.UserData = &evtx.UserData{Name: el.UserData.Name, NS: el.UserData.NS, Fields: pairs(t, where, el.UserData.Fields)}
+		}
+		if err := w.Write(ev); err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := evtx.Open(bytes.NewReader(raw), int64(len(raw)), evtx.Options{Name: f.name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res []result
+	st, err := rd.Events(context.Background(), 1, func(e *evtx.Event) error {
+		we := winevent.New(e)
+		v := we.As(f.kind)
+		if v == nil {
+			t.Errorf("%s:%d: channel %q event %d is not of kind %s", f.name, e.RecordID, we.Channel(), we.ID(), f.kind)
+			return nil
+		}
+		if cr.Match(v) {
+			stage, _, label := cr.Classify(v)
+			res = append(res, result{line: int64(e.RecordID), stage: stage, label: label})
+		}
+		return nil
+	})
+	if err != nil || len(st.Corrupt) > 0 {
+		t.Fatalf("%s: read back: %v %v", f.name, err, st.Corrupt)
+	}
+	return res
 }

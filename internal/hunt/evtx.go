@@ -8,54 +8,120 @@ import (
 	"os"
 	"strings"
 
+	"exhunt/internal/catalog"
 	"exhunt/internal/evidence"
 	"exhunt/internal/evtx"
 	"exhunt/internal/finding"
 	"exhunt/internal/logs"
+	"exhunt/internal/rule"
 	"exhunt/internal/sigma"
+	"exhunt/internal/winevent"
 )
 
 // maxEvtxInMemory bounds an event log read from a zip or gzip, which has to
 // be held in memory for the reader's random access.
 const maxEvtxInMemory = 1 << 30
 
-// evtxRecord presents an event to rules: its flat fields, and its values
-// for keyword searches.
-type evtxRecord struct {
-	ev  *evtx.Event
-	raw string
+// eventRules are the rules for Windows events: exhunt's own by event kind,
+// Sigma's by channel, so an event meets only the rules that can match it.
+type eventRules struct {
+	kinds []kindRulesEvt
+	sigma map[string][]*sigma.Rule // lower-case channel
 }
 
-// Field looks a name up ASCII case-insensitively: rules compile field names
-// to lower case, the event keeps Windows' spelling.
-func (r *evtxRecord) Field(name string) (string, bool) {
-	if v, ok := r.ev.Field(name); ok {
-		return v, true
-	}
-	for _, f := range r.ev.Fields {
-		if strings.EqualFold(f.Name, name) {
-			return f.Value, true
+type kindRulesEvt struct {
+	kind  string
+	rules []*rule.Compiled
+}
+
+func newEventRules(cat *catalog.Catalog) *eventRules {
+	er := &eventRules{sigma: map[string][]*sigma.Rule{}}
+	for _, k := range winevent.Kinds() {
+		if rs := cat.ForKind(k); len(rs) > 0 {
+			er.kinds = append(er.kinds, kindRulesEvt{k, rs})
 		}
 	}
-	return "", false
+	for _, sr := range cat.Sigma.Rules {
+		seen := map[string]bool{}
+		for _, src := range sr.EventSources() {
+			ch := strings.ToLower(src.Channel)
+			if !seen[ch] {
+				seen[ch] = true
+				er.sigma[ch] = append(er.sigma[ch], sr)
+			}
+		}
+	}
+	return er
 }
 
-func (r *evtxRecord) Values() []string {
-	out := make([]string, len(r.ev.Fields))
-	for i, f := range r.ev.Fields {
-		out[i] = f.Value
+// match appends the findings of every rule that matches the event.
+func (er *eventRules) match(e *evtx.Event, f *evidence.File, out []finding.Finding) []finding.Finding {
+	we := winevent.New(e)
+	for _, kr := range er.kinds {
+		v := we.As(kr.kind)
+		if v == nil {
+			continue
+		}
+		for _, cr := range kr.rules {
+			if cr.Match(v) {
+				out = append(out, eventFinding(cr, v, e, f))
+			}
+		}
+	}
+	if srs := er.sigma[strings.ToLower(we.Channel())]; len(srs) > 0 {
+		v := we.Plain()
+		for _, sr := range srs {
+			if sr.MatchEvent(we.Channel(), we.ID(), v) {
+				out = append(out, sigmaFinding(sr, e, f))
+			}
+		}
 	}
 	return out
 }
 
-func (r *evtxRecord) Raw() string {
-	if r.raw == "" {
-		r.raw = strings.Join(r.Values(), "\n")
+// eventFinding builds the evidence for a hit of one of exhunt's rules.
+func eventFinding(cr *rule.Compiled, v *winevent.View, e *evtx.Event, f *evidence.File) finding.Finding {
+	stage, sev, outcome := cr.Classify(v)
+	r := cr.Rule
+	fd := finding.Finding{
+		Rule:     r.ID,
+		Title:    r.Title,
+		Stage:    stage,
+		Outcome:  outcome,
+		CVEs:     append([]string{}, r.CVEs...),
+		Chain:    r.Chain,
+		Severity: sev,
+		Time:     e.Time,
+		Source:   finding.Source{File: f.Rel, Line: int64(e.RecordID), Kind: string(evidence.EVTX)},
+		Fields:   map[string]string{},
+		Mailbox:  cr.Extracted(v, "mailbox"),
 	}
-	return r.raw
+	names := r.Fields
+	if len(names) == 0 {
+		for _, fl := range e.Fields {
+			names = append(names, fl.Name)
+		}
+	}
+	for _, n := range names {
+		if len(fd.Fields) >= 24 {
+			break
+		}
+		if val, ok := v.Field(n); ok {
+			fd.Fields[n] = clip(val)
+		}
+	}
+	return fd
 }
 
-// readEVTX runs the Sigma rules over one event log.
+// clip bounds one evidence value and copies it out of the chunk's text.
+func clip(v string) string {
+	if len(v) > 2048 {
+		return strings.ToValidUTF8(v[:2048], "") + "…"
+	}
+	return strings.Clone(v)
+}
+
+// readEVTX runs the event rules over one event log.
 func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
 	rc, err := j.file.Open()
 	if err != nil {
@@ -90,26 +156,21 @@ func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
 		j.err = err
 		return j
 	}
-	rules := w.h.cat.Sigma.Rules
-	st, err := r.Events(ctx, 1, func(ev *evtx.Event) error {
+	ev := w.h.events
+	st, err := r.Events(ctx, 1, func(e *evtx.Event) error {
 		j.stats.Records++
-		if !ev.Time.IsZero() {
-			if j.stats.First.IsZero() || ev.Time.Before(j.stats.First) {
-				j.stats.First = ev.Time
+		if !e.Time.IsZero() {
+			if j.stats.First.IsZero() || e.Time.Before(j.stats.First) {
+				j.stats.First = e.Time
 			}
-			if ev.Time.After(j.stats.Last) {
-				j.stats.Last = ev.Time
+			if e.Time.After(j.stats.Last) {
+				j.stats.Last = e.Time
 			}
 		}
 		if j.stats.Host == "" {
-			j.stats.Host, _ = ev.Field("Computer")
+			j.stats.Host, _ = e.Field("Computer")
 		}
-		rec := &evtxRecord{ev: ev}
-		for _, sr := range rules {
-			if sr.Match(rec) {
-				j.findings = append(j.findings, sigmaFinding(sr, ev, j.file))
-			}
-		}
+		j.findings = ev.match(e, j.file, j.findings)
 		return nil
 	})
 	for _, p := range st.Corrupt {
@@ -151,11 +212,7 @@ func sigmaFinding(r *sigma.Rule, ev *evtx.Event, f *evidence.File) finding.Findi
 		if len(fd.Fields) >= 24 {
 			break
 		}
-		v := fl.Value
-		if len(v) > 2048 {
-			v = v[:2048] + "…"
-		}
-		fd.Fields[fl.Name] = v
+		fd.Fields[fl.Name] = clip(fl.Value)
 	}
 	return fd
 }

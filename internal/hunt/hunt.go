@@ -47,6 +47,8 @@ type Hunter struct {
 	cat  *catalog.Catalog
 	opt  Options
 	kind map[string]*kindRules
+	// events holds the rules for Windows event logs
+	events *eventRules
 }
 
 type kindRules struct {
@@ -69,7 +71,7 @@ func New(cat *catalog.Catalog, opt Options) *Hunter {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	h := &Hunter{cat: cat, opt: opt, kind: map[string]*kindRules{}}
+	h := &Hunter{cat: cat, opt: opt, kind: map[string]*kindRules{}, events: newEventRules(cat)}
 	for _, k := range rule.KnownLogsources {
 		f, ok := logs.FormatFor(k)
 		if !ok {

@@ -614,11 +614,17 @@ func newValueMatcher(v string, mods []string, env *Env) (valueMatcher, error) {
 	// Sigma expresses contains/startswith/endswith as wildcards around the
 	// value, so one glob matcher serves all of them.
 	g := v
+	// A value ending in a lone backslash (a path prefix such as
+	// '\inetpub\') would otherwise escape the appended '*'.
+	tail := v
+	if n := len(tail) - len(strings.TrimRight(tail, `\`)); n%2 == 1 {
+		tail += `\`
+	}
 	switch {
 	case has("contains"):
-		g = "*" + v + "*"
+		g = "*" + tail + "*"
 	case has("startswith"):
-		g = v + "*"
+		g = tail + "*"
 	case has("endswith"):
 		g = "*" + v
 	}

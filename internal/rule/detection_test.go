@@ -85,3 +85,26 @@ func TestSigmaBudget(t *testing.T) {
 		t.Error("a detection expanding past the bound is accepted")
 	}
 }
+
+// A contains/startswith value that ends in a backslash keeps it literal
+// rather than escaping the wildcard the modifier adds.
+func TestTrailingBackslash(t *testing.T) {
+	for _, tc := range []struct {
+		mod, value, field string
+		want              bool
+	}{
+		{"contains", `\inetpub\wwwroot\`, `makecab C:\inetpub\wwwroot\aspnet_client\x.zip`, true},
+		{"contains", `\inetpub\wwwroot\`, `C:\inetpub\wwwroot`, false},
+		{"startswith", `C:\ProgramData\`, `C:\ProgramData\pst\a.pst`, true},
+		{"startswith", `C:\ProgramData\`, `C:\ProgramData`, false},
+		{"contains", `a\\`, `xa\y`, true},
+	} {
+		d, err := CompileDetection(detection(t, "sel:\n  f|"+tc.mod+": '"+tc.value+"'\ncondition: sel\n"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Match(rec{"f": tc.field}); got != tc.want {
+			t.Errorf("f|%s %q on %q: %v, want %v", tc.mod, tc.value, tc.field, got, tc.want)
+		}
+	}
+}

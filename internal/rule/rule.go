@@ -38,7 +38,10 @@ type Rule struct {
 	// Severity of a hit unless an outcome says otherwise.
 	Severity finding.Severity `yaml:"severity" json:"severity"`
 	// Logsource lists the log kinds the rule reads: httpproxy, iis,
-	// ecp-server, ecp-activity, oabgenerator, rps-http, rps-cmdlet, ews.
+	// ecp-server, ecp-activity, oabgenerator, rps-http, rps-cmdlet, ews;
+	// and Windows events: event-application, event-msexchange-management,
+	// event-process-creation (Sysmon 1 and Security 4688 under Sysmon's
+	// field names), event-security, event-system.
 	Logsource []string `yaml:"logsource" json:"logsource"`
 	// Prefilter lists literals of which every matching raw log line contains
 	// at least one (ASCII case-insensitive). Lines without any are never
@@ -83,9 +86,11 @@ var (
 	idPattern  = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 	cvePattern = regexp.MustCompile(`^CVE-\d{4}-\d{4,7}$`)
 	// KnownLogsources are the log kinds the hunter reads.
-	KnownLogsources = []string{"httpproxy", "iis", "ecp-server", "ecp-activity", "oabgenerator", "rps-http", "rps-cmdlet", "ews"}
-	knownChains     = []string{"", "proxylogon", "proxyshell", "proxynotshell", "owassrf"}
-	knownExtracts   = []string{"mailbox"}
+	KnownLogsources = []string{"httpproxy", "iis", "ecp-server", "ecp-activity", "oabgenerator", "rps-http", "rps-cmdlet", "ews",
+		// Windows event logs, by Sigma logsource (internal/winevent)
+		"event-application", "event-msexchange-management", "event-process-creation", "event-security", "event-system"}
+	knownChains   = []string{"", "proxylogon", "proxyshell", "proxynotshell", "owassrf"}
+	knownExtracts = []string{"mailbox"}
 )
 
 // Parse decodes one rule strictly: unknown keys are errors, so a typo cannot

@@ -121,3 +121,17 @@ func (m *LogsourceMapping) source(channel string, eventID int) *EventSource {
 	}
 	return nil
 }
+
+// Source returns the event source that carries logsource l for events of
+// this channel and ID in the built-in table, or nil when none does.
+func Source(l Logsource, channel string, eventID int) *EventSource {
+	m := lookupLogsource(defaultLogsources(), l)
+	if m == nil {
+		return nil
+	}
+	return m.source(channel, eventID)
+}
+
+// Rename returns the source's own name for a Sigma taxonomy field, if it
+// differs.
+func (s *EventSource) Rename(name string) (string, bool) { return s.rename(name) }

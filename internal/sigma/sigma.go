@@ -256,6 +256,19 @@ func (r *Rule) Match(ev rule.Record) bool {
 	return r.det.Match(ev)
 }
 
+// MatchEvent is Match for an event whose channel and ID the caller has
+// already read.
+func (r *Rule) MatchEvent(channel string, eventID int, ev rule.Record) bool {
+	src := r.mapping.source(channel, eventID)
+	if src == nil {
+		return false
+	}
+	if len(src.Fields) > 0 {
+		ev = &renamed{Record: ev, src: src}
+	}
+	return r.det.Match(ev)
+}
+
 // MatchLog reports whether a record of an exhunt log kind (e.g. an IIS line)
 // is of the rule's logsource and satisfies its detection.
 func (r *Rule) MatchLog(kind string, rec rule.Record) bool {
