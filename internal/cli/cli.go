@@ -25,6 +25,7 @@ Usage:
   exhunt report --in RUN.json      render a saved run as text, html, sarif or csv
   exhunt lab generate [flags]      write realistic evidence trees with attacks and ground truth
   exhunt rules list                list the detection rules
+  exhunt decoy [flags]             emulate Exchange servers: a scan target and a honeypot
   exhunt rules validate [PATH...]  check the built-in rules and rule files or folders
   exhunt version
 
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runLab(ctx, args[1:], stdout, stderr)
 	case "rules":
 		return runRules(args[1:], stdout, stderr)
+	case "decoy":
+		return runDecoy(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "exhunt", Version())
 		return nil
