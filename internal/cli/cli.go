@@ -25,8 +25,10 @@ Usage:
   exhunt report --in RUN.json      render a saved run as text, html, sarif or csv
   exhunt lab generate [flags]      write realistic evidence trees with attacks and ground truth
   exhunt rules list                list the detection rules
-  exhunt decoy [flags]             emulate Exchange servers: a scan target and a honeypot
   exhunt rules validate [PATH...]  check the built-in rules and rule files or folders
+  exhunt scan [flags] TARGET...    check Exchange servers over the network, read-only: build,
+                                   vulnerable chains, mitigations, known web shells
+  exhunt decoy [flags]             emulate Exchange servers: a scan target and a honeypot
   exhunt version
 
 Exit codes: 0 nothing found, 3 indicators found (any server probed or worse),
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runRules(args[1:], stdout, stderr)
 	case "decoy":
 		return runDecoy(ctx, args[1:], stdout, stderr)
+	case "scan":
+		return runScan(ctx, args[1:], stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "exhunt", Version())
 		return nil

@@ -1,0 +1,252 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"exhunt/internal/scan"
+)
+
+const scanHelp = `Usage: exhunt scan [flags] TARGET...
+
+Checks Exchange servers over the network, read-only: is it Exchange, which
+build (X-OWA-Version, the export tool's manifest, the logon page), is that
+build vulnerable to ProxyLogon, ProxyShell, ProxyNotShell and OWASSRF
+(vulnerable, patched, or indeterminate when only the CU is known), do the
+public ProxyLogon and ProxyShell checks succeed, is an EOMT rewrite rule in
+place, and (with --webshells) do known web-shell paths answer. Nothing is
+ever written, no login is tried, no code is run on a target.
+
+TARGET is a host, an IP address, host:port, a URL, a CIDR range, or "-"
+for standard input; -i FILE reads targets from a file, one per line ('#'
+starts a comment). Lists stream: millions of lines are fine.
+
+Results are JSON lines, one per target, written as each completes (to -o or
+standard output), then a summary table. --resume continues an interrupted
+scan from its -o file: no target is lost or scanned twice.
+
+Exit codes: 0 nothing vulnerable found, 3 a vulnerable chain or a web shell
+found, 1 error, 2 usage.
+
+Flags:
+`
+
+func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("scan", scanHelp, stderr)
+	opt := scan.DefaultOptions()
+	var inputs multiFlag
+	fs.Var(&inputs, "i", `read targets from this file, one per line ("-": standard input; repeatable)`)
+	out := fs.String("o", "", "write JSON-lines results to this file (default: standard output)")
+	resume := fs.Bool("resume", false, "continue the interrupted scan whose results are in -o")
+	format := fs.String("format", "jsonl", "jsonl: results as JSON lines; text: a table row per Exchange server")
+	scopeFlag := fs.String("scope", "", "comma-separated CIDR ranges: refuse every address outside them")
+	yes := fs.Bool("yes", false, "confirm scanning ranges larger than --max-expand")
+	maxExpand := fs.Uint64("max-expand", 65536, "targets one range may expand to without --yes")
+	ports := fs.String("ports", "443", "ports for targets that name none (80, 8080 and 8000 use http)")
+	fs.IntVar(&opt.Concurrency, "concurrency", opt.Concurrency, "targets scanned at once")
+	fs.Float64Var(&opt.Rate, "rate", opt.Rate, "requests per second in all (0: no limit)")
+	fs.Float64Var(&opt.HostRate, "host-rate", opt.HostRate, "requests per second to one host (0: no limit)")
+	fs.DurationVar(&opt.Connect, "connect-timeout", opt.Connect, "TCP connect timeout")
+	fs.DurationVar(&opt.TLS, "tls-timeout", opt.TLS, "TLS handshake timeout")
+	fs.DurationVar(&opt.Read, "read-timeout", opt.Read, "timeout for the response headers, and again for the body")
+	fs.IntVar(&opt.Retries, "retries", opt.Retries, "retries of a request after a timeout or dropped connection")
+	fs.DurationVar(&opt.Backoff, "backoff", opt.Backoff, "delay before the first retry, doubled for each next one")
+	fs.IntVar(&opt.ErrorBudget, "error-budget", opt.ErrorBudget, "failed requests after which a target is given up")
+	fs.StringVar(&opt.UserAgent, "user-agent", opt.UserAgent, "User-Agent sent with every request")
+	noLegacy := fs.Bool("no-legacy-tls", false, "refuse TLS 1.0/1.1, RSA key exchange and SHA-1 signatures")
+	noPL := fs.Bool("no-proxylogon-probe", false, "skip the ProxyLogon SSRF reflection check")
+	noPS := fs.Bool("no-proxyshell-probe", false, "skip the ProxyShell autodiscover check")
+	noMit := fs.Bool("no-mitigation-probe", false, "skip the EOMTv2 rewrite-rule check")
+	fs.IntVar(&opt.SUProbe, "su-probe", 0, "when only the CU is known, try up to this many of its updates' /ecp/<build>/ folders")
+	fs.BoolVar(&opt.Webshells, "webshells", false, "request the known web-shell paths (about 120 requests per Exchange server)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError(err.Error(), "run exhunt scan -h")
+	}
+	opt.LegacyTLS = !*noLegacy
+	opt.ProxyLogonProbe, opt.ProxyShellProbe, opt.MitigationProbe = !*noPL, !*noPS, !*noMit
+	if *format != "jsonl" && *format != "text" {
+		return usageError(fmt.Sprintf("format %q: want jsonl or text", *format), "")
+	}
+	if opt.Concurrency < 1 || opt.Retries < 0 || opt.ErrorBudget < 1 || opt.Rate < 0 || opt.HostRate < 0 {
+		return usageError("concurrency and error budget must be at least 1; retries and rates not negative", "")
+	}
+	for _, p := range splitList(*scopeFlag) {
+		if p == "" {
+			continue
+		}
+		pre, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return usageError(fmt.Sprintf("scope %q: want CIDR ranges such as 192.0.2.0/24", p), "")
+			}
+			pre = netip.PrefixFrom(a, a.BitLen())
+		}
+		opt.Scope = append(opt.Scope, pre.Masked())
+	}
+	in := &scan.Input{Stdin: stdin, MaxExpand: *maxExpand, Confirmed: *yes}
+	for _, p := range splitList(*ports) {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return usageError(fmt.Sprintf("port %q", p), "")
+		}
+		in.Ports = append(in.Ports, n)
+	}
+	for _, a := range fs.Args() {
+		if a == "-" {
+			in.Files = append(in.Files, "-")
+			continue
+		}
+		in.Args = append(in.Args, a)
+		// Ranges given on the command line are checked before anything is
+		// sent, so a typo in a prefix length stops the run at once.
+		if spec, ok, err := scan.ParseLine(a, in.Ports); ok && err == nil && spec.Count() > *maxExpand && !*yes {
+			return usageError(fmt.Sprintf("%s expands to %d targets", a, spec.Count()), "add --yes to confirm, or narrow the range")
+		}
+	}
+	in.Files = append(in.Files, inputs...)
+	if len(in.Args) == 0 && len(in.Files) == 0 {
+		return usageError("no targets", "give targets as arguments, -i FILE, or - for standard input")
+	}
+	if *resume && *out == "" {
+		return usageError("--resume needs -o: the results file of the interrupted run", "")
+	}
+	if opt.LegacyTLS {
+		allowSHA1Signatures()
+	}
+	data, err := scan.LoadData()
+	if err != nil {
+		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+
+	sum := scan.NewSummary()
+	var done *scan.Done
+	var w io.Writer
+	summaryTo := stdout
+	switch {
+	case *out != "":
+		f, err := openResults(*out, *resume, sum, &done)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	case *format == "jsonl":
+		w, summaryTo = stdout, stderr
+	}
+	if done != nil && done.Len() > 0 {
+		fmt.Fprintf(stderr, "exhunt: resuming: %d target(s) already done\n", done.Len())
+	}
+	var rows *tabwriter.Writer
+	if *format == "text" {
+		rows = tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(rows, scan.RowHeader)
+	}
+	var bw *bufio.Writer
+	if w != nil {
+		bw = bufio.NewWriterSize(w, 64<<10)
+	}
+	emit := func(r *scan.Result) error {
+		sum.Add(r)
+		if rows != nil && r.Status == scan.StatusExchange {
+			fmt.Fprintln(rows, scan.Row(r))
+			rows.Flush()
+		}
+		if bw == nil {
+			return nil
+		}
+		line, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		bw.Write(append(line, '\n'))
+		// One flush per result: a killed scan loses at most the line being
+		// written, which --resume cuts off and scans again.
+		return bw.Flush()
+	}
+	s := scan.New(opt, data)
+	runErr := s.Run(ctx, in, done.Skip, emit)
+	if rows != nil {
+		rows.Flush()
+		fmt.Fprintln(stdout)
+	}
+	sum.Write(summaryTo)
+	if runErr != nil {
+		if errors.Is(runErr, context.Canceled) && *out != "" {
+			return &exitError{code: ExitError, msg: "scan interrupted", hint: "continue it with the same targets and --resume -o " + *out}
+		}
+		return runErr
+	}
+	if sum.Notable != nil {
+		return errFindings
+	}
+	return nil
+}
+
+// openResults opens the results file: created afresh, or with resume
+// read for the targets already done (counted into sum) and cut after its
+// last complete line, then positioned for appending.
+func openResults(name string, resume bool, sum *scan.Summary, done **scan.Done) (*os.File, error) {
+	if !resume {
+		return os.Create(name)
+	}
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	d, good, err := scan.ReadDone(bufio.NewReader(f), sum.Add)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := f.Truncate(good); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	*done = d
+	return f, nil
+}
+
+// allowSHA1Signatures lets TLS 1.2 handshakes use SHA-1 signatures, which
+// Go refuses by default since 1.25 and which servers of the Exchange 2010
+// and 2013 era may still send. GODEBUG is re-read when set, and only the
+// scanner's process runs this.
+func allowSHA1Signatures() {
+	cur := os.Getenv("GODEBUG")
+	if strings.Contains(cur, "tlssha1=") {
+		return
+	}
+	if cur != "" {
+		cur += ","
+	}
+	os.Setenv("GODEBUG", cur+"tlssha1=1")
+}
