@@ -12,7 +12,6 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 
 	"exhunt/internal/scan"
@@ -127,7 +126,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return usageError("--resume needs -o: the results file of the interrupted run", "")
 	}
 	if opt.LegacyTLS {
-		allowSHA1Signatures()
+		scan.AllowSHA1Signatures()
 	}
 	data, err := scan.LoadData()
 	if err != nil {
@@ -234,19 +233,4 @@ func openResults(name string, resume bool, sum *scan.Summary, done **scan.Done) 
 	}
 	*done = d
 	return f, nil
-}
-
-// allowSHA1Signatures lets TLS 1.2 handshakes use SHA-1 signatures, which
-// Go refuses by default since 1.25 and which servers of the Exchange 2010
-// and 2013 era may still send. GODEBUG is re-read when set, and only the
-// scanner's process runs this.
-func allowSHA1Signatures() {
-	cur := os.Getenv("GODEBUG")
-	if strings.Contains(cur, "tlssha1=") {
-		return
-	}
-	if cur != "" {
-		cur += ","
-	}
-	os.Setenv("GODEBUG", cur+"tlssha1=1")
 }

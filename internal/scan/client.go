@@ -429,3 +429,18 @@ func (h *hostLimiters) put(host string, l *hostLimiter) {
 		delete(h.m, host)
 	}
 }
+
+// AllowSHA1Signatures lets TLS 1.2 handshakes use SHA-1 signatures, which
+// Go refuses by default since 1.25 and which servers of the Exchange 2010
+// and 2013 era may still send. Go re-reads GODEBUG when it is set; the
+// setting is process-wide, so only the scanning command calls this.
+func AllowSHA1Signatures() {
+	cur := os.Getenv("GODEBUG")
+	if strings.Contains(cur, "tlssha1=") {
+		return
+	}
+	if cur != "" {
+		cur += ","
+	}
+	os.Setenv("GODEBUG", cur+"tlssha1=1")
+}
