@@ -123,6 +123,9 @@ func ParseLine(line string, ports []int) (spec Spec, ok bool, err error) {
 		return Spec{Prefix: p.Masked(), Ports: ports}, true, nil
 	}
 	if a, err := netip.ParseAddr(line); err == nil {
+		if a.Zone() != "" {
+			return Spec{}, true, errors.New("IPv6 zones are not supported")
+		}
 		return Spec{Host: a.Unmap().String(), Ports: ports}, true, nil
 	}
 	host, portStr := line, ""
@@ -132,7 +135,7 @@ func ParseLine(line string, ports []int) (spec Spec, ok bool, err error) {
 			return Spec{}, true, errors.New("unclosed [")
 		}
 		host, portStr = line[1:i], strings.TrimPrefix(line[i+1:], ":")
-		if _, err := netip.ParseAddr(host); err != nil {
+		if a, err := netip.ParseAddr(host); err != nil || a.Zone() != "" {
 			return Spec{}, true, errors.New("not an IPv6 address in brackets")
 		}
 		if line[i+1:] != "" && !strings.HasPrefix(line[i+1:], ":") {
@@ -176,7 +179,10 @@ func checkHost(h string) error {
 	if h == "" {
 		return errors.New("no host")
 	}
-	if _, err := netip.ParseAddr(h); err == nil {
+	if a, err := netip.ParseAddr(h); err == nil {
+		if a.Zone() != "" {
+			return errors.New("IPv6 zones are not supported")
+		}
 		return nil
 	}
 	h = strings.TrimSuffix(h, ".")
