@@ -5,8 +5,10 @@ package rules
 import "embed"
 
 // FS holds hunt/*.yaml (log rules), lists/*.txt (named value lists),
-// data/ (the Exchange build table and Microsoft's IOC feed) and sigma/ (the
-// SigmaHQ rules shipped unmodified, with their licence).
+// data/ (the Exchange build table and Microsoft's IOC feed), sigma/ (the
+// SigmaHQ rules shipped unmodified, with their licence), yara/ (the file
+// hunt's YARA rules: signature-base's, unmodified with their licence, and
+// exhunt's own) and iocs/ (signature-base's file-name and hash IOCs).
 //
-//go:embed hunt/*.yaml lists/*.txt data/*.csv sigma
+//go:embed hunt/*.yaml lists/*.txt data/*.csv sigma yara iocs
 var FS embed.FS

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"exhunt/internal/exchange"
+	"exhunt/internal/files"
 	"exhunt/internal/rule"
 	"exhunt/internal/sigma"
 	"exhunt/rules"
@@ -31,6 +32,9 @@ type Catalog struct {
 	// Sigma holds the shipped SigmaHQ rules and any added with LoadSigma;
 	// Sigma.Skipped lists those that need features exhunt lacks, with why.
 	Sigma *sigma.Set
+	// Files are the file hunt's YARA rules and IOC lists, with any YARA
+	// rules added with LoadYara; Files.Problems lists skipped rules.
+	Files *files.Rules
 }
 
 // LoadError collects every problem found in rule files, each naming its file.
@@ -114,6 +118,9 @@ func Load(extra ...string) (*Catalog, error) {
 	}
 	if c.Sigma, err = sigma.LoadFS(sub, ".", nil); err != nil {
 		return nil, fmt.Errorf("sigma rules: %w", err)
+	}
+	if c.Files, err = files.Load(rules.FS, nil); err != nil {
+		return nil, fmt.Errorf("file hunt rules: %w", err)
 	}
 	if len(errs) > 0 {
 		return c, &LoadError{errs}
@@ -354,6 +361,21 @@ func FileToURL(p string) string {
 		}
 	}
 	return ""
+}
+
+// LoadYara adds the YARA rule files and folders (.yar, .yara) of paths to
+// the file hunt. Rules with errors or unsupported features are skipped and
+// listed in Files.Problems; an unreadable path is an error.
+func (c *Catalog) LoadYara(paths ...string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	fr, err := files.Load(rules.FS, paths)
+	if err != nil {
+		return err
+	}
+	c.Files = fr
+	return nil
 }
 
 // LoadSigma adds the Sigma rules under each path (a file or a folder).

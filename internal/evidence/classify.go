@@ -16,6 +16,8 @@ type class struct {
 	// (V15, Logging, inetpub...) or lies inside the log tree: the root's name
 	// then says nothing about the server.
 	rootInside bool
+	// path is the Windows path of a host file or msert log (see winPath).
+	path string
 }
 
 // classify recognises a log file from its path. anc are the components of
@@ -28,14 +30,25 @@ type class struct {
 // every server found in it.
 func classify(anc, rel []string) (class, bool) {
 	var c class
-	if len(rel) == 0 || !isLogName(rel[len(rel)-1]) {
+	if len(rel) == 0 {
 		return c, false
 	}
-	all := make([]string, 0, len(anc)+len(rel))
-	all = append(append(all, anc...), rel...)
 	var ok bool
-	if c.kind, c.sub, ok = kindOf(all); !ok {
-		return c, false
+	if isLogName(rel[len(rel)-1]) {
+		all := make([]string, 0, len(anc)+len(rel))
+		all = append(append(all, anc...), rel...)
+		c.kind, c.sub, ok = kindOf(all)
+	}
+	if !ok {
+		// Not a log: maybe a file the file hunt reads (a .log in a web
+		// folder, like the campaign's google.log, included).
+		var start int
+		if c.kind, c.sub, start, ok = hostFileOf(anc, rel); !ok {
+			return c, false
+		}
+		all := make([]string, 0, len(anc)+len(rel))
+		all = append(append(all, anc...), rel...)
+		c.path = winPath(all, start)
 	}
 
 	// Marker search over the root's name (if any) and the folders of rel.
@@ -139,11 +152,19 @@ func firstMarker(dirs []string) int {
 			next = dirs[i+1]
 		}
 		switch {
-		case eq(d, "program files"), eq(d, "program files (x86)"), eq(d, "exchange server"), eq(d, "inetpub"):
+		case eq(d, "program files"), eq(d, "program files (x86)"), eq(d, "exchange server"), eq(d, "inetpub"),
+			eq(d, "programdata"), eq(d, "temporary asp.net files"):
 			return i
-		case eq(d, "windows") && eq(next, "system32"):
+		case eq(d, "windows") && eqAny(next, windowsMarkers):
 			return i
-		case eq(d, "v15") && eq(next, "logging"):
+		case eq(d, "users") && eq(next, "public"):
+			return i
+		case eq(d, "root") && i > 0 && isDrive(dirs[i-1]):
+			return i
+		case (eq(d, "v15") || eq(d, "exchange")) && (eq(next, "logging") || eq(next, "frontend") || eq(next, "clientaccess")):
+			// V15, or a custom install folder such as D:\Exchange
+			return i
+		case eq(d, "frontend") && eq(next, "httpproxy"):
 			return i
 		case eq(d, "logging") && isLogFolder(next):
 			return i
@@ -153,6 +174,9 @@ func firstMarker(dirs []string) int {
 	}
 	return -1
 }
+
+// windowsMarkers are the folders below Windows that hold evidence.
+var windowsMarkers = []string{"system32", "temp", "debug", "microsoft.net", "syswow64"}
 
 func isLogFolder(s string) bool {
 	return eq(s, "httpproxy") || eq(s, "ecp") || eq(s, "oabgeneratorlog") || eq(s, "cmdletinfra") || eq(s, "ews")
@@ -179,18 +203,14 @@ func isNoise(s string) bool {
 	if eqAny(s, noiseNames) {
 		return true
 	}
-	s, _ = cutPrefixFold(s, `%5c%5c.%5c`)
-	if len(s) == 0 || !isLetter(s[0]) {
-		return false
-	}
-	rest := s[1:]
-	return rest == "" || rest == ":" || rest == "$" || eq(rest, "%3a") || eq(rest, "_drive")
+	return isDrive(s)
 }
 
 var (
 	noiseNames   = []string{"uploads", "auto", "ntfs", "mft", "file", "fs"}
 	genericNames = []string{".", "..", "/", "v15", "exchange server", "logging", "logfiles", "inetpub", "logs",
-		"evidence", "collection", "program files", "program files (x86)", "microsoft"}
+		"evidence", "collection", "program files", "program files (x86)", "microsoft",
+		"programdata", "windows", "users", "wwwroot", "frontend", "clientaccess", "exchange"}
 )
 
 // isGeneric reports names that do not name a server: the install and log

@@ -23,6 +23,7 @@ func TestClassify(t *testing.T) {
 		{"/case", "EXCH03/c_drive/" + install + "/Logging/ECP/Activity/ECPActivity_1.log", ECPActivity, "", "EXCH03", "EXCH03"},
 		{"/case", "EXCH03/C$/" + install + "/Logging/Ews/Ews_2021030312-1.log", EWS, "", "EXCH03", "EXCH03"},
 		{"/case", "EXCH03/D:/Exchange Server/V15/Logging/OABGeneratorLog/OABGenerator_1.LOG", OABGen, "", "EXCH03", "EXCH03"},
+		{"/case", "EXCH03/D/Exchange/Logging/Ews/Ews_1.log", EWS, "", "EXCH03", "EXCH03"},
 		{"/case", "a/b/EX1/C/" + install + "/Logging/OABGeneratorLog/x/y/z.log", OABGen, "", "a/b/EX1", "EX1"},
 		{"/case", "EX1/" + install + "/Logging/CmdletInfra/Powershell-Proxy/Http/Rps_Http_2021030312-1.LOG", RpsHTTP, "", "EX1", "EX1"},
 		{"/case", "EX1/" + install + "/Logging/CmdletInfra/Powershell-Proxy/Cmdlet/Rps_Cmdlet_2021030312-1.LOG", RpsCmdlet, "", "EX1", "EX1"},

@@ -56,9 +56,18 @@ type File struct {
 	// "<zip base name>!<member path>" for members of a zip given as a root;
 	// the absolute path ('/'-separated) for files found by Live.
 	Rel string
+	// Path is the file's Windows path on the server for host files and
+	// msert logs (see Kind HostFile), "" for logs: the drive letter comes
+	// from the collection's drive folder (C: when the layout has none and
+	// the folder only exists at a drive's root), and a path whose start is
+	// not in the evidence begins with "…".
+	Path string
 	// Size is the size as stored: compressed for .gz files and zip members.
 	Size    int64
 	ModTime time.Time
+	// Created is the creation time where the evidence keeps it (Windows
+	// file systems, NTFS timestamps in zips); zero elsewhere.
+	Created time.Time
 
 	src      source // where the stored bytes come from
 	gz       bool   // the stored bytes are gzip

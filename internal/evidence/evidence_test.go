@@ -113,13 +113,15 @@ func TestDiscoverLayouts(t *testing.T) {
 			"SRV1/C/" + inst + "Logging/HttpProxy/Owa/readme.txt",
 			"SRV1/C/" + inst + "Logging/MessageTracking/MSGTRK2021030312-1.LOG",
 			"SRV1/C/inetpub/logs/LogFiles/W3SVC/u_ex210303.log",
-			"SRV1/C/ProgramData/stage.zip",
 			"notes.txt",
+			// A file the file hunt reads; the zip is not opened.
+			"SRV1/C/ProgramData/stage.zip",
 		},
 		want: []string{
 			`server "SRV1" root="SRV1"`,
 			"  ecp-activity  SRV1/C/" + inst + "Logging/ECP/Activity/ECPActivity_20210303-1.LOG",
 			"  ews  SRV1/C/" + inst + "Logging/Ews/Ews_2021030312-1.LOG",
+			"  file programdata SRV1/C/ProgramData/stage.zip",
 			"  httpproxy Autodiscover SRV1/C/" + inst + "Logging/HttpProxy/Autodiscover/HttpProxy_2021030312-1.LOG",
 			"  httpproxy Owa SRV1/C/" + inst + hpOwa,
 			"  iis W3SVC1 SRV1/C/" + w3svc1,
@@ -459,7 +461,9 @@ func TestLive(t *testing.T) {
 	writeFiles(t, iis, "W3SVC1/u_ex210303.log")
 	missing := filepath.Join(dir, "D", "inetpub")
 	pre := finding.Gap{File: "registry", Reason: "test"}
-	s, err := liveSet(t.Context(), "EXCH01", []string{logging, iis, missing}, []finding.Gap{pre}, Options{})
+	dirs := []liveDir{{path: logging, what: "log folder"}, {path: iis, what: "log folder"}, {path: missing, what: "log folder"},
+		{path: filepath.Join(dir, "C", "root"), what: "folder", optional: true}}
+	s, err := liveSet(t.Context(), "EXCH01", dirs, []finding.Gap{pre}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

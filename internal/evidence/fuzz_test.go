@@ -32,6 +32,10 @@ func FuzzClassify(f *testing.F) {
 		{"/x/Logging/HttpProxy", "Owa/HttpProxy_1.log"},
 		{"", "Logging/OABGeneratorLog/x.log"},
 		{"/case/EXCH04/c_drive", "inetpub/logs/LogFiles/W3SVC1/u_ex1.log"},
+		{"/case", "SRV1/C/" + install + "/FrontEnd/HttpProxy/owa/auth/x.aspx"},
+		{"/case", "SRV1/C$/ProgramData/it.zip"},
+		{"srv1", "C/Windows/debug/msert.log"},
+		{"/x/C", "root/lsass.dmp"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -62,10 +66,25 @@ func FuzzClassify(f *testing.F) {
 		if c.prefix > 0 && isNoise(rel[c.prefix-1]) {
 			t.Fatalf("server root %q ends with noise", rel[:c.prefix])
 		}
-		if !isLogName(rel[len(rel)-1]) {
+		if !isHostKind(c.kind) && !isLogName(rel[len(rel)-1]) {
 			t.Fatalf("%q accepted as a log", rel[len(rel)-1])
 		}
+		if isHostKind(c.kind) != (c.path != "") {
+			t.Fatalf("%s with path %q", c.kind, c.path)
+		}
 		switch c.kind {
+		case HostFile:
+			if !contains([]string{LocFrontEnd, LocClientAccess, LocWWWRoot, LocASPNetTemp, LocIISConfig,
+				LocProgramData, LocWindowsTemp, LocRoot, LocUsersPublic}, c.sub) {
+				t.Fatalf("file location %q", c.sub)
+			}
+			if !strings.HasSuffix(c.path, `\`+rel[len(rel)-1]) {
+				t.Fatalf("path %q does not end with %q", c.path, rel[len(rel)-1])
+			}
+		case Msert:
+			if c.sub != "" {
+				t.Fatalf("msert with sub %q", c.sub)
+			}
 		case HTTPProxy:
 			if c.sub == "" {
 				t.Fatal("httpproxy without protocol")

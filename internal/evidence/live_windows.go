@@ -19,33 +19,60 @@ const (
 	setupValue = "MsiInstallPath"
 )
 
-// Live finds the logs of the Exchange server exhunt runs on: the Logging
-// folder of the install path recorded by Exchange setup in the registry, and
-// the IIS logs at %SystemDrive%\inetpub\logs\LogFiles. Everything is one
+// Live finds the evidence of the Exchange server exhunt runs on: the
+// Logging folder of the install path recorded by Exchange setup in the
+// registry, the IIS logs at %SystemDrive%\inetpub\logs\LogFiles, and the
+// places the file hunt reads: the install's FrontEnd\HttpProxy and
+// ClientAccess web roots, inetpub\wwwroot, the Temporary ASP.NET Files
+// folders, IIS's configuration, ProgramData, Windows\Temp, C:\root,
+// C:\Users\Public and Windows\debug (msert logs). Everything is one
 // server, named after the host. What cannot be found or read is a gap; the
 // error is non-nil only when ctx is cancelled.
 //
 // Logs moved elsewhere by an administrator (custom IIS log folder,
-// Set-*VirtualDirectory -LogFilePath) are not looked for.
+// Set-*VirtualDirectory -LogFilePath) and web roots of other sites are not
+// looked for.
 func Live(ctx context.Context, opt Options) (*Set, error) {
 	host, err := os.Hostname()
 	if err != nil {
 		host = ""
 	}
 	var gaps []finding.Gap
-	var dirs []string
+	var dirs []liveDir
 	if install, err := installPath(); err != nil {
 		gaps = append(gaps, finding.Gap{Server: host, File: `HKLM\` + setupKey + `\` + setupValue,
-			Reason: "Exchange install path not found, Exchange logs not read: " + err.Error()})
+			Reason: "Exchange install path not found, Exchange logs and web roots not read: " + err.Error()})
 	} else {
-		dirs = append(dirs, filepath.Join(install, "Logging"))
+		dirs = append(dirs,
+			liveDir{path: filepath.Join(install, "Logging"), what: "log folder"},
+			liveDir{path: filepath.Join(install, "FrontEnd", "HttpProxy"), what: "web root"},
+			liveDir{path: filepath.Join(install, "ClientAccess"), what: "web root"})
 	}
-	drive := os.Getenv("SystemDrive")
-	if drive == "" {
-		drive = "C:"
+	drive := envOr("SystemDrive", "C:")
+	windir := envOr("SystemRoot", drive+`\Windows`)
+	dirs = append(dirs,
+		liveDir{path: drive + `\inetpub\logs\LogFiles`, what: "log folder"},
+		liveDir{path: drive + `\inetpub\wwwroot`, what: "web root"},
+		liveDir{path: windir + `\System32\inetsrv\config`, what: "IIS configuration folder"},
+		liveDir{path: envOr("ProgramData", drive+`\ProgramData`), what: "folder"},
+		liveDir{path: windir + `\Temp`, what: "folder"},
+		liveDir{path: windir + `\debug`, what: "folder", optional: true},
+		liveDir{path: drive + `\root`, what: "folder", optional: true},
+		liveDir{path: envOr("PUBLIC", drive+`\Users\Public`), what: "folder", optional: true},
+	)
+	for _, fw := range []string{"Framework64", "Framework"} {
+		for _, v := range []string{"v4.0.30319", "v2.0.50727"} {
+			dirs = append(dirs, liveDir{path: windir + `\Microsoft.NET\` + fw + `\` + v + `\Temporary ASP.NET Files`, what: "folder", optional: true})
+		}
 	}
-	dirs = append(dirs, drive+`\inetpub\logs\LogFiles`)
 	return liveSet(ctx, host, dirs, gaps, opt)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 // installPath reads Exchange's install folder (it ends with a backslash)

@@ -115,11 +115,8 @@ func (w *walker) dir(abs, resolved string, rel []string, depth int) error {
 // the file was reached without a symlink (it is then Lstat'ed here).
 func (w *walker) file(abs, resolved string, rel []string, info fs.FileInfo) {
 	name := rel[len(rel)-1]
-	if isZipName(name) {
-		// Zips inside the evidence may be attacker staging archives; another
-		// component looks at them, we never open them.
-		return
-	}
+	// Zips inside the evidence are never opened as archives: in ProgramData
+	// they are attacker staging, and the file hunt reads them as bytes.
 	c, ok := classify(w.anc, rel)
 	if !ok {
 		return
@@ -142,8 +139,9 @@ func (w *walker) file(abs, resolved string, rel []string, info fs.FileInfo) {
 	// and the hunt reports it as a gap. Opening tens of thousands of log
 	// files twice costs more than the rest of discovery.
 	w.b.add(p, &File{
-		Kind: c.kind, Sub: c.sub, Rel: w.display(rel), Size: info.Size(), ModTime: info.ModTime(),
-		src: rootedFile{path: abs, info: info}, gz: isGzName(name), maxBytes: w.opt.MaxFileBytes,
+		Kind: c.kind, Sub: c.sub, Rel: w.display(rel), Path: c.path, Size: info.Size(),
+		ModTime: info.ModTime(), Created: createdTime(info),
+		src: rootedFile{path: abs, info: info}, gz: isGzName(name) && !isHostKind(c.kind), maxBytes: w.opt.MaxFileBytes,
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"compress/flate"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"exhunt/internal/finding"
 )
@@ -61,9 +63,8 @@ func zipRoot(ctx context.Context, b *builder, idx int, source, abs string, size 
 		if len(comps) == 0 || strings.HasSuffix(name, "/") || zf.Mode().IsDir() {
 			continue
 		}
-		if isZipName(comps[len(comps)-1]) {
-			continue // nested zips are not opened
-		}
+		// Nested zips are never opened as archives; one in a place the
+		// file hunt reads is read as bytes.
 		c, ok := classify(anc, comps)
 		if !ok {
 			continue
@@ -93,12 +94,13 @@ func zipRoot(ctx context.Context, b *builder, idx int, source, abs string, size 
 			continue
 		}
 		b.add(p, &File{
-			Kind: c.kind, Sub: c.sub, Rel: rel, Size: int64(zf.CompressedSize64), ModTime: zf.Modified,
+			Kind: c.kind, Sub: c.sub, Rel: rel, Path: c.path, Size: int64(zf.CompressedSize64),
+			ModTime: zf.Modified, Created: ntfsCreated(zf.Extra),
 			src: zipMember{
 				zip: abs, off: off, csize: int64(zf.CompressedSize64), usize: zf.UncompressedSize64,
 				crc: zf.CRC32, method: zf.Method, ratio: opt.MaxZipRatio,
 			},
-			gz: isGzName(name), maxBytes: opt.MaxFileBytes,
+			gz: isGzName(name) && !isHostKind(c.kind), maxBytes: opt.MaxFileBytes,
 		})
 	}
 	if skipped > maxZipGaps {
@@ -200,4 +202,48 @@ func (z *zipCheck) Read(p []byte) (int, error) {
 		z.err = err
 	}
 	return n, err
+}
+
+// ntfsCreated reads the creation time from a member's NTFS extra field
+// (tag 0x000a, attribute 1: modification, access and creation times as
+// FILETIMEs), which Windows tools write; zero when absent or malformed.
+func ntfsCreated(extra []byte) time.Time {
+	for len(extra) >= 4 {
+		tag := binary.LittleEndian.Uint16(extra)
+		size := int(binary.LittleEndian.Uint16(extra[2:]))
+		extra = extra[4:]
+		if size > len(extra) {
+			return time.Time{}
+		}
+		field := extra[:size]
+		extra = extra[size:]
+		if tag != 0x000a || len(field) < 4 {
+			continue
+		}
+		attrs := field[4:] // 4 reserved bytes
+		for len(attrs) >= 4 {
+			atag := binary.LittleEndian.Uint16(attrs)
+			asize := int(binary.LittleEndian.Uint16(attrs[2:]))
+			attrs = attrs[4:]
+			if asize > len(attrs) {
+				return time.Time{}
+			}
+			if atag == 1 && asize >= 24 {
+				return fileTime(binary.LittleEndian.Uint64(attrs[16:24]))
+			}
+			attrs = attrs[asize:]
+		}
+	}
+	return time.Time{}
+}
+
+// fileTime converts a Windows FILETIME (100 ns ticks since 1601) to UTC;
+// zero and out-of-range values give the zero time.
+func fileTime(ft uint64) time.Time {
+	const ticksTo1970 = 116444736000000000
+	if ft <= ticksTo1970 || ft >= 1<<62 {
+		return time.Time{}
+	}
+	d := ft - ticksTo1970
+	return time.Unix(int64(d/1e7), int64(d%1e7)*100).UTC()
 }

@@ -80,6 +80,8 @@ func TestZipRoot(t *testing.T) {
 		"  iis W3SVC2 Multi.ZIP!SRV2/uploads/auto/C%3A/inetpub/logs/LogFiles/W3SVC2/u_ex210303.log",
 		`server "srv1" root="srv1.zip"`,
 		"  ecp-server  srv1.zip!c/program files/microsoft/exchange server/v15/logging/ecp/server/ECPServer20210303-1.LOG",
+		// A zip in a zip is a staging archive to read as bytes, not opened.
+		"  file programdata srv1.zip!C/ProgramData/stage/HttpProxy_2021030312-1.zip",
 		"  httpproxy Owa " + rel + "Logging/HttpProxy/Owa/HttpProxy_2021030312-1.LOG",
 		"  iis W3SVC1 srv1.zip!C/inetpub/logs/LogFiles/W3SVC1/u_ex210303.log.gz",
 		"gap srv1.zip!../../SRV9/Logging/HttpProxy/Owa/HttpProxy_2021030312-1.LOG: unsafe path in zip (absolute or with ..); member skipped",
@@ -88,7 +90,7 @@ func TestZipRoot(t *testing.T) {
 	})
 	want := map[string]string{
 		"srv1": "srv1", "srv1 ews": "srv1 ews", "srv2": "srv2",
-		"ecp log\n": "", "owa log\n": "", "gunzipped iis log\n": "",
+		"ecp log\n": "", "owa log\n": "", "gunzipped iis log\n": "", "PK": "",
 	}
 	for _, srv := range s.Servers {
 		for _, f := range srv.Files {

@@ -160,6 +160,40 @@ type Finding struct {
 	Fields    map[string]string `json:"fields"`
 	// IOCs names published indicator lists this evidence appears in.
 	IOCs []string `json:"iocs,omitempty"`
+	// File describes the file a finding of the file hunt is about: its
+	// path on the server, times, hashes and the YARA matches behind it.
+	File *FileInfo `json:"file,omitempty"`
+	// Supporting findings are reported but do not raise the verdict on
+	// their own (an archive in ProgramData, which antivirus products leave
+	// too): they count once another finding shows an exploit reached the
+	// server.
+	Supporting bool `json:"supporting,omitempty"`
+}
+
+// FileInfo is the evidence about one file on the server.
+type FileInfo struct {
+	// Path is the file's Windows path on the server, rebuilt from the
+	// evidence layout ("…\" where its start is not in the evidence).
+	Path     string    `json:"path"`
+	Size     int64     `json:"size"`
+	Modified time.Time `json:"modified,omitzero"`
+	// Created is set where the evidence keeps creation times (NTFS, zips
+	// written on Windows).
+	Created time.Time `json:"created,omitzero"`
+	SHA256  string    `json:"sha256,omitempty"`
+	SHA1    string    `json:"sha1,omitempty"`
+	MD5     string    `json:"md5,omitempty"`
+	// Matches are the string matches of the YARA rule behind the finding.
+	Matches []StringMatch `json:"matches,omitempty"`
+}
+
+// StringMatch is one match of a YARA string in a file.
+type StringMatch struct {
+	ID     string `json:"id"`
+	Offset int64  `json:"offset"`
+	Length int64  `json:"length"`
+	// Data is the start of the matched bytes, non-printable bytes as \xNN.
+	Data string `json:"data"`
 }
 
 // Coverage says how far one log source of one server reaches.
@@ -171,6 +205,9 @@ type Coverage struct {
 	First   time.Time `json:"first,omitzero"`
 	Last    time.Time `json:"last,omitzero"`
 	Skipped int       `json:"skipped_files"`
+	// SizeCap is the largest file whose content the file hunt reads;
+	// bigger files are checked by path and name only (and are skipped).
+	SizeCap int64 `json:"size_cap,omitempty"`
 }
 
 // Gap is input that was not read, or not read fully.

@@ -18,6 +18,7 @@ import (
 
 	"exhunt/internal/catalog"
 	"exhunt/internal/evidence"
+	"exhunt/internal/files"
 	"exhunt/internal/finding"
 	"exhunt/internal/logs"
 	"exhunt/internal/progress"
@@ -40,6 +41,8 @@ type Options struct {
 	Progress *progress.Tracker
 	// Now is the clock; tests set it.
 	Now func() time.Time
+	// Files tunes the file hunt (size caps).
+	Files files.Options
 }
 
 // Hunter runs hunts with one catalog.
@@ -101,6 +104,7 @@ type fileResult struct {
 	stats    logs.Stats
 	findings []finding.Finding
 	err      error
+	shell    bool // the file hunt found a web shell in a web root
 }
 
 // Run hunts every server of the set.
@@ -171,6 +175,14 @@ func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*f
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Web shells found on disk: their answers in the IIS logs; then the
+	// supporting evidence that another finding now backs.
+	for _, st := range states {
+		if err := h.finishFiles(ctx, st); err != nil {
+			return nil, err
+		}
+	}
+	res.Gaps = append(res.Gaps, h.ruleGaps()...)
 	// Second pass: EWS rows from the attackers of each server name the
 	// mailboxes they read.
 	for _, st := range states {
@@ -190,6 +202,7 @@ type worker struct {
 	h       *Hunter
 	id      int
 	scanner map[logs.Format]*logs.Scanner
+	files   *files.Scanner // made on the worker's first host file
 }
 
 func (h *Hunter) newWorker(id int) *worker {
@@ -199,6 +212,9 @@ func (h *Hunter) newWorker(id int) *worker {
 func (w *worker) read(ctx context.Context, j fileResult) fileResult {
 	if j.file.Kind == evidence.EVTX {
 		return w.readEVTX(ctx, j)
+	}
+	if j.file.Kind == evidence.HostFile || j.file.Kind == evidence.Msert {
+		return w.readHostFile(ctx, j)
 	}
 	kr := w.h.kind[string(j.file.Kind)]
 	if kr == nil {

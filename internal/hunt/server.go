@@ -33,6 +33,7 @@ type serverState struct {
 	hosts    map[string]int
 	ews      []*evidence.File
 	mail     map[string]*finding.MailboxAccess
+	shells   []*evidence.File // web shells the file hunt found
 }
 
 func newServerState(s *evidence.Server, max int) *serverState {
@@ -49,8 +50,9 @@ func newServerState(s *evidence.Server, max int) *serverState {
 
 func (s *serverState) add(r fileResult) {
 	kind := string(r.file.Kind)
-	if r.file.Kind == evidence.EVTX {
-		// one coverage line per event log: Security, Application...
+	if r.file.Kind == evidence.EVTX || r.file.Kind == evidence.HostFile {
+		// one coverage line per event log (Security, Application...) and
+		// per file location (file:inetpub-wwwroot...)
 		kind += ":" + r.file.Sub
 	}
 	c := s.coverage[kind]
@@ -60,6 +62,9 @@ func (s *serverState) add(r fileResult) {
 	}
 	if r.file.Kind == evidence.EWS {
 		s.ews = append(s.ews, r.file)
+	}
+	if r.shell {
+		s.shells = append(s.shells, r.file)
 	}
 	c.Files++
 	c.Bytes += r.stats.Bytes
@@ -184,7 +189,7 @@ func (s *serverState) result(cat *catalog.Catalog) finding.Server {
 	for i := range fs {
 		f := &fs[i]
 		f.Server = name
-		if v := f.Stage.Verdict(); v.Rank() > out.Verdict.Rank() {
+		if v := f.Stage.Verdict(); v.Rank() > out.Verdict.Rank() && !f.Supporting {
 			out.Verdict = v
 		}
 		out.Timeline = append(out.Timeline, finding.TimelineEntry{
