@@ -14,6 +14,7 @@ import (
 
 	"exhunt/internal/catalog"
 	"exhunt/internal/evidence"
+	"exhunt/internal/files"
 	"exhunt/internal/finding"
 	"exhunt/internal/hunt"
 	"exhunt/internal/progress"
@@ -28,6 +29,12 @@ and line) behind it. PATH may be an Exchange install root, a copy or triage
 collection of one, a folder with one sub-folder per server, or a .zip of any
 of these (read in place). With no PATH on Windows, the local server is read.
 
+Files in the web roots (FrontEnd\HttpProxy, ClientAccess, inetpub\wwwroot),
+Temporary ASP.NET Files, ProgramData, Windows\Temp, C:\root and
+Users\Public, IIS's applicationHost.config and msert logs are checked for web
+shells and other artefacts: by path and name, hashes and YARA rules (the
+shipped ones and any given with --yara).
+
 Flags:
 `
 
@@ -41,6 +48,10 @@ type huntFlags struct {
 	verbose  bool
 	quiet    bool
 	maxBytes string
+	yara     multiFlag
+	maxScan  string // "" means the file hunt's default
+	noFiles  bool
+	noLogs   bool
 }
 
 type multiFlag []string
@@ -60,6 +71,10 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&hf.verbose, "verbose", false, "text format: list every finding and gap")
 	fs.BoolVar(&hf.quiet, "quiet", false, "no progress display")
 	fs.StringVar(&hf.maxBytes, "max-file-size", "16GiB", "stop reading a file (decompressed) past this size")
+	fs.Var(&hf.yara, "yara", "extra YARA rule file or folder, run over the files hunted (repeatable)")
+	fs.StringVar(&hf.maxScan, "max-scan-size", "512MiB", "file hunt: hash and scan files up to this size; larger ones are checked by path and name only")
+	fs.BoolVar(&hf.noFiles, "no-files", false, "skip the file hunt (web shells, dumps, archives)")
+	fs.BoolVar(&hf.noLogs, "no-logs", false, "skip the logs; hunt files only")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance reports)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -118,6 +133,24 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 	if err := cat.LoadSigma(hf.sigma...); err != nil {
 		return nil, err
 	}
+	if err := cat.LoadYara(hf.yara...); err != nil {
+		return nil, err
+	}
+	for _, p := range cat.Files.Problems() {
+		fmt.Fprintf(stderr, "exhunt: warning: %s\n", p)
+	}
+	if hf.noFiles || hf.noLogs {
+		set.Filter(func(f *evidence.File) bool {
+			host := f.Kind == evidence.HostFile || f.Kind == evidence.Msert
+			return !(host && hf.noFiles || !host && hf.noLogs)
+		})
+	}
+	var maxScan int64
+	if hf.maxScan != "" {
+		if maxScan, err = parseSize(hf.maxScan); err != nil {
+			return nil, usageError(err.Error(), "")
+		}
+	}
 	for _, g := range set.Gaps {
 		fmt.Fprintf(stderr, "exhunt: warning: %s\n", g)
 	}
@@ -129,7 +162,7 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 	if err != nil {
 		return nil, err
 	}
-	opt := hunt.Options{Workers: hf.workers, MaxFindingsPerRule: hf.maxPer}
+	opt := hunt.Options{Workers: hf.workers, MaxFindingsPerRule: hf.maxPer, Files: files.Options{MaxScanBytes: maxScan}}
 	var jl *report.JSONLines
 	var mu sync.Mutex
 	var werr error

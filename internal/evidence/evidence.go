@@ -101,6 +101,19 @@ type Set struct {
 	Gaps    []finding.Gap // input that was skipped, with the reason
 }
 
+// Filter keeps the files keep accepts; servers left without files are
+// dropped.
+func (s *Set) Filter(keep func(*File) bool) {
+	servers := s.Servers[:0]
+	for _, srv := range s.Servers {
+		srv.Files = slices.DeleteFunc(srv.Files, func(f *File) bool { return !keep(f) })
+		if len(srv.Files) > 0 {
+			servers = append(servers, srv)
+		}
+	}
+	s.Servers = servers
+}
+
 // Options tune discovery and reading. The zero value is ready to use.
 type Options struct {
 	// MaxFileBytes caps the decompressed bytes read from one file; 0 means
