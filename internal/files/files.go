@@ -238,8 +238,9 @@ func yaraFiles(paths []string) ([]string, error) {
 
 // stageGlob maps YARA rule names to the stage a match shows.
 type stageGlob struct {
-	Rule  string        `yaml:"rule"`
-	Stage finding.Stage `yaml:"stage"`
+	Rule       string        `yaml:"rule"`
+	Stage      finding.Stage `yaml:"stage"`
+	Supporting bool          `yaml:"supporting"`
 }
 
 func (r *Rules) loadStages(fsys fs.FS) error {

@@ -92,8 +92,8 @@ func TestLoadShipped(t *testing.T) {
 		t.Errorf("problems loading the shipped rules: %v", p)
 	}
 	st := r.Stats()
-	// 27 signature-base rules and exhunt's own
-	if st.YaraRules < 35 || st.YaraFiles != 4 {
+	// signature-base's rules (7 files) and exhunt's own (2)
+	if st.YaraRules < 55 || st.YaraFiles != 9 {
 		t.Errorf("yara: %d rules in %d files", st.YaraRules, st.YaraFiles)
 	}
 	if st.NameIOCs != 3828 || st.PathIOCs < 40 || st.Hashes < 3000 {
@@ -106,6 +106,35 @@ func TestLoadShipped(t *testing.T) {
 	}
 	if !r.needMD5 || !r.needSHA1 {
 		t.Error("signature-base's MD5 and SHA-1 hashes not loaded")
+	}
+}
+
+// sharedDir holds the upstream material the shipped rules are copied from.
+const sharedDir = "../../../shared/upstream"
+
+// TestShippedUnmodified: the signature-base rules and IOCs ship exactly as
+// published, every file of them, with their licence.
+func TestShippedUnmodified(t *testing.T) {
+	for up, shippedDir := range map[string]string{"yara": "yara/signature-base", "signature-base-iocs": "iocs/signature-base"} {
+		dir := filepath.Join(sharedDir, up)
+		entries, err := os.ReadDir(dir)
+		if err != nil || len(entries) == 0 {
+			t.Fatalf("upstream files missing (../shared must sit beside the repository): %v", err)
+		}
+		for _, e := range entries {
+			want, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := fs.ReadFile(rules.FS, shippedDir+"/"+e.Name())
+			if err != nil {
+				t.Errorf("%s/%s is not shipped: %v", up, e.Name(), err)
+				continue
+			}
+			if string(got) != string(want) {
+				t.Errorf("rules/%s/%s differs from upstream", shippedDir, e.Name())
+			}
+		}
 	}
 }
 

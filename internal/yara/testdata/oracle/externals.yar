@@ -1,5 +1,5 @@
 // External variables, set per file (yara -d).
-rule x_ext_aspx { condition: extension == "aspx" }
+rule x_ext_aspx { condition: extension == ".aspx" }
 rule x_ext_iequals { condition: filename iequals "CHOPPER_JSCRIPT.ASPX" }
 rule x_path_contains { condition: filepath contains "/shells/" and filetype == "webshell" }
 rule x_path_icontains { condition: filepath icontains "/LOGS/" and not (filename endswith ".LOG") }
