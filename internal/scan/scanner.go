@@ -51,7 +51,7 @@ func (s *Scanner) Run(ctx context.Context, in *Input, skip func(*Target) (bool, 
 	defer cancel()
 	jobs := make(chan *Target, s.opt.Concurrency)
 	results := make(chan *Result, s.opt.Concurrency)
-	var inErr error
+	var inErr, skipErr error
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(jobs)
@@ -59,7 +59,7 @@ func (s *Scanner) Run(ctx context.Context, in *Input, skip func(*Target) (bool, 
 			if skip != nil {
 				done, err := skip(t)
 				if err != nil {
-					inErr = err
+					skipErr = err
 					cancel()
 					return false
 				}
@@ -98,6 +98,9 @@ func (s *Scanner) Run(ctx context.Context, in *Input, skip func(*Target) (bool, 
 		}
 	}
 	wg.Wait()
+	if skipErr != nil {
+		return skipErr
+	}
 	if emitErr != nil {
 		return emitErr
 	}
