@@ -505,6 +505,13 @@ func scanEvents(t *testing.T, f fixture, data []byte, cr *rule.Compiled) []resul
 		if cr.Match(v) {
 			stage, _, label := cr.Classify(v)
 			res = append(res, result{line: int64(e.RecordID), stage: stage, label: label})
+			// the hunter skips events that hold none of the rule's literals
+			if lits, ok := cr.Literals(); ok {
+				text := strings.ToLower(v.Raw())
+				if !slices.ContainsFunc(lits, func(l string) bool { return strings.Contains(text, l) }) {
+					t.Errorf("%s:%d: matches, but holds none of the rule's literals %q, so the hunter would skip it", f.name, e.RecordID, lits)
+				}
+			}
 		}
 		return nil
 	})

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"exhunt/internal/catalog"
@@ -26,53 +25,122 @@ const maxEvtxInMemory = 1 << 30
 // Sigma's by channel, so an event meets only the rules that can match it.
 type eventRules struct {
 	kinds []kindRulesEvt
-	sigma map[string][]*sigma.Rule // lower-case channel
+	// Sigma rules by lower-case channel and event ID; anyID holds those
+	// that take every event of a channel
+	sigma map[sigmaKey][]sigmaEntry
+	anyID map[string][]sigmaEntry
+	// pf finds each rule's literals (Detection.Literals) in an event's
+	// values: a rule whose bit is not in the mask cannot match, so it is
+	// not evaluated. Rules without literals have bit 0 and always run.
+	pf *logs.Prefilter
+}
+
+type sigmaKey struct {
+	channel string
+	id      int
+}
+
+type sigmaEntry struct {
+	r   *sigma.Rule
+	bit uint64
 }
 
 type kindRulesEvt struct {
 	kind  string
 	rules []*rule.Compiled
+	bits  []uint64
 }
 
 func newEventRules(cat *catalog.Catalog) *eventRules {
-	er := &eventRules{sigma: map[string][]*sigma.Rule{}}
-	for _, k := range winevent.Kinds() {
-		if rs := cat.ForKind(k); len(rs) > 0 {
-			er.kinds = append(er.kinds, kindRulesEvt{k, rs})
+	er := &eventRules{sigma: map[sigmaKey][]sigmaEntry{}, anyID: map[string][]sigmaEntry{}}
+	var groups [][]string
+	bitFor := func(lits []string, ok bool) uint64 {
+		if !ok || len(lits) == 0 {
+			return 0
 		}
+		groups = append(groups, lits)
+		return ruleBit(len(groups) - 1)
+	}
+	for _, k := range winevent.Kinds() {
+		rs := cat.ForKind(k)
+		if len(rs) == 0 {
+			continue
+		}
+		kr := kindRulesEvt{kind: k, rules: rs}
+		for _, cr := range rs {
+			kr.bits = append(kr.bits, bitFor(cr.Literals()))
+		}
+		er.kinds = append(er.kinds, kr)
 	}
 	for _, sr := range cat.Sigma.Rules {
-		seen := map[string]bool{}
+		if len(sr.EventSources()) == 0 {
+			continue
+		}
+		e := sigmaEntry{r: sr, bit: bitFor(sr.Literals())}
+		seen := map[sigmaKey]bool{}
 		for _, src := range sr.EventSources() {
 			ch := strings.ToLower(src.Channel)
-			if !seen[ch] {
-				seen[ch] = true
-				er.sigma[ch] = append(er.sigma[ch], sr)
+			if len(src.EventIDs) == 0 {
+				if !seen[sigmaKey{ch, -1}] {
+					seen[sigmaKey{ch, -1}] = true
+					er.anyID[ch] = append(er.anyID[ch], e)
+				}
+				continue
+			}
+			for _, id := range src.EventIDs {
+				if k := (sigmaKey{ch, id}); !seen[k] {
+					seen[k] = true
+					er.sigma[k] = append(er.sigma[k], e)
+				}
 			}
 		}
 	}
+	er.pf = logs.NewPrefilterGroups(groups)
 	return er
 }
 
 // match appends the findings of every rule that matches the event.
 func (er *eventRules) match(e *evtx.Event, f *evidence.File, out []finding.Finding) []finding.Finding {
 	we := winevent.New(e)
+	var mask uint64
+	masked := false
+	may := func(bit uint64) bool {
+		if bit == 0 {
+			return true
+		}
+		if !masked {
+			// the automaton folds ASCII case itself
+			for _, fl := range e.Fields {
+				v := fl.Value
+				if !isASCII(v) {
+					v = strings.ToLower(v)
+				}
+				mask |= er.pf.Mask(v)
+			}
+			masked = true
+		}
+		return mask&bit != 0
+	}
 	for _, kr := range er.kinds {
 		v := we.As(kr.kind)
 		if v == nil {
 			continue
 		}
-		for _, cr := range kr.rules {
-			if cr.Match(v) {
+		for i, cr := range kr.rules {
+			if may(kr.bits[i]) && cr.Match(v) {
 				out = append(out, eventFinding(cr, v, e, f))
 			}
 		}
 	}
-	if srs := er.sigma[strings.ToLower(we.Channel())]; len(srs) > 0 {
+	ch := strings.ToLower(we.Channel())
+	byID, all := er.sigma[sigmaKey{ch, we.ID()}], er.anyID[ch]
+	if len(byID)+len(all) > 0 {
 		v := we.Plain()
-		for _, sr := range srs {
-			if sr.MatchEvent(we.Channel(), we.ID(), v) {
-				out = append(out, sigmaFinding(sr, e, f))
+		for _, srs := range [2][]sigmaEntry{byID, all} {
+			for _, se := range srs {
+				if may(se.bit) && se.r.MatchEvent(we.Channel(), we.ID(), v) {
+					out = append(out, sigmaFinding(se.r, e, f))
+				}
 			}
 		}
 	}
@@ -123,22 +191,29 @@ func clip(v string) string {
 
 // readEVTX runs the event rules over one event log.
 func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
-	rc, err := j.file.Open()
+	var ra io.ReaderAt
+	var size int64
+	fh, plain, err := j.file.OpenFile()
 	if err != nil {
 		j.err = err
 		return j
 	}
-	defer rc.Close()
-	var ra io.ReaderAt
-	var size int64
-	if f, ok := rc.(*os.File); ok {
-		st, err := f.Stat()
+	if plain {
+		defer fh.Close()
+		st, err := fh.Stat()
 		if err != nil {
 			j.err = err
 			return j
 		}
-		ra, size = f, st.Size()
+		ra, size = fh, st.Size()
+		w.h.opt.Progress.Read(w.id, size)
 	} else {
+		rc, err := j.file.Open()
+		if err != nil {
+			j.err = err
+			return j
+		}
+		defer rc.Close()
 		data, err := io.ReadAll(io.LimitReader(w.h.opt.Progress.Reader(w.id, rc), maxEvtxInMemory+1))
 		if err != nil {
 			j.err = err
@@ -263,4 +338,13 @@ func sigmaSeverity(level string) finding.Severity {
 		return finding.SeverityLow
 	}
 	return finding.SeverityInfo
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

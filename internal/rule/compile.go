@@ -88,6 +88,8 @@ type fieldCond struct {
 	negate bool
 	// refs: some values compare with other fields of the record (fieldref).
 	refs bool
+	// lower: every value can test a lower-cased value (see LowerRecord)
+	lower bool
 }
 
 // Compile checks the detection and builds the evaluator.
@@ -168,6 +170,11 @@ func CompileDetection(detection map[string]yaml.Node, env *Env) (*Detection, err
 	if len(alts) > 1 {
 		d.cond = orExpr{alts}
 	}
+	costs := make([]int, len(d.sels))
+	for i := range d.sels {
+		costs[i] = d.sels[i].cost()
+	}
+	d.cond, _ = reorder(d.cond, costs)
 	return d, nil
 }
 
@@ -193,6 +200,9 @@ func (d *Detection) Match(rec Record) bool {
 	ev := evaluator{d: d, rec: rec}
 	return d.cond.eval(&ev)
 }
+
+// Literals is the detection's prefilter; see Detection.Literals.
+func (c *Compiled) Literals() ([]string, bool) { return c.det.Literals() }
 
 // Selections lists the selection names, sorted.
 func (d *Detection) Selections() []string { return slices.Clone(d.names) }
@@ -451,6 +461,11 @@ func (fc *fieldCond) match(rec Record) bool {
 }
 
 func (fc *fieldCond) matchField(rec Record) bool {
+	if fc.lower {
+		if lr, ok := rec.(LowerRecord); ok {
+			return fc.matchLowerField(lr)
+		}
+	}
 	v, ok := rec.Field(fc.field)
 	if fc.exists != 0 {
 		return (ok && (fc.presence || v != "")) == (fc.exists > 0)
@@ -496,6 +511,11 @@ type Valuer interface {
 }
 
 func (fc *fieldCond) matchKeywords(rec Record) bool {
+	if fc.lower {
+		if lr, ok := rec.(LowerRecord); ok {
+			return fc.matchLowerKeywords(lr)
+		}
+	}
 	if fc.all {
 		for _, m := range fc.values {
 			if !keywordHit(m, rec) {

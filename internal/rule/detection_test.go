@@ -108,3 +108,29 @@ func TestTrailingBackslash(t *testing.T) {
 		}
 	}
 }
+
+// Case-insensitive globs fold ASCII values in place and lower others;
+// both paths must agree with a plain lower-case comparison.
+func TestGlobFolding(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, value string
+		want           bool
+	}{
+		{`*\w3wp.exe`, `C:\Windows\System32\INETSRV\W3WP.EXE`, true},
+		{`*comsvcs*minidump*`, `rundll32 C:\windows\System32\COMSVCS.dll, MiniDump 6 x full`, true},
+		{`*comsvcs*minidump*`, `rundll32 minidump comsvcs`, false},
+		{`c:\programdata\pst*`, `C:\ProgramData\pst\a.pst`, true},
+		{`*ä*`, `xÄy`, true},
+		{`?at`, `BAT`, true},
+		{`?at`, `BATS`, false},
+		{`*?x`, `aX`, true},
+		{`*Kelvin*`, `kelvin`, true},
+		{`a*b*c`, `AxxBxxC`, true},
+		{`a*b*c`, `AxxCxxB`, false},
+	} {
+		g := newGlob(tc.pattern, false)
+		if got := g.match(tc.value); got != tc.want {
+			t.Errorf("%q on %q: %v, want %v", tc.pattern, tc.value, got, tc.want)
+		}
+	}
+}

@@ -198,6 +198,11 @@ func (c *compiler) sigmaValue(v *yaml.Node, mods []string, keyword bool) (valueM
 			alts = mapAlts(alts, func(x sigmaString) sigmaString { return x.wrap(true, false) })
 		case "windash":
 			alts = mapAlts(alts, sigmaString.windash)
+			// A few written-out forms match as globs, much faster than
+			// the regular expression a dash class needs.
+			if ex, err := expandDashes(alts); err == nil && len(ex) <= 32 {
+				alts = ex
+			}
 		case "utf16le", "utf16be", "utf16":
 			if alts, err = expandDashes(alts); err != nil {
 				return nil, err

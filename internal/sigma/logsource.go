@@ -122,13 +122,12 @@ func (m *LogsourceMapping) source(channel string, eventID int) *EventSource {
 	return nil
 }
 
-// Source returns the event source that carries logsource l for events of
-// this channel and ID in the built-in table, or nil when none does.
-func Source(l Logsource, channel string, eventID int) *EventSource {
-	m := lookupLogsource(defaultLogsources(), l)
-	if m == nil {
-		return nil
-	}
+// Lookup returns the built-in table's entry for a logsource, or nil.
+func Lookup(l Logsource) *LogsourceMapping { return lookupLogsource(defaultLogsources(), l) }
+
+// Source returns the event source of this channel and event ID, or nil
+// when the logsource does not cover them.
+func (m *LogsourceMapping) Source(channel string, eventID int) *EventSource {
 	return m.source(channel, eventID)
 }
 

@@ -256,6 +256,10 @@ func (r *Rule) Match(ev rule.Record) bool {
 	return r.det.Match(ev)
 }
 
+// Literals is the rule's prefilter: an event none of whose values holds
+// one of them (ignoring case) cannot match. False when there is none.
+func (r *Rule) Literals() ([]string, bool) { return r.det.Literals() }
+
 // MatchEvent is Match for an event whose channel and ID the caller has
 // already read.
 func (r *Rule) MatchEvent(channel string, eventID int, ev rule.Record) bool {
@@ -286,6 +290,31 @@ func (r *renamed) Field(name string) (string, bool) {
 		return r.Record.Field(n)
 	}
 	return r.Record.Field(name)
+}
+
+// FieldLower and ValuesLower pass lower-cased values through when the
+// event has them (rule.LowerRecord).
+func (r *renamed) FieldLower(name string) (string, bool) {
+	if n, ok := r.src.rename(name); ok {
+		name = n
+	}
+	if lr, ok := r.Record.(rule.LowerRecord); ok {
+		return lr.FieldLower(name)
+	}
+	v, ok := r.Record.Field(name)
+	return strings.ToLower(v), ok
+}
+
+func (r *renamed) ValuesLower() []string {
+	if lr, ok := r.Record.(rule.LowerRecord); ok {
+		return lr.ValuesLower()
+	}
+	vs := r.Values()
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = strings.ToLower(v)
+	}
+	return out
 }
 
 // Values keeps keyword searches looking at each value of the event.

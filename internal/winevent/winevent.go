@@ -14,6 +14,8 @@ package winevent
 import (
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"exhunt/internal/evtx"
 	"exhunt/internal/sigma"
@@ -44,6 +46,15 @@ var kinds = []struct {
 	{System, sigma.Logsource{Product: "windows", Service: "system"}, nil},
 }
 
+// mappings resolves each kind's logsource in the built-in table once.
+var mappings = sync.OnceValue(func() []*sigma.LogsourceMapping {
+	out := make([]*sigma.LogsourceMapping, len(kinds))
+	for i, k := range kinds {
+		out[i] = sigma.Lookup(k.ls)
+	}
+	return out
+})
+
 // Kinds lists every event kind, for rule validation.
 func Kinds() []string {
 	out := make([]string, len(kinds))
@@ -73,6 +84,9 @@ type Event struct {
 	srcs    [8]*sigma.EventSource
 	mask    uint32
 	values  []string
+	// lower-cased values, filled as rules ask for them
+	lower []string
+	done  []bool
 }
 
 // New classifies an event. Its kinds are in Mask.
@@ -85,14 +99,48 @@ func New(ev *evtx.Event) *Event {
 		id = -1
 	}
 	e.id = id
-	for i, k := range kinds {
-		if s := sigma.Source(k.ls, e.channel, id); s != nil {
-			e.srcs[i] = s
-			e.mask |= 1 << i
-		}
-	}
+	c := classify(e.channel, id)
+	e.srcs, e.mask = c.srcs, c.mask
 	return e
 }
+
+type class struct {
+	srcs [8]*sigma.EventSource
+	mask uint32
+}
+
+// classes caches the kinds of each channel and event ID seen: a log holds
+// few of them, and looking them up in the table for every event cost more
+// than the rules.
+var classes sync.Map // classKey -> *class
+
+type classKey struct {
+	channel string
+	id      int
+}
+
+func classify(channel string, id int) *class {
+	if c, ok := classes.Load(classKey{channel, id}); ok {
+		return c.(*class)
+	}
+	c := &class{}
+	for i, m := range mappings() {
+		if m == nil {
+			continue
+		}
+		if s := m.Source(channel, id); s != nil {
+			c.srcs[i] = s
+			c.mask |= 1 << i
+		}
+	}
+	// channel names are few, but a hostile log could hold many: cap the cache
+	if classCount.Add(1) < 4096 {
+		classes.Store(classKey{strings.Clone(channel), id}, c)
+	}
+	return c
+}
+
+var classCount atomic.Int64
 
 // Channel and ID are the event's channel and event ID (-1 if unreadable).
 func (e *Event) Channel() string { return e.channel }
@@ -130,7 +178,10 @@ type View struct {
 
 // Field finds a field by the kind's name for it, else by the event's own
 // name, ASCII case-insensitively.
-func (v *View) Field(name string) (string, bool) {
+func (v *View) Field(name string) (string, bool) { return field(v.e.ev, v.name(name)) }
+
+// name is the event's own name for a field name of the view's kind.
+func (v *View) name(name string) string {
 	if v.alias != nil {
 		if n, ok := v.alias[strings.ToLower(name)]; ok {
 			name = n
@@ -141,19 +192,73 @@ func (v *View) Field(name string) (string, bool) {
 			name = n
 		}
 	}
-	return field(v.e.ev, name)
+	return name
 }
 
+// field looks a name up ASCII case-insensitively: rules compile field
+// names to lower case, events keep Windows' spelling.
 func field(ev *evtx.Event, name string) (string, bool) {
-	if s, ok := ev.Field(name); ok {
-		return s, true
-	}
-	for _, f := range ev.Fields {
-		if strings.EqualFold(f.Name, name) {
-			return f.Value, true
-		}
+	if i := fieldIndex(ev, name); i >= 0 {
+		return ev.Fields[i].Value, true
 	}
 	return "", false
+}
+
+func fieldIndex(ev *evtx.Event, name string) int {
+	for i := range ev.Fields {
+		if n := ev.Fields[i].Name; len(n) == len(name) && equalFoldASCII(n, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// lowerAt returns field i's value lower-cased, once per event.
+func (e *Event) lowerAt(i int) string {
+	if e.lower == nil {
+		e.lower = make([]string, len(e.ev.Fields))
+		e.done = make([]bool, len(e.ev.Fields))
+	}
+	if !e.done[i] {
+		e.lower[i] = strings.ToLower(e.ev.Fields[i].Value)
+		e.done[i] = true
+	}
+	return e.lower[i]
+}
+
+// FieldLower is Field with the value lower-cased (rule.LowerRecord).
+func (v *View) FieldLower(name string) (string, bool) {
+	if i := fieldIndex(v.e.ev, v.name(name)); i >= 0 {
+		return v.e.lowerAt(i), true
+	}
+	return "", false
+}
+
+// ValuesLower is Values lower-cased (rule.LowerRecord).
+func (v *View) ValuesLower() []string {
+	for i := range v.e.ev.Fields {
+		v.e.lowerAt(i)
+	}
+	return v.e.lower
+}
+
+func equalFoldASCII(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // Values are the event's values, which keyword searches look through.
