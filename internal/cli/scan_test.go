@@ -217,7 +217,7 @@ func TestScanAndDecoyCLI(t *testing.T) {
 	if len(listeners) != 2 || listeners[0].ServedBuild != "15.2.721.2" || !strings.HasPrefix(listeners[1].URL, "http://") {
 		t.Fatalf("manifest %+v", listeners)
 	}
-	code, out, errs := exh(t, "scan", "--scope", testScope, "--webshells", "--format", "text", listeners[0].URL, listeners[1].URL)
+	code, out, errs := exh(t, "scan", "--scope", testScope, "--host-rate", "0", "--webshells", "--format", "text", listeners[0].URL, listeners[1].URL)
 	if code != ExitFindings {
 		t.Fatalf("scan: exit %d\n%s\n%s", code, out, errs)
 	}
@@ -231,9 +231,10 @@ func TestScanAndDecoyCLI(t *testing.T) {
 		t.Errorf("decoy exit %d: %s", c, derr.String())
 	}
 
-	// Outside the scope nothing is sent.
-	code, out, _ = exh(t, "scan", "--scope", testScope, "192.0.2.1", "example.invalid")
-	if code != ExitClean || !strings.Contains(out, `"status":"out-of-scope"`) {
+	// Outside the scope nothing is sent: an address is refused before
+	// dialling, a name once resolved (localhost is 127.0.0.1 and ::1).
+	code, out, _ = exh(t, "scan", "--scope", "127.0.0.2/32", "192.0.2.1", "localhost:1")
+	if code != ExitClean || strings.Count(out, `"status":"out-of-scope"`) != 2 {
 		t.Errorf("out of scope: exit %d %s", code, out)
 	}
 	// Large ranges want --yes; usage errors exit 2.
