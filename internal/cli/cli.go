@@ -24,6 +24,7 @@ Usage:
                                    with no PATH on Windows, the local Exchange server
   exhunt report --in RUN.json      render a saved run as text, html, sarif or csv
   exhunt lab generate [flags]      write realistic evidence trees with attacks and ground truth
+  exhunt evtx dump|stat FILE...    read Windows event logs: events as JSON lines, or counts
   exhunt rules list                list the detection rules
   exhunt rules validate [PATH...]  check the built-in rules and rule files or folders
   exhunt scan [flags] TARGET...    check Exchange servers over the network, read-only: build,
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runLab(ctx, args[1:], stdout, stderr)
 	case "rules":
 		return runRules(args[1:], stdout, stderr)
+	case "evtx":
+		return runEvtx(ctx, args[1:], stdout, stderr)
 	case "decoy":
 		return runDecoy(ctx, args[1:], stdout, stderr)
 	case "scan":
