@@ -38,8 +38,8 @@ cat "${FILES[@]}" > /dev/null # page cache
 # cores, so both tools use the whole machine.
 hyperfine --warmup 1 --runs 5 --export-markdown "$OUT/evtx-times.md" \
   -n "evtxexport -f xml (one per core)" "xargs -0 -P$(nproc) -n1 evtxexport -f xml < $OUT/evtx-files > /dev/null" \
-  -n "exhunt evtx dump (JSON)" "$OUT/exhunt evtx dump ${FILES[*]} > /dev/null" \
-  -n "exhunt evtx stat (parse only)" "$OUT/exhunt evtx stat ${FILES[*]} > /dev/null" \
+  -n "exhunt evtx dump (JSON)" "xargs -0 $OUT/exhunt evtx dump < $OUT/evtx-files > /dev/null" \
+  -n "exhunt evtx stat (parse only)" "xargs -0 $OUT/exhunt evtx stat < $OUT/evtx-files > /dev/null" \
   -n "exhunt hunt (parse + all event rules)" "$OUT/exhunt hunt --quiet --format json -o /dev/null $CORPUS || [ \$? -eq 3 ]"
 
 echo
