@@ -278,11 +278,7 @@ func sigmaFinding(r *sigma.Rule, ev *evtx.Event, f *evidence.File) finding.Findi
 		Source: finding.Source{File: f.Rel, Line: int64(ev.RecordID), Kind: string(evidence.EVTX)},
 		Fields: map[string]string{},
 	}
-	for _, t := range r.Tags {
-		if c, ok := strings.CutPrefix(strings.ToLower(t), "cve."); ok {
-			fd.CVEs = append(fd.CVEs, "CVE-"+c)
-		}
-	}
+	fd.CVEs = sigmaCVEs(r.Tags)
 	for _, fl := range ev.Fields {
 		if len(fd.Fields) >= 24 {
 			break
@@ -290,6 +286,17 @@ func sigmaFinding(r *sigma.Rule, ev *evtx.Event, f *evidence.File) finding.Findi
 		fd.Fields[fl.Name] = clip(fl.Value)
 	}
 	return fd
+}
+
+// sigmaCVEs reads cve.2021-26855 style tags.
+func sigmaCVEs(tags []string) []string {
+	out := []string{}
+	for _, t := range tags {
+		if c, ok := strings.CutPrefix(strings.ToLower(t), "cve."); ok {
+			out = append(out, "CVE-"+strings.ToUpper(c))
+		}
+	}
+	return out
 }
 
 // tacticStage maps ATT&CK tactics to how far an attack got. Checked in this

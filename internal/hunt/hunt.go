@@ -23,6 +23,7 @@ import (
 	"exhunt/internal/logs"
 	"exhunt/internal/progress"
 	"exhunt/internal/rule"
+	"exhunt/internal/sigma"
 )
 
 // Options tune a hunt. The zero value works.
@@ -61,6 +62,9 @@ type kindRules struct {
 	all    bool
 	// always has the bits of rules without literals, which see every line
 	always uint64
+	// sigma are the Sigma rules for this kind (webserver rules on IIS);
+	// their bits follow the rules'
+	sigma []*sigma.Rule
 }
 
 // New prepares per-kind prefilters once.
@@ -90,6 +94,19 @@ func New(cat *catalog.Catalog, opt Options) *Hunter {
 				kr.all = true
 				kr.always |= ruleBit(i)
 			}
+		}
+		for _, sr := range cat.Sigma.Rules {
+			if !sr.AppliesToLog(k) {
+				continue
+			}
+			kr.sigma = append(kr.sigma, sr)
+			lits, ok := sr.Literals()
+			if !ok {
+				lits = nil
+				kr.all = true
+				kr.always |= ruleBit(len(groups))
+			}
+			groups = append(groups, lits)
 		}
 		kr.pf = logs.NewPrefilterGroups(groups)
 		h.kind[k] = kr
@@ -241,9 +258,43 @@ func (w *worker) read(ctx context.Context, j fileResult) fileResult {
 			}
 			j.findings = append(j.findings, w.h.newFinding(cr, rec, j.file))
 		}
+		for i, sr := range kr.sigma {
+			if mask&ruleBit(len(kr.rules)+i) == 0 || !sr.MatchLog(string(j.file.Kind), rec) {
+				continue
+			}
+			j.findings = append(j.findings, w.h.sigmaLogFinding(sr, rec, j.file))
+		}
 		return nil
 	})
 	return j
+}
+
+// webFields are the IIS fields kept as evidence of a Sigma hit.
+var webFields = []string{"date", "time", "s-ip", "cs-method", "cs-uri-stem", "cs-uri-query", "s-port", "cs-username", "c-ip", "cs(User-Agent)", "sc-status", "sc-substatus", "sc-win32-status"}
+
+// sigmaLogFinding is the evidence of a Sigma webserver rule's hit on a
+// web log line: the line's fields, its client and user agent.
+func (h *Hunter) sigmaLogFinding(sr *sigma.Rule, rec *logs.Record, f *evidence.File) finding.Finding {
+	fd := finding.Finding{
+		Rule:     "sigma:" + sr.ID,
+		Title:    sr.Title,
+		Stage:    sigmaStage(sr.Tags),
+		Severity: sigmaSeverity(sr.Level),
+		CVEs:     sigmaCVEs(sr.Tags),
+		Time:     rec.Time,
+		Source:   finding.Source{File: f.Rel, Line: rec.Line, Kind: string(f.Kind)},
+		Fields:   rec.Fields(webFields),
+	}
+	fd.ClientIP, _ = rec.Field("c-ip")
+	if sip, ok := rec.Field("s-ip"); ok && sip != "" {
+		fd.Fields["s-ip"] = sip
+	}
+	ua, _ := rec.Field("cs-user-agent")
+	fd.UserAgent = strings.ReplaceAll(ua, "+", " ")
+	if fd.ClientIP != "" && h.inList("attacker-ips", fd.ClientIP) {
+		fd.IOCs = append(fd.IOCs, "attacker-ips (Volexity, CISA AA21-062A)")
+	}
+	return fd
 }
 
 // newFinding builds the evidence for one hit; the server name is filled in

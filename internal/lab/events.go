@@ -53,6 +53,8 @@ const (
 	sigmaHafnium    = "sigma:bbb2dedd-a0e3-46ab-ba6c-6c82ae7a9aa7" // HAFNIUM Exchange Exploitation Activity
 	sigmaOabVdir    = "sigma:550d3350-bb8a-4ff3-9533-2ba533f4a1c0" // ProxyLogon MSExchange OabVirtualDirectory
 	sigmaSetOabURL  = "sigma:9db37458-4df2-46a5-95ab-307e7f29e675" // Exchange Set OabVirtualDirectory ExternalUrl Property
+	// on IIS logs
+	sigmaProxyShellOK = "sigma:992be1eb-e5da-437e-9a54-6d13b57bb4d8" // Successful Exchange ProxyShell Attack
 )
 
 type evExpect struct {

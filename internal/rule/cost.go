@@ -22,7 +22,7 @@ func matcherCost(m valueMatcher) int {
 			return 1 // equality, prefix or suffix
 		}
 		return 4 // a substring search
-	case reMatcher:
+	case reMatcher, reLit:
 		return 25
 	case anyContains:
 		return 4

@@ -19,15 +19,16 @@ func (d *Detection) Literals() ([]string, bool) {
 // minLiteral is the shortest literal worth searching for.
 const minLiteral = 3
 
-// better picks the set that filters more: fewer literals, then longer.
+// better picks the set that filters more: longer literals (up to 8
+// bytes, past which they are all rare), then fewer of them.
 func better(a []string, b []string) []string {
-	if len(a) != len(b) {
-		if len(a) < len(b) {
+	if sa, sb := min(shortest(a), 8), min(shortest(b), 8); sa != sb {
+		if sa > sb {
 			return a
 		}
 		return b
 	}
-	if shortest(a) >= shortest(b) {
+	if len(a) <= len(b) {
 		return a
 	}
 	return b
@@ -160,6 +161,8 @@ func matcherLiterals(m valueMatcher) ([]string, bool) {
 		return []string{best}, true
 	case anyContains:
 		return slices.Clone(x.lits), true
+	case reLit:
+		return []string{x.lit}, true
 	case anyMatcher:
 		var all []string
 		for _, y := range x {

@@ -20,8 +20,10 @@ func TestLiteralsAreNecessary(t *testing.T) {
 			[]map[string]string{{"commandline": "rundll32 COMSVCS.dll MiniDump"}}},
 		{"a: {x|re: 'abc'}\nb: {y: 'hello'}\ncondition: a or b\n", false, nil},
 		{"a: {x: 'abc'}\ncondition: not a\n", false, nil},
-		// Sigma's '?' is one character, which takes a regular expression
-		{"a: {x: 'ab?def'}\ncondition: a\n", false, nil},
+		// Sigma's '?' is one character, which takes a regular expression;
+		// its longest literal part still filters
+		{"a: {x: 'ab?def'}\ncondition: a\n", true, []map[string]string{{"x": "abXDEF"}}},
+		{"a: {x: 'a?b'}\ncondition: a\n", false, nil},
 		{"a: {x|contains: 'ab*defg'}\ncondition: a\n", true, []map[string]string{{"x": "xxABzzDEFG"}}},
 		{"k: ['evil.exe', 'bad.dll']\ncondition: k\n", true, []map[string]string{{"_raw": "run EVIL.EXE now"}}},
 		{"a: {x|contains: 'lsass'}\nb: {y|endswith: ['.dmp', '.zip']}\ncondition: 1 of them\n", true,

@@ -557,7 +557,24 @@ func (s sigmaString) matcher(cased bool) valueMatcher {
 		}
 	}
 	re.WriteString("$")
-	return reMatcher{regexp.MustCompile(re.String())}
+	m := reMatcher{regexp.MustCompile(re.String())}
+	// the longest literal part still makes a prefilter
+	best := ""
+	for _, p := range s {
+		if p.kind == partLit && len(p.lit) > len(best) {
+			best = p.lit
+		}
+	}
+	if !cased && len(best) >= minLiteral {
+		return reLit{m, strings.ToLower(best)}
+	}
+	return m
+}
+
+// reLit is a regular expression that only matches values holding lit.
+type reLit struct {
+	reMatcher
+	lit string
 }
 
 // anyMatcher holds the forms one value expands to (base64offset, windash,
