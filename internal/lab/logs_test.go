@@ -231,8 +231,8 @@ func readServer(t *testing.T, root, name string) []*logFileInfo {
 	t.Helper()
 	var out []*logFileInfo
 	err := filepath.WalkDir(filepath.Join(root, name), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasSuffix(p, ".evtx") || !isLogRel(filepath.ToSlash(p)) {
-			return err // event logs are read by eventRecord, planted files by TestPlantedFiles
+		if err != nil || d.IsDir() || strings.HasSuffix(p, ".evtx") {
+			return err // event logs are read by eventRecord
 		}
 		rel, _ := filepath.Rel(root, p)
 		out = append(out, readLogFile(t, root, filepath.ToSlash(rel)))
@@ -476,10 +476,23 @@ func proxyHits(f map[string]string) []refHit {
 	return hits
 }
 
+// sigmaWebHits is the reference for the shipped SigmaHQ webserver rules
+// that the lab's traffic can trigger: "Successful Exchange ProxyShell
+// Attack" (autodiscover.json SSRF to PowerShell, MAPI/NSPI or EWS,
+// answered 200 or 301).
+func sigmaWebHits(f map[string]string) []refHit {
+	q := strings.ToLower(f["cs-uri-query"])
+	if strings.Contains(q, "/autodiscover.json") && containsAny(q, []string{"/powershell", "/mapi/nspi", "/ews", "x-rps-cat"}) &&
+		okStatus(f["sc-status"], "200", "301") {
+		return []refHit{{rule: sigmaProxyShellOK, stage: "attempt", ip: f["c-ip"]}}
+	}
+	return nil
+}
+
 func rowHits(kind logKind, r row) []refHit {
 	switch kind {
 	case kIIS:
-		return iisHits(r.f)
+		return append(iisHits(r.f), sigmaWebHits(r.f)...)
 	case kProxy:
 		return proxyHits(r.f)
 	case kECP:
