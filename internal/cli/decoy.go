@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -52,6 +53,7 @@ func runDecoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	manifest := fs.String("manifest", "", "write one JSON line per listener (url, server, build, state) to this file once all listen")
 	prefix := fs.String("name", "EXCH", "server name prefix; listeners are numbered from 01")
 	duration := fs.Duration("duration", 0, "stop after this long (default: until interrupted)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -67,6 +69,17 @@ func runDecoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	data, err := scan.LoadData()
 	if err != nil {
 		return err
+	}
+	lessGC()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	var eps []decoy.Endpoint
 	for _, l := range listen {

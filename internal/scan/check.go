@@ -40,6 +40,7 @@ type run struct {
 	logon    LogonInfo
 	probes   map[string]string
 	mitig    map[string]bool
+	drops    []drop
 }
 
 func (r *run) evidence(check, req string, a *answer, said string) {
@@ -72,23 +73,27 @@ func (s *Scanner) scanTarget(ctx context.Context, t *Target, res *Result) {
 	if !r.detect(ctx) {
 		return
 	}
+	// The ProxyShell check first: a vulnerable server's redirect names the
+	// full build, which makes the version requests moot. A check tells
+	// nothing about a chain the exact build already fixes, so it is not
+	// sent: less load on the target, and no log line that looks like an
+	// attack.
+	if r.frontEnd() && s.opt.ProxyShellProbe && !r.fixed("proxyshell") {
+		r.proxyShell(ctx)
+	}
 	if !r.hasBuild || r.build.Rev < 0 {
 		r.versionHeaders(ctx)
-	}
-	if r.frontEnd() {
-		if s.opt.ProxyLogonProbe {
-			r.proxyLogon(ctx)
-		}
-		if s.opt.ProxyShellProbe {
-			r.proxyShell(ctx)
-		}
-		if s.opt.MitigationProbe {
-			r.mitigationProbe(ctx)
-		}
 	}
 	if r.hasBuild && r.build.Rev < 0 && s.opt.SUProbe > 0 {
 		r.suProbe(ctx)
 	}
+	if r.frontEnd() && s.opt.ProxyLogonProbe && !r.fixed("proxylogon") {
+		r.proxyLogon(ctx)
+	}
+	if r.frontEnd() && s.opt.MitigationProbe && !(r.fixed("proxynotshell") && r.fixed("owassrf")) {
+		r.mitigationProbe(ctx)
+	}
+	r.settleDrops(ctx)
 	if s.opt.Webshells {
 		r.webshells(ctx)
 	}
@@ -96,6 +101,15 @@ func (s *Scanner) scanTarget(ctx context.Context, t *Target, res *Result) {
 		res.Status, res.Error = StatusError, errBudget.Error()
 	}
 	r.verdicts()
+}
+
+// fixed reports whether the exact build is known to fix chain.
+func (r *run) fixed(chain string) bool {
+	if !r.hasBuild || r.build.Rev < 0 {
+		return false
+	}
+	st, _ := r.c.s.data.Builds.Status(r.build, chain)
+	return st == exchange.StatusPatched
 }
 
 // frontEnd: 2013 and later (or not known), where the SSRF code paths are.
@@ -220,12 +234,12 @@ func (r *run) suProbe(ctx context.Context) {
 // computed localhost as the back end from the cookie.
 func (r *run) proxyLogon(ctx context.Context) {
 	req := "GET " + proxyLogonPath + " (Cookie: X-AnonResource=true; X-AnonResource-Backend=localhost/...; X-BEResource=localhost/...)"
-	a := r.c.do(ctx, proxyLogonPath, map[string]string{"Cookie": proxyLogonCookie})
+	a := r.c.probe(ctx, proxyLogonPath, map[string]string{"Cookie": proxyLogonCookie})
 	switch {
-	case a.err != nil && a.aborted && r.control(ctx):
-		r.probes["proxylogon-ssrf"] = ProbeAborted
-		r.mitig[MitigationEOMT] = true
-		r.evidence("proxylogon-ssrf", req, a, "connection dropped without an answer while other requests are answered: the EOMT URL-rewrite rule")
+	case a.err != nil && a.aborted:
+		r.probes["proxylogon-ssrf"] = ProbeError
+		r.drops = append(r.drops, drop{MitigationEOMT, "proxylogon-ssrf", req, a,
+			"connection dropped without an answer while other requests are answered: the EOMT URL-rewrite rule"})
 	case a.err != nil:
 		r.probes["proxylogon-ssrf"] = ProbeError
 	case strings.Contains(strings.ToLower(a.get("X-CalculatedBETarget")), "localhost"):
@@ -263,23 +277,49 @@ func (r *run) proxyShell(ctx context.Context) {
 
 // mitigationProbe looks for the EOMTv2 (ProxyNotShell) rewrite rule.
 func (r *run) mitigationProbe(ctx context.Context) {
-	a := r.c.do(ctx, mitigationPath, nil)
-	if a.err != nil && a.aborted && r.control(ctx) {
-		r.mitig[MitigationEOMTv2] = true
-		r.evidence("mitigation", "GET "+mitigationPath, a, "connection dropped for a URL naming autodiscover and powershell: the EOMTv2 URL-rewrite rule")
+	a := r.c.probe(ctx, mitigationPath, nil)
+	if a.err != nil && a.aborted {
+		r.drops = append(r.drops, drop{MitigationEOMTv2, "", "GET " + mitigationPath, a,
+			"connection dropped for a URL naming autodiscover and powershell: the EOMTv2 URL-rewrite rule"})
+	}
+}
+
+// drop is a check whose connection was dropped without an answer.
+type drop struct {
+	mitigation, probe, req string
+	a                      *answer
+	said                   string
+}
+
+// settleDrops tells rewrite rules from a dead server: when an ordinary
+// request after the dropped checks is answered, each drop was a rule.
+func (r *run) settleDrops(ctx context.Context) {
+	if len(r.drops) == 0 {
+		return
+	}
+	// The drops are not held against the budget while the control runs.
+	r.c.errs -= len(r.drops)
+	if !r.control(ctx) {
+		r.c.errs += len(r.drops)
+		return
+	}
+	for _, d := range r.drops {
+		r.mitig[d.mitigation] = true
+		if d.probe != "" {
+			r.probes[d.probe] = ProbeAborted
+		}
+		check := d.probe
+		if check == "" {
+			check = "mitigation"
+		}
+		r.evidence(check, d.req, d.a, d.said)
 	}
 }
 
 // control checks that the server still answers an ordinary request, so a
-// dropped probe means a rule, not a dead server. A drop already counted
-// against the budget is forgiven when it does.
+// dropped probe means a rule, not a dead server.
 func (r *run) control(ctx context.Context) bool {
-	a := r.c.do(ctx, logonPath, nil)
-	if a.err == nil {
-		r.c.errs--
-		return true
-	}
-	return false
+	return r.c.do(ctx, logonPath, nil).err == nil
 }
 
 // webshells requests each known web-shell path, after a random name in

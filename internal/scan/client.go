@@ -101,7 +101,11 @@ var legacySuites = func() []uint16 {
 // self-signed certificates, as most Exchange installs have. With legacy
 // on it accepts TLS 1.0 and 1.1 and the RSA key exchange suites.
 func ClientTLS(legacy bool) *tls.Config {
-	c := &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}}
+	c := &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"},
+		// Classical key exchange only: the hybrid post-quantum one costs
+		// several times more per handshake and protects nothing a scan of
+		// public pages sends.
+		CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384}}
 	if legacy {
 		c.MinVersion = tls.VersionTLS10
 		c.CipherSuites = legacySuites
@@ -209,6 +213,17 @@ var errBudget = errors.New("error budget exhausted")
 // "METHOD /path"), with retries for transient errors. A request that
 // fails on every try counts against the target's error budget.
 func (c *conn) do(ctx context.Context, path string, hdr map[string]string) *answer {
+	return c.doTries(ctx, path, hdr, c.s.opt.Retries)
+}
+
+// probe sends a check whose dropped connection is itself the answer (a
+// rewrite rule aborting it): no retry with backoff, since net/http already
+// retries an idempotent request once when a reused connection drops it.
+func (c *conn) probe(ctx context.Context, path string, hdr map[string]string) *answer {
+	return c.doTries(ctx, path, hdr, 0)
+}
+
+func (c *conn) doTries(ctx context.Context, path string, hdr map[string]string, retries int) *answer {
 	method := http.MethodGet
 	if m, p, ok := strings.Cut(path, " "); ok && !strings.HasPrefix(path, "/") {
 		method, path = m, p
@@ -217,7 +232,7 @@ func (c *conn) do(ctx context.Context, path string, hdr map[string]string) *answ
 		return &answer{err: errBudget}
 	}
 	var a *answer
-	for try := 0; try <= c.s.opt.Retries; try++ {
+	for try := 0; try <= retries; try++ {
 		if try > 0 {
 			d := c.s.opt.Backoff << (try - 1)
 			select {

@@ -122,7 +122,7 @@ func verdictOf(st string) string {
 // reveals: the build the scanner can know, the table's status for it,
 // and the public checks, which succeed on an exposed build unless a
 // rewrite rule drops them.
-func expected(tb *exchange.Table, d decoy.Description, suProbe bool) (build string, verdicts map[string]string, mitigated bool) {
+func expected(tb *exchange.Table, d decoy.Description, suProbe bool) (build string, verdicts map[string]string, mitigated map[string]bool) {
 	served, _ := exchange.ParseBuild(d.ServedBuild)
 	exposed := func(chain string) bool {
 		st, _ := tb.Status(served, chain)
@@ -145,7 +145,19 @@ func expected(tb *exchange.Table, d decoy.Description, suProbe bool) (build stri
 	if fe && exposed("proxyshell") {
 		verdicts["proxyshell"] = VerdictVulnerable
 	}
-	return known.String(), verdicts, fe && d.State == decoy.StateMitigated
+	// A rewrite rule shows only to the probe it drops, and probes are not
+	// sent for chains the exact build fixes.
+	mitigated = map[string]bool{}
+	if fe && d.State == decoy.StateMitigated {
+		fixed := func(chain string) bool {
+			st, _ := tb.Status(known, chain)
+			return exact && st == exchange.StatusPatched
+		}
+		mitigated["proxylogon"] = !fixed("proxylogon")
+		eomt2 := !(fixed("proxynotshell") && fixed("owassrf"))
+		mitigated["proxynotshell"], mitigated["owassrf"] = eomt2, eomt2
+	}
+	return known.String(), verdicts, mitigated
 }
 
 func checkFleet(t *testing.T, d *Data, fleet []fleetEntry, got map[string]*Result, suProbe bool) map[string]int {
@@ -174,8 +186,7 @@ func checkFleet(t *testing.T, d *Data, fleet []fleetEntry, got map[string]*Resul
 				t.Errorf("%s: %s %s (%s), want %s", name, c.Chain, c.Verdict, c.Reason, want[c.Chain])
 			}
 			count[c.Chain+" "+c.Verdict]++
-			wantMit := mit && c.Chain != "proxyshell"
-			if c.Mitigated != wantMit {
+			if wantMit := mit[c.Chain]; c.Mitigated != wantMit {
 				t.Errorf("%s: %s mitigated %v, want %v", name, c.Chain, c.Mitigated, wantMit)
 			}
 		}
