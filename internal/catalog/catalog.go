@@ -363,6 +363,36 @@ func FileToURL(p string) string {
 	return ""
 }
 
+// RuleDoc describes a rule for listings and reports such as SARIF.
+type RuleDoc struct {
+	ID          string
+	Title       string
+	Description string
+	CVEs        []string
+	Chain       string
+	Stage       string
+	Severity    string
+	References  []string
+}
+
+// Docs describes every rule a hunt can report: the log rules, then the
+// file hunt's rules (its fixed rules and each YARA rule).
+func (c *Catalog) Docs() []RuleDoc {
+	var out []RuleDoc
+	for _, cr := range c.Rules {
+		r := cr.Rule
+		out = append(out, RuleDoc{ID: r.ID, Title: r.Title, Description: r.Description, CVEs: r.CVEs, Chain: r.Chain,
+			Stage: string(r.Stage), Severity: string(r.Severity), References: r.References})
+	}
+	if c.Files != nil {
+		for _, d := range c.Files.Docs() {
+			out = append(out, RuleDoc{ID: d.ID, Title: d.Title, Description: d.Description, CVEs: d.CVEs, Chain: d.Chain,
+				Stage: string(d.Stage), Severity: string(d.Severity), References: d.References})
+		}
+	}
+	return out
+}
+
 // LoadYara adds the YARA rule files and folders (.yar, .yara) of paths to
 // the file hunt. Rules with errors or unsupported features are skipped and
 // listed in Files.Problems; an unreadable path is an error.

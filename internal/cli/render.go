@@ -45,10 +45,9 @@ func ruleInfo(cat *catalog.Catalog) []report.RuleInfo {
 		return nil
 	}
 	var out []report.RuleInfo
-	for _, c := range cat.Rules {
-		r := c.Rule
-		out = append(out, report.RuleInfo{ID: r.ID, Title: r.Title, Description: r.Description, CVEs: r.CVEs,
-			Chain: r.Chain, Stage: string(r.Stage), Severity: string(r.Severity), References: r.References})
+	for _, d := range cat.Docs() {
+		out = append(out, report.RuleInfo{ID: d.ID, Title: d.Title, Description: d.Description, CVEs: d.CVEs,
+			Chain: d.Chain, Stage: d.Stage, Severity: d.Severity, References: d.References})
 	}
 	return out
 }

@@ -245,8 +245,9 @@ func (s *Scanner) scanMsert(ctx context.Context, f *evidence.File, c *check, res
 		if d.Scan != "" {
 			fields["scan_started"] = d.Scan + " (server local time)"
 		}
-		fd := c.add("msert-threat-detected", "Microsoft Safety Scanner detected "+d.Threat, finding.StagePersistence,
+		fd := c.add("msert-threat-detected", "Microsoft Safety Scanner detected a threat", finding.StagePersistence,
 			finding.SeverityCritical, fields)
+		fd.Outcome = d.Threat
 		fd.Source.Line = d.Line
 		// the log's own time is local and without a zone: no time is
 		// better than a wrong one

@@ -210,18 +210,20 @@ func (s *Scanner) checkPlace(c *check) {
 	}
 	if f.Sub == evidence.LocFrontEnd && script {
 		if folder, sub, ok := authFolder(low); ok && (sub || !s.r.authStd[name]) {
-			title := "Script in " + folder + " that Exchange does not ship"
+			outcome := "not one of Exchange's pages in " + folder
 			if sub {
-				title = "Script in a sub-folder of " + folder + ", where Exchange keeps only static files"
+				outcome = "in a sub-folder of " + folder + ", where Exchange keeps only static files"
 			}
-			c.add("file-nonstandard-script", title, finding.StagePersistence, finding.SeverityHigh,
+			fd := c.add("file-nonstandard-script", scriptTitle, finding.StagePersistence, finding.SeverityHigh,
 				map[string]string{"folder": folder})
+			fd.Outcome = outcome
 			c.shell = true
 		}
 	}
 	if f.Sub == evidence.LocWWWRoot && script && strings.Contains(low, `\inetpub\wwwroot\aspnet_client\`) {
-		c.add("file-nonstandard-script", `Script in inetpub\wwwroot\aspnet_client, which holds no pages`, finding.StagePersistence,
+		fd := c.add("file-nonstandard-script", scriptTitle, finding.StagePersistence,
 			finding.SeverityHigh, map[string]string{"folder": `inetpub\wwwroot\aspnet_client`})
+		fd.Outcome = `in inetpub\wwwroot\aspnet_client, which holds no pages`
 		c.shell = true
 	}
 	if hits := s.r.names.match(&s.names, winPath); len(hits) > 0 {
@@ -266,6 +268,8 @@ func (s *Scanner) checkPlace(c *check) {
 		fd.Supporting = true
 	}
 }
+
+const scriptTitle = "Script where Exchange keeps no such page"
 
 // authFolder reports whether a lower-case Windows path lies in
 // FrontEnd\HttpProxy\owa\auth or ecp\auth, which folder, and whether it is

@@ -31,10 +31,10 @@ func (s *Scanner) yaraFinding(c *check, m yara.Match) {
 	if len(m.Tags) > 0 {
 		fields["yara_tags"] = strings.Join(m.Tags, " ")
 	}
-	stage, supporting := s.r.stageOf(m)
+	stage, supporting := s.r.stageOf(m.Rule, m.Meta)
 	fd := c.add("yara:"+m.Rule, title, stage, severityOf(m.Meta), fields)
 	fd.Supporting = supporting
-	fd.CVEs = cvesOf(m)
+	fd.CVEs = cvesOf(m.Rule, m.Meta, m.Tags)
 	fd.Chain = chainOf(fd.CVEs)
 	var sm []finding.StringMatch
 	var shown []string
@@ -64,12 +64,12 @@ func (s *Scanner) yaraFinding(c *check, m yara.Match) {
 // stageOf is what a match shows: the rule's exhunt_stage, else the first
 // stages.yaml glob matching its name, else persistence (a file planted);
 // and whether it only supports other evidence.
-func (r *Rules) stageOf(m yara.Match) (finding.Stage, bool) {
-	if st := finding.Stage(metaString(m.Meta, "exhunt_stage")); st.Valid() {
+func (r *Rules) stageOf(rule string, meta map[string]any) (finding.Stage, bool) {
+	if st := finding.Stage(metaString(meta, "exhunt_stage")); st.Valid() {
 		return st, false
 	}
 	for _, g := range r.stages {
-		if ok, _ := path.Match(g.Rule, m.Rule); ok {
+		if ok, _ := path.Match(g.Rule, rule); ok {
 			return g.Stage, g.Supporting
 		}
 	}
@@ -105,10 +105,10 @@ func metaString(meta map[string]any, k string) string {
 var cveRE = regexp.MustCompile(`(?i)CVE[_-](\d{4})[_-](\d{4,7})`)
 
 // cvesOf collects the CVEs a rule names in its name, tags or cve meta.
-func cvesOf(m yara.Match) []string {
+func cvesOf(rule string, meta map[string]any, tags []string) []string {
 	seen := map[string]bool{}
 	out := []string{}
-	for _, s := range append([]string{m.Rule, metaString(m.Meta, "cve")}, m.Tags...) {
+	for _, s := range append([]string{rule, metaString(meta, "cve")}, tags...) {
 		for _, g := range cveRE.FindAllStringSubmatch(s, -1) {
 			id := "CVE-" + g[1] + "-" + g[2]
 			if !seen[id] {

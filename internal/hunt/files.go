@@ -7,16 +7,14 @@ import (
 	"strings"
 
 	"exhunt/internal/evidence"
+	"exhunt/internal/files"
 	"exhunt/internal/finding"
 	"exhunt/internal/logs"
 )
 
-// Rule ids of what the hunt concludes from files and logs together.
-const (
-	// ruleShellAnswered: a web shell found on disk answered a request in
-	// the IIS logs, so it was used, not merely planted.
-	ruleShellAnswered = "webshell-file-answered"
-)
+// ruleShellAnswered: a web shell found on disk answered a request in the
+// IIS logs, so it was used, not merely planted.
+const ruleShellAnswered = files.RuleShellAnswered
 
 // readHostFile runs the file hunt over one file: place and name, then one
 // read for hashes, YARA and the parsers.

@@ -43,6 +43,7 @@ type key struct {
 	rule, file string
 	line       int64
 	stage      string
+	supporting bool
 }
 
 // TestLabGroundTruth hunts every lab scenario and requires the ground truth
@@ -102,11 +103,11 @@ func TestLabGroundTruth(t *testing.T) {
 			}
 			gotSet := map[key]bool{}
 			for _, f := range got.Findings {
-				gotSet[key{f.Rule, f.Source.File, f.Source.Line, string(f.Stage)}] = true
+				gotSet[key{f.Rule, f.Source.File, f.Source.Line, string(f.Stage), f.Supporting}] = true
 			}
 			wantSet := map[key]bool{}
 			for _, f := range want.Findings {
-				wantSet[key{f.Rule, f.File, f.Line, f.Stage}] = true
+				wantSet[key{f.Rule, f.File, f.Line, f.Stage, f.Supporting}] = true
 			}
 			for k := range wantSet {
 				if !gotSet[k] {
@@ -167,7 +168,18 @@ func zipDir(t *testing.T, src, dst string) {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
-		w, err := zw.Create(filepath.ToSlash(rel))
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		// keep modification times, as collection tools do: the file
+		// hunt dates files by them
+		hdr, err := zip.FileInfoHeader(info)
+		if err != nil {
+			return err
+		}
+		hdr.Name, hdr.Method = filepath.ToSlash(rel), zip.Deflate
+		w, err := zw.CreateHeader(hdr)
 		if err != nil {
 			return err
 		}

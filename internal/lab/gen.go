@@ -63,6 +63,7 @@ type gen struct {
 	findings  []ExpectedFinding
 	attackers map[string]bool
 	mailboxes map[string]bool
+	plants    []plant // files the scenario leaves on disk (files.go)
 }
 
 func (g *gen) fail(err error) {
@@ -438,6 +439,7 @@ func (g *gen) run() (*ServerTruth, error) {
 	}
 	g.eventBackground()
 	g.writeEventLogs()
+	g.plantFiles()
 	if g.err == nil && g.gz {
 		renamed := g.gzipOldest()
 		for i, f := range g.findings {
@@ -453,9 +455,19 @@ func (g *gen) run() (*ServerTruth, error) {
 }
 
 func (g *gen) truth() *ServerTruth {
+	// Supporting evidence counts once an exploit is known to have reached
+	// the server.
+	for _, f := range g.findings {
+		if !f.Supporting && finding.Stage(f.Stage).Rank() >= finding.StageExploitation.Rank() {
+			for i := range g.findings {
+				g.findings[i].Supporting = false
+			}
+			break
+		}
+	}
 	verdict := finding.VerdictClean
 	for _, f := range g.findings {
-		if v := finding.Stage(f.Stage).Verdict(); v.Rank() > verdict.Rank() {
+		if v := finding.Stage(f.Stage).Verdict(); v.Rank() > verdict.Rank() && !f.Supporting {
 			verdict = v
 		}
 	}

