@@ -314,7 +314,13 @@ func (r *Rules) ScanReader(rd io.Reader, size int64, ext map[string]string, opt 
 	}
 	opt = opt.withDefaults()
 	w := opt.MaxBuffer
-	br := bufio.NewReaderSize(rd, 64<<10)
+	br, _ := readerPool.Get().(*bufio.Reader)
+	if br == nil {
+		br = bufio.NewReaderSize(rd, 64<<10)
+	} else {
+		br.Reset(rd)
+	}
+	defer func() { br.Reset(nil); readerPool.Put(br) }()
 	initial := w
 	if size >= 0 && size < w {
 		initial = size + 1 // one byte more tells a file that grew
@@ -805,6 +811,11 @@ func (m Match) String() string {
 	}
 	return b.String()
 }
+
+// readerPool recycles ScanReader's buffered readers: a hunt scans tens of
+// thousands of mostly small files, and a fresh 64 KiB buffer for each
+// cost more than scanning them.
+var readerPool sync.Pool
 
 // bufPool recycles read buffers of ScanReader (files of a hunt come in
 // similar sizes); matches never point into them once a scan returns.

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of the file hunt: exhunt hunt --no-logs against
+# yara -r -p 2 with the same rules (every shipped .yar: signature-base's and
+# exhunt's own) over the same tree, page cache warm, both on all cores.
+# exhunt does more per file than yara: it also hashes (SHA-256, SHA-1,
+# MD5), checks paths and names against the IOC lists, and writes the JSON
+# result.
+#
+#   bash bench/files.sh [SIZE] [FILES]     default 5GB in 100000 files
+#
+# The tree (bench/filetree: web roots, Temporary ASP.NET Files,
+# ProgramData and Windows\Temp of one server; four large binaries hold a
+# fifth of the bytes) is generated under a temporary folder and deleted at
+# the end; set KEEP=1 to keep it. Needs yara, hyperfine and GNU time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE="${1:-5GB}"
+FILES="${2:-100000}"
+RUNS="${RUNS:-3}"
+
+for tool in yara hyperfine /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install -y yara hyperfine time)"; exit 1; }
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/exhunt-files-bench.XXXXXX")
+if [ "${KEEP:-}" != 1 ]; then
+  trap 'rm -rf "$WORK"' EXIT
+fi
+TREE="$WORK/tree"
+CGO_ENABLED=0 go build -o "$WORK/exhunt" ./cmd/exhunt
+echo "generating $SIZE in $FILES files under $TREE ..."
+go run ./bench/filetree -out "$TREE" -size "$SIZE" -files "$FILES" -seed 1
+
+RULES=(rules/yara/signature-base/*.yar rules/yara/exhunt/*.yar)
+# yara needs the externals the rules use declared; exhunt sets them per file
+YARA=(yara -r -p 2 -d filename= -d filepath= -d extension= -d filetype= "${RULES[@]}" "$TREE")
+EXHUNT=("$WORK/exhunt" hunt --no-logs --quiet --format json -o /dev/null "$TREE")
+
+bytes=$(du -sb "$TREE" | cut -f1)
+echo "tree: $((bytes / 1000000)) MB in $(find "$TREE" -type f | wc -l) files, ${#RULES[@]} rule files, $(nproc) cores"
+echo "yara: $(yara --version), exhunt: $("$WORK/exhunt" version 2>/dev/null || echo dev)"
+
+# warm the page cache so both read from memory
+find "$TREE" -type f -print0 | xargs -0 cat > /dev/null
+
+hyperfine --warmup 1 --runs "$RUNS" --export-markdown "$WORK/times.md" \
+  -n "yara -r -p 2" "${YARA[*]@Q} > /dev/null" \
+  -n "exhunt hunt --no-logs" "${EXHUNT[*]@Q} || [ \$? -eq 3 ]"
+
+echo
+echo "peak memory (max RSS) and CPU time:"
+/usr/bin/time -f "  yara    %M KB max RSS, %e s wall, %U s user, %S s sys" "${YARA[@]}" > /dev/null
+/usr/bin/time -f "  exhunt  %M KB max RSS, %e s wall, %U s user, %S s sys" "${EXHUNT[@]}" || [ $? -eq 3 ]
+echo
+cat "$WORK/times.md"
