@@ -126,10 +126,11 @@ func (r *run) detect(ctx context.Context) bool {
 			r.res.Status, r.res.Error = StatusUnreachable, describe(a.err)
 			if strings.Contains(a.err.Error(), "server gave HTTP response to HTTPS client") && r.c.t.Scheme == "https" {
 				// A plain-HTTP server on the port: try again in its language.
+				// The result keeps the target as given, so --resume finds it.
 				r.c.t.Scheme = "http"
 				r.c.base = r.c.t.URL()
-				r.res.Target = r.c.base
 				r.c.errs--
+				r.res.Evidence = append(r.res.Evidence, Evidence{Check: "detect", Request: "GET " + p, Said: "plain HTTP on this port; scanned over http://"})
 				continue
 			}
 			return false

@@ -322,3 +322,28 @@ func TestWebshellBaseline(t *testing.T) {
 		t.Error("a web shell must make the result count as vulnerable")
 	}
 }
+
+// TestPlainHTTPFallback: an https target that speaks plain HTTP is scanned
+// over http://, and its result keeps the target as given.
+func TestPlainHTTPFallback(t *testing.T) {
+	d := testData(t)
+	srv, err := decoy.New(decoy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	p, err := decoy.NewProfile(d.Builds, "15.2.986.5", decoy.StateVulnerable, decoy.RevealAll, "EXCH01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := srv.Listen("http", "127.0.0.1:0", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Serve()
+	u := "https://" + strings.TrimPrefix(tg.URL, "http://")
+	r := scanAll(t, New(testOptions(), d), []string{u})[u]
+	if r == nil || r.Status != StatusExchange || r.Exchange.Build != "15.2.986.5" || !strings.Contains(r.Evidence[0].Said, "plain HTTP") {
+		t.Fatalf("%+v", r)
+	}
+}
