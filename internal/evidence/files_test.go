@@ -215,3 +215,19 @@ func TestLiveHostFiles(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNTFSCreated: the NTFS extra field of a zip member is attacker data.
+func FuzzNTFSCreated(f *testing.F) {
+	f.Add(ntfsExtra(time.Unix(1e9, 0), time.Unix(1e9, 0), time.Unix(1e9, 0)))
+	f.Add([]byte{0x0a, 0x00, 0x04, 0x00, 0, 0, 0, 0})
+	f.Add([]byte{0x01, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x20, 0x00})
+	f.Fuzz(func(t *testing.T, extra []byte) {
+		c := ntfsCreated(extra)
+		if !c.IsZero() && (c.Year() < 1970 || c.Year() > 9999) {
+			t.Fatalf("created %v", c)
+		}
+		if _, err := c.MarshalJSON(); err != nil {
+			t.Fatalf("created %v cannot be written: %v", c, err)
+		}
+	})
+}

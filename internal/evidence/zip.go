@@ -238,10 +238,12 @@ func ntfsCreated(extra []byte) time.Time {
 }
 
 // fileTime converts a Windows FILETIME (100 ns ticks since 1601) to UTC;
-// zero and out-of-range values give the zero time.
+// zero, pre-1970 and post-9999 values give the zero time (a year past 9999
+// cannot be written as JSON).
 func fileTime(ft uint64) time.Time {
 	const ticksTo1970 = 116444736000000000
-	if ft <= ticksTo1970 || ft >= 1<<62 {
+	const ticksTo10000 = (253402300800 + 11644473600) * 10000000
+	if ft <= ticksTo1970 || ft >= ticksTo10000 {
 		return time.Time{}
 	}
 	d := ft - ticksTo1970

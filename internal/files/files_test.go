@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"exhunt/internal/evidence"
 	"exhunt/internal/finding"
@@ -45,7 +47,12 @@ const inst = "Program Files/Microsoft/Exchange Server/V15/"
 // returns what discovery finds, by path below the server folder.
 func tree(t testing.TB, files map[string][]byte) map[string]*evidence.File {
 	t.Helper()
-	root := filepath.Join(t.TempDir(), "case")
+	return treeIn(t, filepath.Join(t.TempDir(), "case"), files)
+}
+
+// treeIn is tree with the server folder EXCH01 under root.
+func treeIn(t testing.TB, root string, files map[string][]byte) map[string]*evidence.File {
+	t.Helper()
 	for p, data := range files {
 		full := filepath.Join(root, "EXCH01", filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -374,6 +381,86 @@ func TestSizeCap(t *testing.T) {
 	for _, fd := range res.Findings {
 		if fd.File.SHA256 != "" {
 			t.Errorf("hash of an unread file: %+v", fd.File)
+		}
+	}
+}
+
+// TestSlowRuleIsAGap: a user rule whose regular expression backtracks
+// badly stops at its budget, and the file reports it.
+func TestSlowRuleIsAGap(t *testing.T) {
+	user := filepath.Join(t.TempDir(), "slow.yar")
+	os.WriteFile(user, []byte("rule slow { strings: $e = /[^\\n]{0,2000}q[^\\n]{0,2000}z/ condition: $e }\n"), 0o644)
+	r, err := Load(rules.FS, []string{user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(strings.Repeat("a", 300000))
+	for i := 1000; i < len(data); i += 1000 {
+		data[i] = 'q'
+	}
+	f := tree(t, map[string][]byte{"C/Windows/Temp/a.txt": data})["C/Windows/Temp/a.txt"]
+	res, err := scan(t, r, Options{}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Gaps) != 1 || !strings.Contains(res.Gaps[0].Reason, "slow:$e") {
+		t.Errorf("gaps %+v", res.Gaps)
+	}
+}
+
+// FuzzScanFile runs the whole per-file pipeline (place and name, one read
+// for hashes, YARA and the configuration parser) over arbitrary content:
+// no panic, the hashes are those of the content, every finding carries
+// its file.
+func FuzzScanFile(f *testing.F) {
+	f.Add([]byte(`<%@ Page Language="Jscript"%><%eval(Request.Item["z9"],"unsafe");%>`), true)
+	f.Add([]byte(appHostConfig), false)
+	f.Add(oabDump("EXCH01", `http://f/<script language="JScript" runat="server">function Page_Load(){eval(Request["c"],"unsafe");}</script>`), true)
+	f.Add([]byte("!BDN\x00\x00"), true)
+	r := shippedRules(f)
+	root := filepath.Join(f.TempDir(), "case")
+	const page, config = "C/inetpub/wwwroot/aspnet_client/x.aspx", "C/Windows/System32/inetsrv/config/applicationHost.config"
+	found := treeIn(f, root, map[string][]byte{page: nil, config: nil})
+	s := r.NewScanner(Options{MaxBuffer: 64 << 10})
+	f.Fuzz(func(t *testing.T, data []byte, isPage bool) {
+		rel := config
+		if isPage {
+			rel = page
+		}
+		fl := found[rel]
+		// rewritten in place: the same file, as discovery saw it
+		if err := os.WriteFile(filepath.Join(root, "EXCH01", filepath.FromSlash(rel)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Scan(context.Background(), fl, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		for _, fd := range res.Findings {
+			if fd.File == nil || fd.File.SHA256 != hex.EncodeToString(sum[:]) || fd.Source.File != fl.Rel {
+				t.Fatalf("finding %s: %+v", fd.Rule, fd.File)
+			}
+		}
+	})
+}
+
+// TestImplausibleTimes: a file dated past year 9999 (possible on some file
+// systems) is reported without a time rather than breaking the JSON.
+func TestImplausibleTimes(t *testing.T) {
+	found := tree(t, map[string][]byte{"C/inetpub/wwwroot/aspnet_client/shell.aspx": []byte("x")})
+	f := found["C/inetpub/wwwroot/aspnet_client/shell.aspx"]
+	f.ModTime = time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC)
+	res, err := scan(t, shippedRules(t), Options{}, f)
+	if err != nil || len(res.Findings) == 0 {
+		t.Fatal(err, res.Findings)
+	}
+	for _, fd := range res.Findings {
+		if !fd.Time.IsZero() || !fd.File.Modified.IsZero() {
+			t.Errorf("%s: time %v, modified %v", fd.Rule, fd.Time, fd.File.Modified)
+		}
+		if _, err := json.Marshal(fd); err != nil {
+			t.Errorf("%s: %v", fd.Rule, err)
 		}
 	}
 }

@@ -101,7 +101,7 @@ func (s *Scanner) Cap() int64 { return s.opt.MaxScanBytes }
 // name.
 func (s *Scanner) Scan(ctx context.Context, f *evidence.File, wrap func(io.Reader) io.Reader) (Result, error) {
 	var res Result
-	fi := &finding.FileInfo{Path: f.Path, Size: f.Size, Modified: f.ModTime, Created: f.Created}
+	fi := &finding.FileInfo{Path: f.Path, Size: f.Size, Modified: sane(f.ModTime), Created: sane(f.Created)}
 	c := &check{r: s.r, f: f, fi: fi}
 	if f.Kind == evidence.Msert {
 		err := s.scanMsert(ctx, f, c, &res, wrap)
@@ -173,14 +173,23 @@ func (c *check) finish() []finding.Finding {
 // it and it is the earlier (a copy keeps the modification time but gets a
 // new creation time), else its modification time.
 func fileTime(f *evidence.File) time.Time {
-	t := f.ModTime
-	if !f.Created.IsZero() && (t.IsZero() || f.Created.Before(t)) {
-		t = f.Created
+	t, created := sane(f.ModTime), sane(f.Created)
+	if !created.IsZero() && (t.IsZero() || created.Before(t)) {
+		t = created
 	}
 	if t.IsZero() {
 		return t
 	}
 	return t.UTC()
+}
+
+// sane drops times JSON cannot carry (years past 9999 or before 1), which
+// a file system or an archive from a hostile host may hold.
+func sane(t time.Time) time.Time {
+	if y := t.Year(); y < 1 || y > 9999 {
+		return time.Time{}
+	}
+	return t
 }
 
 // webScriptExts are the extensions IIS runs as ASP.NET or classic ASP.
@@ -338,6 +347,7 @@ func (s *Scanner) readContent(ctx context.Context, f *evidence.File, c *check, r
 	isConfig := f.Sub == evidence.LocIISConfig || name == "web.config"
 
 	var matches []yara.Match
+	var info yara.ScanInfo
 	if isConfig {
 		data, err := io.ReadAll(io.LimitReader(rd, maxConfigBytes+1))
 		hw.Write(data)
@@ -348,7 +358,7 @@ func (s *Scanner) readContent(ctx context.Context, f *evidence.File, c *check, r
 			return fmt.Errorf("configuration file larger than %d bytes, not read", maxConfigBytes)
 		}
 		ext := s.externals(f.Path, name, ext, data)
-		if matches, err = s.r.yara.ScanWithOptions(data, ext, yara.ScanOptions{}); err != nil {
+		if matches, err = s.r.yara.ScanWithOptions(data, ext, yara.ScanOptions{Info: &info}); err != nil {
 			return err
 		}
 		issues, gaps := parseIISConfig(data)
@@ -365,7 +375,7 @@ func (s *Scanner) readContent(ctx context.Context, f *evidence.File, c *check, r
 		}
 		ext := s.externals(f.Path, name, ext, head)
 		rest := io.MultiReader(bytes.NewReader(head), io.TeeReader(rd, hw))
-		matches, err = s.r.yara.ScanReader(rest, -1, ext, yara.ScanOptions{MaxBuffer: s.opt.MaxBuffer})
+		matches, err = s.r.yara.ScanReader(rest, -1, ext, yara.ScanOptions{MaxBuffer: s.opt.MaxBuffer, Info: &info})
 		if err != nil {
 			return readErr(err)
 		}
@@ -377,6 +387,7 @@ func (s *Scanner) readContent(ctx context.Context, f *evidence.File, c *check, r
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	res.Gaps = append(res.Gaps, scanGaps(info)...)
 	res.Bytes = hw.n
 	c.fi.Size = hw.n
 	c.fi.SHA256 = hex.EncodeToString(s.sha.Sum(nil))
@@ -398,6 +409,25 @@ func (s *Scanner) readContent(ctx context.Context, f *evidence.File, c *check, r
 		s.yaraFinding(c, m)
 	}
 	return nil
+}
+
+// scanGaps reports the limits a YARA scan hit: a string whose matching
+// ran out of its time budget (a pathological pattern) or reached the match
+// cap, a loop that was cut. The rules involved may have missed this file.
+func scanGaps(info yara.ScanInfo) []LineGap {
+	var out []LineGap
+	if len(info.SlowStrings) > 0 {
+		out = append(out, LineGap{Reason: "YARA strings stopped at their time budget, their rules may miss this file: " + strings.Join(info.SlowStrings, ", ")})
+	}
+	// a string dropped for time is also marked truncated: say it once
+	capped := slices.DeleteFunc(slices.Clone(info.TruncatedStrings), func(s string) bool { return slices.Contains(info.SlowStrings, s) })
+	if len(capped) > 0 {
+		out = append(out, LineGap{Reason: "YARA strings reached the match cap, counts and offsets are partial: " + strings.Join(capped, ", ")})
+	}
+	if info.LoopBudgetExceeded {
+		out = append(out, LineGap{Reason: "a YARA loop was cut at its budget and counted as not matching"})
+	}
+	return out
 }
 
 func readErr(err error) error {

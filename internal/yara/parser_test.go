@@ -3,12 +3,14 @@ package yara
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
+// TestParserRecoveryIsLinear: 50,000 broken rules are each reported and
+// skipped, and the rule after them still loads. Recovery that rescanned
+// from the start would make this test run for hours, past go test's
+// timeout, rather than fail a clock check.
 func TestParserRecoveryIsLinear(t *testing.T) {
 	src := strings.Repeat("rule broken { condition: ( }\n", 50000) + "rule good { condition: true }\n"
-	start := time.Now()
 	c := NewCompiler()
 	probs := c.Add("many.yar", []byte(src))
 	if len(probs) != 50000 || probs[49999].Line != 50000 {
@@ -17,9 +19,6 @@ func TestParserRecoveryIsLinear(t *testing.T) {
 	r, _ := c.Rules()
 	if got := matched(t, r, "", nil); !got["good"] {
 		t.Errorf("good rule lost: %v", got)
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("took %v", d)
 	}
 }
 
