@@ -375,7 +375,8 @@ type RuleDoc struct {
 	References  []string
 }
 
-// Docs describes every rule a hunt can report: the log rules, then the
+// Docs describes every rule a hunt can report: the log and event rules,
+// the Sigma rules, then the
 // file hunt's rules (its fixed rules and each YARA rule).
 func (c *Catalog) Docs() []RuleDoc {
 	var out []RuleDoc
@@ -383,6 +384,13 @@ func (c *Catalog) Docs() []RuleDoc {
 		r := cr.Rule
 		out = append(out, RuleDoc{ID: r.ID, Title: r.Title, Description: r.Description, CVEs: r.CVEs, Chain: r.Chain,
 			Stage: string(r.Stage), Severity: string(r.Severity), References: r.References})
+	}
+	if c.Sigma != nil {
+		for _, r := range c.Sigma.Rules {
+			out = append(out, RuleDoc{ID: "sigma:" + r.ID, Title: r.Title, Description: strings.TrimSpace(r.Description),
+				CVEs: sigma.CVEs(r.Tags), Stage: string(sigma.StageOf(r.Tags)), Severity: string(sigma.SeverityOf(r.Level)),
+				References: append([]string{}, r.References...)})
+		}
 	}
 	if c.Files != nil {
 		for _, d := range c.Files.Docs() {
