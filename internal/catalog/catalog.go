@@ -376,8 +376,8 @@ type RuleDoc struct {
 }
 
 // Docs describes every rule a hunt can report: the log and event rules,
-// the Sigma rules, then the
-// file hunt's rules (its fixed rules and each YARA rule).
+// the Sigma rules, then the file hunt's rules (its fixed rules and each
+// YARA rule).
 func (c *Catalog) Docs() []RuleDoc {
 	var out []RuleDoc
 	for _, cr := range c.Rules {

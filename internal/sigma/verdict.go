@@ -69,4 +69,3 @@ func SeverityOf(level string) finding.Severity {
 	}
 	return finding.SeverityInfo
 }
-
