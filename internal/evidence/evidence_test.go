@@ -459,10 +459,12 @@ func TestLive(t *testing.T) {
 	iis := filepath.Join(dir, "inetpub", "logs", "LogFiles")
 	writeFiles(t, logging, "HttpProxy/Owa/HttpProxy_2021030312-1.LOG", "ECP/Server/ECPServer20210303-1.LOG", "other/x.log")
 	writeFiles(t, iis, "W3SVC1/u_ex210303.log")
+	winevt := filepath.Join(dir, "Windows", "System32", "winevt", "Logs")
+	writeFiles(t, winevt, "Security.evtx")
 	missing := filepath.Join(dir, "D", "inetpub")
 	pre := finding.Gap{File: "registry", Reason: "test"}
 	dirs := []liveDir{{path: logging, what: "log folder"}, {path: iis, what: "log folder"}, {path: missing, what: "log folder"},
-		{path: filepath.Join(dir, "C", "root"), what: "folder", optional: true}}
+		{path: filepath.Join(dir, "C", "root"), what: "folder", optional: true}, {path: winevt, what: "event log folder"}}
 	s, err := liveSet(t.Context(), "EXCH01", dirs, []finding.Gap{pre}, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -471,12 +473,13 @@ func TestLive(t *testing.T) {
 	checkSet(t, s, []string{
 		`server "EXCH01" root="."`,
 		"  ecp-server  " + slash(logging) + "/ECP/Server/ECPServer20210303-1.LOG",
+		"  evtx Security " + slash(winevt) + "/Security.evtx",
 		"  httpproxy Owa " + slash(logging) + "/HttpProxy/Owa/HttpProxy_2021030312-1.LOG",
 		"  iis W3SVC1 " + slash(iis) + "/W3SVC1/u_ex210303.log",
 		"gap registry: test",
 		"gap " + slash(missing) + ": log folder does not exist",
 	})
-	if got := readAll(t, s.Servers[0].Files[2]); got != "#content of W3SVC1/u_ex210303.log\n" {
+	if got := readAll(t, s.Servers[0].Files[3]); got != "#content of W3SVC1/u_ex210303.log\n" {
 		t.Errorf("content %q", got)
 	}
 }

@@ -54,6 +54,9 @@ func Live(ctx context.Context, opt Options) (*Set, error) {
 		liveDir{path: drive + `\inetpub\logs\LogFiles`, what: "log folder"},
 		liveDir{path: drive + `\inetpub\wwwroot`, what: "web root"},
 		liveDir{path: windir + `\System32\inetsrv\config`, what: "IIS configuration folder"},
+		// the event logs in use: read in place (the service shares them
+		// for reading); a file it holds exclusively becomes a gap
+		liveDir{path: windir + `\System32\winevt\Logs`, what: "event log folder"},
 		liveDir{path: envOr("ProgramData", drive+`\ProgramData`), what: "folder"},
 		liveDir{path: windir + `\Temp`, what: "folder"},
 		liveDir{path: windir + `\debug`, what: "folder", optional: true},
