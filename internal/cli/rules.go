@@ -23,6 +23,10 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 			r := c.Rule
 			fmt.Fprintf(stdout, "%-36s %-14s %-8s %-22s %s\n", r.ID, r.Stage, r.Severity, strings.Join(r.Logsource, ","), r.Title)
 		}
+		// the file hunt's rules, YARA's included, after the log rules
+		for _, d := range cat.Files.Docs() {
+			fmt.Fprintf(stdout, "%-36s %-14s %-8s %-22s %s\n", d.ID, d.Stage, d.Severity, "files", d.Title)
+		}
 		return nil
 	case "literals":
 		// the prefilter literals of every rule, one per line: what a
@@ -51,6 +55,12 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%d rules valid; %d Sigma rules loaded, %d skipped\n", len(cat.Rules), len(cat.Sigma.Rules), len(cat.Sigma.Skipped))
 		for _, s := range cat.Sigma.Skipped {
 			fmt.Fprintf(stdout, "  skipped %s: %s\n", s.Path, s.Reason)
+		}
+		st := cat.Files.Stats()
+		fmt.Fprintf(stdout, "file hunt: %d YARA rules from %d files, %d problems; %d hashes, %d path and %d name IOCs\n",
+			st.YaraRules, st.YaraFiles, len(cat.Files.Problems()), st.Hashes, st.PathIOCs, st.NameIOCs)
+		for _, p := range cat.Files.Problems() {
+			fmt.Fprintf(stdout, "  %s\n", p)
 		}
 		return nil
 	}
