@@ -177,6 +177,9 @@ func TestFileVerdicts(t *testing.T) {
 		"file-staging-archive AVONLY/C/ProgramData/McAfee/Agent/FrameworkConfig.zip collection supporting"}) {
 		t.Errorf("AVONLY: verdict %s, findings %q", av.Verdict, findingKeys(av))
 	}
+	if len(av.Timeline) != 1 || !strings.HasSuffix(av.Timeline[0].Summary, "(supporting evidence only)") {
+		t.Errorf("AVONLY: timeline %+v", av.Timeline)
+	}
 	if d := server(t, res, "DUMPED"); d.Verdict != finding.VerdictExploited {
 		t.Errorf("DUMPED: verdict %s, findings %q", d.Verdict, findingKeys(d))
 	}

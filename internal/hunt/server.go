@@ -260,10 +260,14 @@ func (s *serverState) result(cat *catalog.Catalog) finding.Server {
 }
 
 func summary(f *finding.Finding) string {
+	s := f.Title
 	if f.Outcome != "" {
-		return f.Title + ": " + f.Outcome
+		s += ": " + f.Outcome
 	}
-	return f.Title
+	if f.Supporting {
+		s += " (supporting evidence only)"
+	}
+	return s
 }
 
 func contains(xs []string, x string) bool {
