@@ -37,10 +37,10 @@ find "$CORPUS" -type f -exec cat {} + > /dev/null
 # tools read the same bytes.
 hyperfine --warmup 1 --runs 5 --export-markdown "$OUT/times.md" \
   -n "rg -c -F -z -f literals" "rg -c -F -z -f $OUT/literals.txt $CORPUS > /dev/null || true" \
-  -n "exhunt hunt" "$OUT/exhunt hunt --format json -o /dev/null $CORPUS || [ \$? -eq 3 ]"
+  -n "exhunt hunt" "$OUT/exhunt hunt --no-files --format json -o /dev/null $CORPUS || [ \$? -eq 3 ]"
 
 echo
 echo "peak memory:"
 /usr/bin/time -f "  rg      %M KB max RSS, %e s" rg -c -F -z -f "$OUT/literals.txt" "$CORPUS" > /dev/null || true
-/usr/bin/time -f "  exhunt  %M KB max RSS, %e s" "$OUT/exhunt" hunt --format json -o "$OUT/result.json" "$CORPUS" || [ $? -eq 3 ]
+/usr/bin/time -f "  exhunt  %M KB max RSS, %e s" "$OUT/exhunt" hunt --no-files --format json -o "$OUT/result.json" "$CORPUS" || [ $? -eq 3 ]
 cat "$OUT/times.md"
