@@ -285,15 +285,7 @@ func (h *Hunter) sigmaLogFinding(sr *sigma.Rule, rec *logs.Record, f *evidence.F
 		Source:   finding.Source{File: f.Rel, Line: rec.Line, Kind: string(f.Kind)},
 		Fields:   rec.Fields(webFields),
 	}
-	fd.ClientIP, _ = rec.Field("c-ip")
-	if sip, ok := rec.Field("s-ip"); ok && sip != "" {
-		fd.Fields["s-ip"] = sip
-	}
-	ua, _ := rec.Field("cs-user-agent")
-	fd.UserAgent = strings.ReplaceAll(ua, "+", " ")
-	if fd.ClientIP != "" && h.inList("attacker-ips", fd.ClientIP) {
-		fd.IOCs = append(fd.IOCs, "attacker-ips (Volexity, CISA AA21-062A)")
-	}
+	h.addClient(&fd, rec, f.Kind)
 	return fd
 }
 
@@ -315,6 +307,14 @@ func (h *Hunter) newFinding(cr *rule.Compiled, rec *logs.Record, f *evidence.Fil
 		Fields:   rec.Fields(r.Fields),
 		Mailbox:  cr.Extracted(rec, "mailbox"),
 	}
+	h.addClient(&fd, rec, f.Kind)
+	return fd
+}
+
+// addClient records who sent a web request: client address, user agent as
+// the client sent it, the server's address (so back-end lines from the
+// server itself are not taken for an attacker) and known attacker IPs.
+func (h *Hunter) addClient(fd *finding.Finding, rec *logs.Record, kind evidence.Kind) {
 	fd.ClientIP, _ = rec.Field("c-ip")
 	if sip, ok := rec.Field("s-ip"); ok && sip != "" {
 		// kept so back-end lines from the server's own address are not
@@ -322,7 +322,7 @@ func (h *Hunter) newFinding(cr *rule.Compiled, rec *logs.Record, f *evidence.Fil
 		fd.Fields["s-ip"] = sip
 	}
 	ua, _ := rec.Field("cs-user-agent")
-	switch f.Kind {
+	switch kind {
 	case evidence.IIS:
 		// IIS writes spaces in the user agent as '+'
 		ua = strings.ReplaceAll(ua, "+", " ")
@@ -335,7 +335,6 @@ func (h *Hunter) newFinding(cr *rule.Compiled, rec *logs.Record, f *evidence.Fil
 	if fd.ClientIP != "" && h.inList("attacker-ips", fd.ClientIP) {
 		fd.IOCs = append(fd.IOCs, "attacker-ips (Volexity, CISA AA21-062A)")
 	}
-	return fd
 }
 
 func (h *Hunter) inList(name, v string) bool {

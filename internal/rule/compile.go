@@ -463,10 +463,17 @@ func (fc *fieldCond) match(rec Record) bool {
 func (fc *fieldCond) matchField(rec Record) bool {
 	if fc.lower {
 		if lr, ok := rec.(LowerRecord); ok {
-			return fc.matchLowerField(lr)
+			v, ok := lr.FieldLower(fc.field)
+			return fc.matchValue(v, ok, func(m valueMatcher) bool { return m.(lowerMatcher).matchLower(v) })
 		}
 	}
 	v, ok := rec.Field(fc.field)
+	return fc.matchValue(v, ok, func(m valueMatcher) bool { return fc.test(m, v, rec) })
+}
+
+// matchValue applies the condition to a field's value (ok: the field is
+// there), each value tested by test.
+func (fc *fieldCond) matchValue(v string, ok bool, test func(valueMatcher) bool) bool {
 	if fc.exists != 0 {
 		return (ok && (fc.presence || v != "")) == (fc.exists > 0)
 	}
@@ -481,14 +488,14 @@ func (fc *fieldCond) matchField(rec Record) bool {
 	}
 	if fc.all {
 		for _, m := range fc.values {
-			if !fc.test(m, v, rec) {
+			if !test(m) {
 				return false
 			}
 		}
 		return len(fc.values) > 0
 	}
 	for _, m := range fc.values {
-		if fc.test(m, v, rec) {
+		if test(m) {
 			return true
 		}
 	}

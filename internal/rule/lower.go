@@ -60,35 +60,6 @@ func (fc *fieldCond) setLower() {
 	fc.lower = true
 }
 
-func (fc *fieldCond) matchLowerField(rec LowerRecord) bool {
-	v, ok := rec.FieldLower(fc.field)
-	if fc.exists != 0 {
-		return (ok && (fc.presence || v != "")) == (fc.exists > 0)
-	}
-	if !ok {
-		for _, m := range fc.values {
-			if _, isEmpty := m.(emptyMatcher); isEmpty {
-				return true
-			}
-		}
-		return false
-	}
-	if fc.all {
-		for _, m := range fc.values {
-			if !m.(lowerMatcher).matchLower(v) {
-				return false
-			}
-		}
-		return true
-	}
-	for _, m := range fc.values {
-		if m.(lowerMatcher).matchLower(v) {
-			return true
-		}
-	}
-	return false
-}
-
 func (fc *fieldCond) matchLowerKeywords(rec LowerRecord) bool {
 	vals := rec.ValuesLower()
 	hit := func(m valueMatcher) bool {
