@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -71,16 +70,11 @@ func runDecoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	lessGC()
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	stopProfile, err := startCPUProfile(*cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	var eps []decoy.Endpoint
 	for _, l := range listen {
 		e, err := decoy.ExpandListen(l)

@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"runtime/debug"
-	"runtime/pprof"
 	"strconv"
 	"text/tabwriter"
 
@@ -134,16 +133,11 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return err
 	}
 	lessGC()
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	stopProfile, err := startCPUProfile(*cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 
 	sum := scan.NewSummary()
 	var done *scan.Done
