@@ -149,22 +149,11 @@ func (er *eventRules) match(e *evtx.Event, f *evidence.File, out []finding.Findi
 
 // eventFinding builds the evidence for a hit of one of exhunt's rules.
 func eventFinding(cr *rule.Compiled, v *winevent.View, e *evtx.Event, f *evidence.File) finding.Finding {
-	stage, sev, outcome := cr.Classify(v)
-	r := cr.Rule
-	fd := finding.Finding{
-		Rule:     r.ID,
-		Title:    r.Title,
-		Stage:    stage,
-		Outcome:  outcome,
-		CVEs:     append([]string{}, r.CVEs...),
-		Chain:    r.Chain,
-		Severity: sev,
-		Time:     e.Time,
-		Source:   finding.Source{File: f.Rel, Line: int64(e.RecordID), Kind: string(evidence.EVTX)},
-		Fields:   map[string]string{},
-		Mailbox:  cr.Extracted(v, "mailbox"),
-	}
-	names := r.Fields
+	fd := ruleHit(cr, v)
+	fd.Time = e.Time
+	fd.Source = eventSource(e, f)
+	fd.Fields = map[string]string{}
+	names := cr.Rule.Fields
 	if len(names) == 0 {
 		for _, fl := range e.Fields {
 			names = append(names, fl.Name)
@@ -264,21 +253,13 @@ func lineGap(p evtx.Problem) logs.LineGap {
 	return logs.LineGap{Line: int64(p.Record), Reason: p.String()}
 }
 
-// sigmaFinding turns a Sigma hit into a finding. Sigma rules carry a level
-// and ATT&CK tags, not a stage: the stage comes from the tactic tags.
+// sigmaFinding turns a Sigma hit on an event into a finding, with the
+// event's values as evidence.
 func sigmaFinding(r *sigma.Rule, ev *evtx.Event, f *evidence.File) finding.Finding {
-	fd := finding.Finding{
-		Rule:     "sigma:" + r.ID,
-		Title:    r.Title,
-		Stage:    sigmaStage(r.Tags),
-		Severity: sigmaSeverity(r.Level),
-		CVEs:     []string{},
-		Time:     ev.Time,
-		// for event logs the "line" is the event record id
-		Source: finding.Source{File: f.Rel, Line: int64(ev.RecordID), Kind: string(evidence.EVTX)},
-		Fields: map[string]string{},
-	}
-	fd.CVEs = sigmaCVEs(r.Tags)
+	fd := sigmaHit(r)
+	fd.Time = ev.Time
+	fd.Source = eventSource(ev, f)
+	fd.Fields = map[string]string{}
 	for _, fl := range ev.Fields {
 		if len(fd.Fields) >= 24 {
 			break
@@ -288,11 +269,11 @@ func sigmaFinding(r *sigma.Rule, ev *evtx.Event, f *evidence.File) finding.Findi
 	return fd
 }
 
-func sigmaCVEs(tags []string) []string { return sigma.CVEs(tags) }
-
-func sigmaStage(tags []string) finding.Stage { return sigma.StageOf(tags) }
-
-func sigmaSeverity(level string) finding.Severity { return sigma.SeverityOf(level) }
+// eventSource points at an event: for event logs the "line" is the
+// record id.
+func eventSource(e *evtx.Event, f *evidence.File) finding.Source {
+	return finding.Source{File: f.Rel, Line: int64(e.RecordID), Kind: string(evidence.EVTX)}
+}
 
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {

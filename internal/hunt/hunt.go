@@ -275,16 +275,10 @@ var webFields = []string{"date", "time", "s-ip", "cs-method", "cs-uri-stem", "cs
 // sigmaLogFinding is the evidence of a Sigma webserver rule's hit on a
 // web log line: the line's fields, its client and user agent.
 func (h *Hunter) sigmaLogFinding(sr *sigma.Rule, rec *logs.Record, f *evidence.File) finding.Finding {
-	fd := finding.Finding{
-		Rule:     "sigma:" + sr.ID,
-		Title:    sr.Title,
-		Stage:    sigmaStage(sr.Tags),
-		Severity: sigmaSeverity(sr.Level),
-		CVEs:     sigmaCVEs(sr.Tags),
-		Time:     rec.Time,
-		Source:   finding.Source{File: f.Rel, Line: rec.Line, Kind: string(f.Kind)},
-		Fields:   rec.Fields(webFields),
-	}
+	fd := sigmaHit(sr)
+	fd.Time = rec.Time
+	fd.Source = finding.Source{File: f.Rel, Line: rec.Line, Kind: string(f.Kind)}
+	fd.Fields = rec.Fields(webFields)
 	h.addClient(&fd, rec, f.Kind)
 	return fd
 }
@@ -292,9 +286,20 @@ func (h *Hunter) sigmaLogFinding(sr *sigma.Rule, rec *logs.Record, f *evidence.F
 // newFinding builds the evidence for one hit; the server name is filled in
 // when the server's results are merged, since it may come from the logs.
 func (h *Hunter) newFinding(cr *rule.Compiled, rec *logs.Record, f *evidence.File) finding.Finding {
+	fd := ruleHit(cr, rec)
+	fd.Time = rec.Time
+	fd.Source = finding.Source{File: f.Rel, Line: rec.Line, Kind: string(f.Kind)}
+	fd.Fields = rec.Fields(cr.Rule.Fields)
+	h.addClient(&fd, rec, f.Kind)
+	return fd
+}
+
+// ruleHit is what a hit of one of exhunt's rules says whatever the
+// source: the rule, the stage and severity its outcomes give, the mailbox.
+func ruleHit(cr *rule.Compiled, rec rule.Record) finding.Finding {
 	stage, sev, outcome := cr.Classify(rec)
 	r := cr.Rule
-	fd := finding.Finding{
+	return finding.Finding{
 		Rule:     r.ID,
 		Title:    r.Title,
 		Stage:    stage,
@@ -302,13 +307,20 @@ func (h *Hunter) newFinding(cr *rule.Compiled, rec *logs.Record, f *evidence.Fil
 		CVEs:     append([]string{}, r.CVEs...),
 		Chain:    r.Chain,
 		Severity: sev,
-		Time:     rec.Time,
-		Source:   finding.Source{File: f.Rel, Line: rec.Line, Kind: string(f.Kind)},
-		Fields:   rec.Fields(r.Fields),
 		Mailbox:  cr.Extracted(rec, "mailbox"),
 	}
-	h.addClient(&fd, rec, f.Kind)
-	return fd
+}
+
+// sigmaHit is what a Sigma rule's hit says: stage from its ATT&CK tags,
+// severity from its level.
+func sigmaHit(sr *sigma.Rule) finding.Finding {
+	return finding.Finding{
+		Rule:     "sigma:" + sr.ID,
+		Title:    sr.Title,
+		Stage:    sigma.StageOf(sr.Tags),
+		Severity: sigma.SeverityOf(sr.Level),
+		CVEs:     sigma.CVEs(sr.Tags),
+	}
 }
 
 // addClient records who sent a web request: client address, user agent as
