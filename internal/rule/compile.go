@@ -172,6 +172,7 @@ func CompileDetection(detection map[string]yaml.Node, env *Env) (*Detection, err
 	}
 	costs := make([]int, len(d.sels))
 	for i := range d.sels {
+		d.sels[i].optimize()
 		costs[i] = d.sels[i].cost()
 	}
 	d.cond, _ = reorder(d.cond, costs)

@@ -47,16 +47,23 @@ func (fc *fieldCond) cost() int {
 	return n
 }
 
-// cost estimates the selection's work, and orders each group's field
-// conditions cheapest first.
-func (s *selection) cost() int {
-	c := 0
+// optimize readies a compiled selection for evaluation: substring lists
+// merged into one automaton, lowered-value matching where every value
+// allows it, and each group's field conditions ordered cheapest first.
+func (s *selection) optimize() {
 	for _, g := range s.groups {
 		for i := range g {
 			g[i].mergeContains()
 			g[i].setLower()
 		}
 		slices.SortStableFunc(g, func(a, b fieldCond) int { return cmp.Compare(a.cost(), b.cost()) })
+	}
+}
+
+// cost estimates the selection's work.
+func (s *selection) cost() int {
+	c := 0
+	for _, g := range s.groups {
 		for i := range g {
 			c += g[i].cost()
 		}
