@@ -244,7 +244,10 @@ func pair(trans []uint32, class *[256]uint8, matchAt uint32, x, y []byte) (bool,
 }
 
 // index1 is Index with one automaton.
-func (p *Prefilter) index1(b []byte) int {
+func (p *Prefilter) index1(b []byte) int { return index1(p, b) }
+
+// index1 scans bytes or a string: rules test single field values.
+func index1[T ~string | ~[]byte](p *Prefilter, b T) int {
 	trans, class, matchAt := p.abs, &p.class, p.matchAt
 	s := uint32(0)
 	i := 0
@@ -252,7 +255,7 @@ func (p *Prefilter) index1(b []byte) int {
 	// a match inside the eight is still visible at the end of them.
 	for ; i+8 <= len(b); i += 8 {
 		s0 := s
-		c := b[i : i+8 : i+8]
+		c := b[i : i+8]
 		s = trans[s+uint32(class[c[0]])]
 		s = trans[s+uint32(class[c[1]])]
 		s = trans[s+uint32(class[c[2]])]

@@ -73,8 +73,13 @@ func FuzzPrefilter(f *testing.F) {
 	f.Add([]byte("\x00\xff"), "\xff", "a")
 	f.Fuzz(func(t *testing.T, b []byte, l1, l2 string) {
 		lits := []string{l1, l2}
-		if got, want := NewPrefilter(lits).Index(b), naiveIndex(b, lits); got != want {
+		pf := NewPrefilter(lits)
+		want := naiveIndex(b, lits)
+		if got := pf.Index(b); got != want {
 			t.Fatalf("Index(%q, %q) = %d, want %d", b, lits, got, want)
+		}
+		if got := pf.ContainsString(string(b)); got != (want >= 0) {
+			t.Fatalf("ContainsString(%q, %q) = %v, want %v", b, lits, got, want >= 0)
 		}
 	})
 }
