@@ -322,6 +322,25 @@ func (c *wchunk) subst(i int, typ byte, optional bool) {
 	c.u8(typ)
 }
 
+// attrSubst is an attribute whose value is substitution i.
+type attrSubst struct {
+	name     string
+	i        int
+	typ      byte
+	optional bool
+}
+
+// emptySubst writes <name a="%i" .../>.
+func (c *wchunk) emptySubst(name string, attrs ...attrSubst) {
+	s, a := c.open(name, true)
+	for k, at := range attrs {
+		c.attr(at.name, k < len(attrs)-1)
+		c.subst(at.i, at.typ, at.optional)
+	}
+	c.closeAttrs(a, true)
+	c.endEmpty(s)
+}
+
 // leaf writes <name>%i</name>.
 func (c *wchunk) leaf(name string, i int, typ byte, optional bool) {
 	s, a := c.open(name, false)
@@ -637,27 +656,13 @@ func (c *wchunk) definition(ev *WEvent, fields []Data, vals []wvalue) {
 	c.leaf("Opcode", sOpcode, typeUint8, false)
 	c.leaf("Keywords", sKeywords, typeHex64, false)
 
-	tS, tA := c.open("TimeCreated", true)
-	c.attr("SystemTime", false)
-	c.subst(sTime, typeFiletime, false)
-	c.closeAttrs(tA, true)
-	c.endEmpty(tS)
+	c.emptySubst("TimeCreated", attrSubst{"SystemTime", sTime, typeFiletime, false})
 
 	c.leaf("EventRecordID", sRecordID, typeUint64, false)
 
-	cS, cA := c.open("Correlation", true)
-	c.attr("ActivityID", false)
-	c.subst(sActivity, typeGUID, true)
-	c.closeAttrs(cA, true)
-	c.endEmpty(cS)
+	c.emptySubst("Correlation", attrSubst{"ActivityID", sActivity, typeGUID, true})
 
-	xS, xA := c.open("Execution", true)
-	c.attr("ProcessID", true)
-	c.subst(sPID, typeUint32, false)
-	c.attr("ThreadID", false)
-	c.subst(sTID, typeUint32, false)
-	c.closeAttrs(xA, true)
-	c.endEmpty(xS)
+	c.emptySubst("Execution", attrSubst{"ProcessID", sPID, typeUint32, false}, attrSubst{"ThreadID", sTID, typeUint32, false})
 
 	chS, chA := c.open("Channel", false)
 	c.closeAttrs(chA, false)
@@ -666,11 +671,7 @@ func (c *wchunk) definition(ev *WEvent, fields []Data, vals []wvalue) {
 
 	c.leaf("Computer", sComputer, typeString, false)
 
-	uS, uA := c.open("Security", true)
-	c.attr("UserID", false)
-	c.subst(sUserID, typeSID, true)
-	c.closeAttrs(uA, true)
-	c.endEmpty(uS)
+	c.emptySubst("Security", attrSubst{"UserID", sUserID, typeSID, true})
 
 	c.end(sysS)
 

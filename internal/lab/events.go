@@ -3,6 +3,7 @@ package lab
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -295,13 +296,7 @@ func (g *gen) writeEventLogs() {
 		g.fail(err)
 		return
 	}
-	for _, ch := range slices.Sorted(func(yield func(string) bool) {
-		for k := range by {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, ch := range slices.Sorted(maps.Keys(by)) {
 		evs := by[ch]
 		slices.SortStableFunc(evs, func(a, b *winEvent) int { return cmp.Compare(a.ev.Time.UnixNano(), b.ev.Time.UnixNano()) })
 		name := channelFile(ch)
