@@ -487,6 +487,12 @@ func (fc *fieldCond) matchValue(v string, ok bool, test func(valueMatcher) bool)
 		}
 		return false
 	}
+	return fc.anyOrAll(test)
+}
+
+// anyOrAll reports whether any of the condition's values passes test, or
+// with "all" every one (and there is at least one).
+func (fc *fieldCond) anyOrAll(test func(valueMatcher) bool) bool {
 	if fc.all {
 		for _, m := range fc.values {
 			if !test(m) {
@@ -521,23 +527,19 @@ type Valuer interface {
 func (fc *fieldCond) matchKeywords(rec Record) bool {
 	if fc.lower {
 		if lr, ok := rec.(LowerRecord); ok {
-			return fc.matchLowerKeywords(lr)
-		}
-	}
-	if fc.all {
-		for _, m := range fc.values {
-			if !keywordHit(m, rec) {
+			vals := lr.ValuesLower()
+			return fc.anyOrAll(func(m valueMatcher) bool {
+				lm := m.(lowerMatcher)
+				for _, v := range vals {
+					if lm.matchLower(v) {
+						return true
+					}
+				}
 				return false
-			}
-		}
-		return len(fc.values) > 0
-	}
-	for _, m := range fc.values {
-		if keywordHit(m, rec) {
-			return true
+			})
 		}
 	}
-	return false
+	return fc.anyOrAll(func(m valueMatcher) bool { return keywordHit(m, rec) })
 }
 
 func keywordHit(m valueMatcher, rec Record) bool {

@@ -59,30 +59,3 @@ func (fc *fieldCond) setLower() {
 	}
 	fc.lower = true
 }
-
-func (fc *fieldCond) matchLowerKeywords(rec LowerRecord) bool {
-	vals := rec.ValuesLower()
-	hit := func(m valueMatcher) bool {
-		lm := m.(lowerMatcher)
-		for _, v := range vals {
-			if lm.matchLower(v) {
-				return true
-			}
-		}
-		return false
-	}
-	if fc.all {
-		for _, m := range fc.values {
-			if !hit(m) {
-				return false
-			}
-		}
-		return true
-	}
-	for _, m := range fc.values {
-		if hit(m) {
-			return true
-		}
-	}
-	return false
-}

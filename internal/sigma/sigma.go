@@ -246,14 +246,7 @@ func (r *Rule) Match(ev rule.Record) bool {
 	if err != nil {
 		return false
 	}
-	src := r.mapping.source(ch, id)
-	if src == nil {
-		return false
-	}
-	if len(src.Fields) > 0 {
-		ev = &renamed{Record: ev, src: src}
-	}
-	return r.det.Match(ev)
+	return r.MatchEvent(ch, id, ev)
 }
 
 // Literals is the rule's prefilter: an event none of whose values holds
