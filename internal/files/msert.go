@@ -13,6 +13,7 @@ import (
 
 	"exhunt/internal/evidence"
 	"exhunt/internal/finding"
+	"exhunt/internal/fold"
 )
 
 // MsertDetection is one "Threat Detected" entry of a Microsoft Safety
@@ -83,10 +84,10 @@ func ParseMsert(r io.Reader, fn func(MsertDetection)) (int64, []LineGap, error) 
 		case hasPrefixFold(trimmed, "started on "):
 			flush()
 			scan = strings.TrimSpace(trimmed[len("started on "):])
-		case strings.Contains(strings.ToLower(trimmed), "threat detected"):
+		case fold.Index(trimmed, "threat detected") >= 0:
 			flush()
 			d := MsertDetection{Line: line, Scan: scan}
-			rest := trimmed[strings.Index(strings.ToLower(trimmed), "threat detected")+len("threat detected"):]
+			rest := trimmed[fold.Index(trimmed, "threat detected")+len("threat detected"):]
 			rest = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), ":"))
 			d.Threat, d.Status, _ = strings.Cut(rest, ",")
 			d.Threat, d.Status = strings.TrimSpace(d.Threat), strings.TrimSpace(d.Status)
@@ -116,11 +117,10 @@ func ParseMsert(r io.Reader, fn func(MsertDetection)) (int64, []LineGap, error) 
 // "file://C:\inetpub\wwwroot\aspnet_client\x.aspx SigSeq: 0x..." or
 // "containerfile://C:\x.zip->y.aspx".
 func msertResource(s string) (string, bool) {
-	low := strings.ToLower(s)
 	for _, p := range []string{"containerfile://", "file://", "file:_", "file:"} {
-		if i := strings.Index(low, p); i >= 0 {
+		if i := fold.Index(s, p); i >= 0 {
 			res := s[i+len(p):]
-			if j := strings.Index(strings.ToLower(res), " sigseq"); j >= 0 {
+			if j := fold.Index(res, " sigseq"); j >= 0 {
 				res = res[:j]
 			}
 			res = strings.TrimSpace(res)

@@ -121,6 +121,15 @@ func TestParseMsert(t *testing.T) {
 			t.Errorf("detections %d, lines %d, gaps %v", len(ds), n, gaps)
 		}
 	})
+	t.Run("letters whose lower case is longer", func(t *testing.T) {
+		// 'İ' lowers to three bytes: offsets found in a lowered copy are
+		// off by one in the original
+		log := "İ Threat Detected: Backdoor:ASP/Chopper.F!dha, not removed.\n    file://C:\\İnetpub\\x.aspx SigSeq: 0x1\n"
+		ds, _, _ := parse(t, []byte(log))
+		if len(ds) != 1 || ds[0].Threat != "Backdoor:ASP/Chopper.F!dha" || len(ds[0].Files) != 1 || ds[0].Files[0] != `C:\İnetpub\x.aspx` {
+			t.Errorf("%+v", ds)
+		}
+	})
 	t.Run("many resources", func(t *testing.T) {
 		log := "Threat Detected: Trojan:Win32/X, not removed.\n" + strings.Repeat("    file://C:\\x.exe\n", 50)
 		ds, _, _ := parse(t, []byte(log))

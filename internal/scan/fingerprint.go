@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"exhunt/internal/exchange"
+	"exhunt/internal/fold"
 )
 
 // LogonInfo is what an OWA logon page says about the server.
@@ -123,7 +124,7 @@ func ParseOWAVersion(v string) (exchange.Build, bool) {
 // owaErrorVersion reads the owaVer parameter of an OWA error redirect
 // (…/errorFE.aspx?…&owaVer=15.1.2176.2&…), which names the full build.
 func owaErrorVersion(loc string) (exchange.Build, bool) {
-	i := strings.Index(strings.ToLower(loc), "owaver=")
+	i := fold.Index(loc, "owaver=")
 	if i < 0 {
 		return exchange.Build{}, false
 	}
