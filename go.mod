@@ -1,4 +1,4 @@
-module exhunt
+module github.com/exhunt/exhunt
 
 go 1.26
 

@@ -36,12 +36,12 @@ import (
 	"testing"
 	"time"
 
-	"exhunt/internal/catalog"
-	"exhunt/internal/evtx"
-	"exhunt/internal/finding"
-	"exhunt/internal/logs"
-	"exhunt/internal/rule"
-	"exhunt/internal/winevent"
+	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/evtx"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/logs"
+	"github.com/exhunt/exhunt/internal/rule"
+	"github.com/exhunt/exhunt/internal/winevent"
 )
 
 const testdataDir = "hunt/testdata"

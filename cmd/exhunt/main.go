@@ -10,7 +10,7 @@ import (
 	"os"
 	"os/signal"
 
-	"exhunt/internal/cli"
+	"github.com/exhunt/exhunt/internal/cli"
 )
 
 func main() {

@@ -17,11 +17,11 @@ import (
 	"sort"
 	"strings"
 
-	"exhunt/internal/exchange"
-	"exhunt/internal/files"
-	"exhunt/internal/rule"
-	"exhunt/internal/sigma"
-	"exhunt/rules"
+	"github.com/exhunt/exhunt/internal/exchange"
+	"github.com/exhunt/exhunt/internal/files"
+	"github.com/exhunt/exhunt/internal/rule"
+	"github.com/exhunt/exhunt/internal/sigma"
+	"github.com/exhunt/exhunt/rules"
 )
 
 // Catalog is the loaded rule set.

@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return usageError(fmt.Sprintf("unknown command %q", args[0]), "")
 }
 
-// Version is set at link time (-ldflags "-X exhunt/internal/cli.version=v1.2.3")
+// Version is set at link time (-ldflags "-X github.com/exhunt/exhunt/internal/cli.version=v1.2.3")
 // or read from the build information.
 var version = ""
 

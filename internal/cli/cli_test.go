@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"exhunt/internal/finding"
-	"exhunt/internal/lab"
-	"exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/lab"
+	"github.com/exhunt/exhunt/internal/report"
 )
 
 func exh(t *testing.T, args ...string) (int, string, string) {

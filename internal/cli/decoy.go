@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"exhunt/internal/decoy"
-	"exhunt/internal/scan"
+	"github.com/exhunt/exhunt/internal/decoy"
+	"github.com/exhunt/exhunt/internal/scan"
 )
 
 const decoyHelp = `Usage: exhunt decoy [flags]

@@ -9,9 +9,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"exhunt/internal/evidence"
-	"exhunt/internal/lab"
-	"exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/evidence"
+	"github.com/exhunt/exhunt/internal/lab"
+	"github.com/exhunt/exhunt/internal/report"
 )
 
 const demoHelp = `Usage: exhunt demo [flags]

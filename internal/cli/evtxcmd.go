@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 
-	"exhunt/internal/evtx"
+	"github.com/exhunt/exhunt/internal/evtx"
 )
 
 const evtxHelp = `Usage: exhunt evtx dump|stat [flags] FILE.evtx...

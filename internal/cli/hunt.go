@@ -11,13 +11,13 @@ import (
 	"sync"
 	"time"
 
-	"exhunt/internal/catalog"
-	"exhunt/internal/evidence"
-	"exhunt/internal/files"
-	"exhunt/internal/finding"
-	"exhunt/internal/hunt"
-	"exhunt/internal/progress"
-	"exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/evidence"
+	"github.com/exhunt/exhunt/internal/files"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/hunt"
+	"github.com/exhunt/exhunt/internal/progress"
+	"github.com/exhunt/exhunt/internal/report"
 )
 
 const huntHelp = `Usage: exhunt hunt [flags] [PATH...]

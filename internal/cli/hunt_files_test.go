@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/report"
 )
 
 // fileEvidence writes a server with a web shell and an IIS log.

@@ -8,7 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"exhunt/internal/lab"
+	"github.com/exhunt/exhunt/internal/lab"
 )
 
 const labHelp = `Usage: exhunt lab generate --out DIR [flags]

@@ -5,9 +5,9 @@ import (
 	"io"
 	"slices"
 
-	"exhunt/internal/catalog"
-	"exhunt/internal/finding"
-	"exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/report"
 )
 
 // formats every command that writes a result accepts; jsonl streams and is

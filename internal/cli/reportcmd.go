@@ -8,9 +8,9 @@ import (
 	"io"
 	"os"
 
-	"exhunt/internal/catalog"
-	"exhunt/internal/finding"
-	"exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/report"
 )
 
 const reportHelp = `Usage: exhunt report --in RESULT.json [--format text|html|sarif|csv] [-o FILE]

@@ -5,8 +5,8 @@ import (
 	"io"
 	"strings"
 
-	"exhunt/internal/catalog"
-	"exhunt/internal/rule"
+	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/rule"
 )
 
 func runRules(args []string, stdout, stderr io.Writer) error {

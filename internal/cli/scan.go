@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
-	"exhunt/internal/scan"
+	"github.com/exhunt/exhunt/internal/scan"
 )
 
 const scanHelp = `Usage: exhunt scan [flags] TARGET...

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"exhunt/internal/decoy"
-	"exhunt/internal/scan"
+	"github.com/exhunt/exhunt/internal/decoy"
+	"github.com/exhunt/exhunt/internal/scan"
 )
 
 // Every scan in these tests is confined to loopback by --scope.

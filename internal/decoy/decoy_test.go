@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"exhunt/internal/exchange"
-	"exhunt/rules"
+	"github.com/exhunt/exhunt/internal/exchange"
+	"github.com/exhunt/exhunt/rules"
 )
 
 func table(t testing.TB) *exchange.Table {

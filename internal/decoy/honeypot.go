@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"exhunt/internal/lab"
+	"github.com/exhunt/exhunt/internal/lab"
 )
 
 // Event classes.

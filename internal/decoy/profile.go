@@ -17,7 +17,7 @@ import (
 	"fmt"
 	"strings"
 
-	"exhunt/internal/exchange"
+	"github.com/exhunt/exhunt/internal/exchange"
 )
 
 // States a decoy can be in.

@@ -26,7 +26,7 @@ import (
 	"strings"
 	"time"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // Kind is the log source a file belongs to.

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 const (

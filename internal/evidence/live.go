@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // liveDir is a folder Live walks.

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"unsafe"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 const (

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // walker walks one folder root.

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // zipRoot lists the log members of a zip given as a root. Only the central

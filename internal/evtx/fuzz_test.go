@@ -21,7 +21,7 @@ func fuzzSeeds(f *testing.F) [][]byte {
 	for _, name := range []string{
 		"testdata/evtx/Security_1_record.evtx",                             // UserData
 		"testdata/evtx/Microsoft-Windows-CAPI2_Operational_EventID70.evtx", // BinXml value
-		"testsuites/sigma-regression/cases/rules/windows/builtin/security/win_security_susp_scheduled_task_delete_or_disable/7595ba94-cf3b-4471-aa03-4f6baa9e5fad.evtx", // EventData
+		"testdata/sigma-regression/cases/rules/windows/builtin/security/win_security_susp_scheduled_task_delete_or_disable/7595ba94-cf3b-4471-aa03-4f6baa9e5fad.evtx", // EventData
 	} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {

@@ -10,12 +10,13 @@ import (
 	"testing"
 )
 
-// sharedDir is the project's shared test material, next to the repository.
+// sharedDir is the repository root, whose testdata/ holds the EVTX samples
+// (testdata/evtx) and SigmaHQ's regression cases (testdata/sigma-regression).
 func sharedDir(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared")
+	dir := filepath.Join("..", "..")
 	if _, err := os.Stat(filepath.Join(dir, "testdata", "evtx")); err != nil {
-		t.Fatalf("shared test data missing (%v): the tests need ../shared next to the repository, with testdata/evtx and testsuites/sigma-regression", err)
+		t.Fatalf("test corpus missing (%v): testdata/evtx and testdata/sigma-regression", err)
 	}
 	return dir
 }
@@ -25,7 +26,7 @@ func evtxFiles(t testing.TB) []string {
 	t.Helper()
 	dir := sharedDir(t)
 	var files []string
-	for _, root := range []string{"testdata/evtx", "testsuites/sigma-regression/cases"} {
+	for _, root := range []string{"testdata/evtx", "testdata/sigma-regression/cases"} {
 		err := filepath.WalkDir(filepath.Join(dir, root), func(path string, d os.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && strings.HasSuffix(path, ".evtx") {
 				files = append(files, path)

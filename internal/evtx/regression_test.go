@@ -17,7 +17,7 @@ import (
 // expected JSON (evtx_dump's rendering, one or more objects per file) from
 // the .evtx beside it and requires the same JSON value.
 func TestRegressionJSON(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "testsuites", "sigma-regression", "cases")
+	dir := filepath.Join(sharedDir(t), "testdata", "sigma-regression", "cases")
 	cases, compared := 0, 0
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".evtx") {
@@ -42,7 +42,7 @@ func TestRegressionJSON(t *testing.T) {
 
 func compareJSONFile(t *testing.T, evtxPath, jsonPath string) int {
 	t.Helper()
-	rel := strings.TrimPrefix(evtxPath, filepath.Join(sharedDir(t), "testsuites")+string(filepath.Separator))
+	rel := strings.TrimPrefix(evtxPath, filepath.Join(sharedDir(t), "testdata")+string(filepath.Separator))
 	evs, st := readFile(t, evtxPath)
 	if len(st.Corrupt) > 0 {
 		t.Errorf("%s: problems: %v", rel, st.Corrupt)

@@ -3,7 +3,7 @@ package files
 import (
 	"strings"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // RuleShellAnswered is the rule id of a web shell found on disk answering

@@ -37,8 +37,8 @@ import (
 	"sort"
 	"strings"
 
-	"exhunt/internal/finding"
-	"exhunt/internal/yara"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/yara"
 
 	"go.yaml.in/yaml/v3"
 )

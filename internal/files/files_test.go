@@ -20,9 +20,9 @@ import (
 	"testing/fstest"
 	"time"
 
-	"exhunt/internal/evidence"
-	"exhunt/internal/finding"
-	"exhunt/rules"
+	"github.com/exhunt/exhunt/internal/evidence"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/rules"
 )
 
 var (
@@ -116,32 +116,32 @@ func TestLoadShipped(t *testing.T) {
 	}
 }
 
-// sharedDir holds the upstream material the shipped rules are copied from.
-const sharedDir = "../../../shared/upstream"
-
 // TestShippedUnmodified: the signature-base rules and IOCs ship exactly as
-// published, every file of them, with their licence.
+// published, every file of them, with their licence. The published files'
+// digests are kept in testdata/upstream.sha256.
 func TestShippedUnmodified(t *testing.T) {
-	for up, shippedDir := range map[string]string{"yara": "yara/signature-base", "signature-base-iocs": "iocs/signature-base"} {
-		dir := filepath.Join(sharedDir, up)
-		entries, err := os.ReadDir(dir)
-		if err != nil || len(entries) == 0 {
-			t.Fatalf("upstream files missing (../shared must sit beside the repository): %v", err)
+	sums, err := os.ReadFile("testdata/upstream.sha256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(sums), "\n") {
+		sum, name, ok := strings.Cut(line, "  ")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
 		}
-		for _, e := range entries {
-			want, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := fs.ReadFile(rules.FS, shippedDir+"/"+e.Name())
-			if err != nil {
-				t.Errorf("%s/%s is not shipped: %v", up, e.Name(), err)
-				continue
-			}
-			if string(got) != string(want) {
-				t.Errorf("rules/%s/%s differs from upstream", shippedDir, e.Name())
-			}
+		n++
+		got, err := fs.ReadFile(rules.FS, name)
+		if err != nil {
+			t.Errorf("%s is not shipped: %v", name, err)
+			continue
 		}
+		if d := sha256.Sum256(got); hex.EncodeToString(d[:]) != sum {
+			t.Errorf("rules/%s differs from upstream", name)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d digests in testdata/upstream.sha256", n)
 	}
 }
 

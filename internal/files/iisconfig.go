@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // configIssue is something in an IIS configuration file that makes the

@@ -11,9 +11,9 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"exhunt/internal/evidence"
-	"exhunt/internal/finding"
-	"exhunt/internal/fold"
+	"github.com/exhunt/exhunt/internal/evidence"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/fold"
 )
 
 // MsertDetection is one "Threat Detected" entry of a Microsoft Safety

@@ -17,9 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"exhunt/internal/evidence"
-	"exhunt/internal/finding"
-	"exhunt/internal/yara"
+	"github.com/exhunt/exhunt/internal/evidence"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/yara"
 )
 
 // Options tune reading. The zero value means the defaults.

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"exhunt/internal/finding"
-	"exhunt/internal/yara"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/yara"
 )
 
 // yaraFinding turns a YARA match into a finding: rule "yara:<name>", the

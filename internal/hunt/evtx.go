@@ -7,14 +7,14 @@ import (
 	"io"
 	"strings"
 
-	"exhunt/internal/catalog"
-	"exhunt/internal/evidence"
-	"exhunt/internal/evtx"
-	"exhunt/internal/finding"
-	"exhunt/internal/logs"
-	"exhunt/internal/rule"
-	"exhunt/internal/sigma"
-	"exhunt/internal/winevent"
+	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/evidence"
+	"github.com/exhunt/exhunt/internal/evtx"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/logs"
+	"github.com/exhunt/exhunt/internal/rule"
+	"github.com/exhunt/exhunt/internal/sigma"
+	"github.com/exhunt/exhunt/internal/winevent"
 )
 
 // maxEvtxInMemory bounds an event log read from a zip or gzip, which has to

@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"exhunt/internal/catalog"
-	"exhunt/internal/evidence"
-	"exhunt/internal/evtx"
-	"exhunt/internal/finding"
-	"exhunt/internal/lab"
+	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/evidence"
+	"github.com/exhunt/exhunt/internal/evtx"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/lab"
 )
 
 // BenchmarkEventRules reads the lab's event logs twice per iteration, with

@@ -6,10 +6,10 @@ import (
 	"net/url"
 	"strings"
 
-	"exhunt/internal/evidence"
-	"exhunt/internal/files"
-	"exhunt/internal/finding"
-	"exhunt/internal/logs"
+	"github.com/exhunt/exhunt/internal/evidence"
+	"github.com/exhunt/exhunt/internal/files"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/logs"
 )
 
 // ruleShellAnswered: a web shell found on disk answered a request in the

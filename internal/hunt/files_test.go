@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"exhunt/internal/catalog"
-	"exhunt/internal/evidence"
-	"exhunt/internal/files"
-	"exhunt/internal/finding"
-	"exhunt/internal/hunt"
+	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/evidence"
+	"github.com/exhunt/exhunt/internal/files"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/hunt"
 )
 
 const (

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"exhunt/internal/lab"
+	"github.com/exhunt/exhunt/internal/lab"
 )
 
 // TestEventRulesFalsePositives measures the event rules (exhunt's and the

@@ -16,14 +16,14 @@ import (
 	"sync"
 	"time"
 
-	"exhunt/internal/catalog"
-	"exhunt/internal/evidence"
-	"exhunt/internal/files"
-	"exhunt/internal/finding"
-	"exhunt/internal/logs"
-	"exhunt/internal/progress"
-	"exhunt/internal/rule"
-	"exhunt/internal/sigma"
+	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/evidence"
+	"github.com/exhunt/exhunt/internal/files"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/logs"
+	"github.com/exhunt/exhunt/internal/progress"
+	"github.com/exhunt/exhunt/internal/rule"
+	"github.com/exhunt/exhunt/internal/sigma"
 )
 
 // Options tune a hunt. The zero value works.

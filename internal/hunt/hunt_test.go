@@ -12,12 +12,12 @@ import (
 	"strings"
 	"testing"
 
-	"exhunt/internal/catalog"
-	"exhunt/internal/evidence"
-	"exhunt/internal/exchange"
-	"exhunt/internal/finding"
-	"exhunt/internal/hunt"
-	"exhunt/internal/lab"
+	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/evidence"
+	"github.com/exhunt/exhunt/internal/exchange"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/hunt"
+	"github.com/exhunt/exhunt/internal/lab"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -293,9 +293,9 @@ func TestLabChainDatesMatchExchange(t *testing.T) {
 // server each: every case's rule must fire on its event log as many times
 // as the case says, with the event record id as the evidence line.
 func TestEventLogsWithSigma(t *testing.T) {
-	cases, _ := filepath.Glob("../../../shared/testsuites/sigma-regression/cases/rules/windows/process_creation/*/info.yml")
+	cases, _ := filepath.Glob("../../testdata/sigma-regression/cases/rules/windows/process_creation/*/info.yml")
 	if len(cases) == 0 {
-		t.Fatal("sigma regression cases not found under ../shared/testsuites/sigma-regression (is ../shared missing?)")
+		t.Fatal("sigma regression cases not found under testdata/sigma-regression")
 	}
 	if len(cases) > 6 {
 		cases = cases[:6]

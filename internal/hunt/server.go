@@ -9,11 +9,11 @@ import (
 	"strings"
 	"time"
 
-	"exhunt/internal/catalog"
-	"exhunt/internal/evidence"
-	"exhunt/internal/exchange"
-	"exhunt/internal/finding"
-	"exhunt/internal/logs"
+	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/evidence"
+	"github.com/exhunt/exhunt/internal/exchange"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/logs"
 )
 
 // buildKinds are the Exchange logs whose #Version is the server's build.

@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"strings"
 
-	"exhunt/internal/evtx"
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/evtx"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // Windows event logs: each server gets Application, System, Security and

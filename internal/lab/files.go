@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // The file side of a server: what its disk holds in the places the file

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // gen generates one server. It is used by one goroutine only.

@@ -21,8 +21,9 @@ import (
 	"testing"
 	"time"
 
-	"exhunt/internal/evtx"
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/evtx"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/rules"
 )
 
 // fixtureSize keeps the shared trees small: every scenario, about 600 kB
@@ -766,12 +767,12 @@ func TestExposure(t *testing.T) {
 	}
 }
 
-// TestBuildsMatchTable keeps the embedded builds in step with the shared
+// TestBuildsMatchTable keeps the lab's builds in step with the shipped
 // build table.
 func TestBuildsMatchTable(t *testing.T) {
-	f, err := os.Open("../../../shared/data/exchange-builds.csv")
+	f, err := rules.FS.Open("data/exchange-builds.csv")
 	if err != nil {
-		t.Skip("shared build table not available:", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	recs, err := csv.NewReader(f).ReadAll()

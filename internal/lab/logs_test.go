@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/exhunt/exhunt/rules"
 )
 
 type logKind int
@@ -266,13 +268,9 @@ var (
 // iocURLs maps the MSTIC feed's file paths to URL paths (lower case).
 var iocURLs = func() map[string]bool {
 	m := map[string]bool{}
-	data, err := os.ReadFile("../../../shared/data/iocs/MSTICIoCs-ExchangeServerVulnerabilitiesDisclosedMarch2021.csv")
+	data, err := fs.ReadFile(rules.FS, "data/MSTICIoCs-ExchangeServerVulnerabilitiesDisclosedMarch2021.csv")
 	if err != nil {
-		// The paths the scenarios use, should the shared folder be absent.
-		for _, p := range []string{"/aspnet_client/shell.aspx", "/owa/auth/errorpage.aspx", "/aspnet_client/system_web/log.aspx", "/oab/log.aspx"} {
-			m[p] = true
-		}
-		return m
+		panic(err)
 	}
 	recs, _ := csv.NewReader(strings.NewReader(string(data))).ReadAll()
 	for _, rec := range recs {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // csvHeader names the columns CSV writes, in order.

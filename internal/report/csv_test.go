@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // splitRaw splits s at each sep not escaped by '\', keeping the escapes.

@@ -16,7 +16,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // The page is one template, one stylesheet and one script, embedded so the

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // htmlPayloads are placed in every string of the hostile result: log fields,

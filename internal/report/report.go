@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // JSON writes the result as one indented document.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 func sample() *finding.Result {

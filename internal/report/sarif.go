@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // SARIF 2.1.0 output, for code-scanning dashboards and importers such as

@@ -16,11 +16,11 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"exhunt/internal/catalog"
-	"exhunt/internal/evidence"
-	"exhunt/internal/finding"
-	"exhunt/internal/hunt"
-	"exhunt/internal/lab"
+	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/evidence"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/hunt"
+	"github.com/exhunt/exhunt/internal/lab"
 )
 
 const schemaMissing = "SARIF schema missing: .ci/run must fetch @microsoft/jest-sarif and set EXHUNT_SARIF_SCHEMA"

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 
 	"go.yaml.in/yaml/v3"
 )

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"exhunt/internal/logs"
+	"github.com/exhunt/exhunt/internal/logs"
 )
 
 // Conditions are evaluated cheapest operand first: and/or and "N of"

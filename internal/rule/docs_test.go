@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/rule-schema.md from the rule schema")

@@ -16,7 +16,7 @@ import (
 	"slices"
 	"strings"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 
 	"go.yaml.in/yaml/v3"
 )

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 type rec map[string]string

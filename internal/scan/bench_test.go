@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"exhunt/internal/decoy"
+	"github.com/exhunt/exhunt/internal/decoy"
 )
 
 // BenchmarkScanFleet scans 1,000 HTTPS decoys on loopback (every build of

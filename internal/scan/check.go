@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"exhunt/internal/exchange"
+	"github.com/exhunt/exhunt/internal/exchange"
 )
 
 // Public check requests, as the tools that defined them send them.

@@ -6,9 +6,9 @@ import (
 	"io/fs"
 	"strings"
 
-	"exhunt/internal/catalog"
-	"exhunt/internal/exchange"
-	"exhunt/rules"
+	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/exchange"
+	"github.com/exhunt/exhunt/rules"
 )
 
 // Data is the reference data a scan needs: the build table and the

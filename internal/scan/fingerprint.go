@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"strings"
 
-	"exhunt/internal/exchange"
-	"exhunt/internal/fold"
+	"github.com/exhunt/exhunt/internal/exchange"
+	"github.com/exhunt/exhunt/internal/fold"
 )
 
 // LogonInfo is what an OWA logon page says about the server.

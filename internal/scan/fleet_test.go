@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"exhunt/internal/decoy"
-	"exhunt/internal/exchange"
+	"github.com/exhunt/exhunt/internal/decoy"
+	"github.com/exhunt/exhunt/internal/exchange"
 )
 
 // loopback is every test's scope: nothing outside 127.0.0.0/8 is dialled.

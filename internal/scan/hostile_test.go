@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"exhunt/internal/decoy"
+	"github.com/exhunt/exhunt/internal/decoy"
 )
 
 // hostile is a loopback TCP server that misbehaves in one way. written

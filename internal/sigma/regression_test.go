@@ -12,7 +12,7 @@ import (
 
 // regressionCases is SigmaHQ's regression suite: per rule, the rule, the
 // events (as EVTX and as JSON) that must trigger it, and info.yml.
-const regressionCases = "../../../shared/testsuites/sigma-regression/cases"
+const regressionCases = "../../testdata/sigma-regression/cases"
 
 // regressionAllow lists cases allowed to fail to load, with the reason.
 var regressionAllow = map[string]string{}

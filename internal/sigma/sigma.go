@@ -22,7 +22,7 @@ import (
 	"strconv"
 	"strings"
 
-	"exhunt/internal/rule"
+	"github.com/exhunt/exhunt/internal/rule"
 
 	"go.yaml.in/yaml/v3"
 )

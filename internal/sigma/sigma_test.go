@@ -9,8 +9,8 @@ import (
 	"testing"
 	"unicode/utf16"
 
-	"exhunt/internal/logs"
-	"exhunt/internal/rule"
+	"github.com/exhunt/exhunt/internal/logs"
+	"github.com/exhunt/exhunt/internal/rule"
 )
 
 const procHeader = `title: test

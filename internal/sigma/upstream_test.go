@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// upstreamSigma is a checkout of SigmaHQ's rules (the Exchange-related part).
-const upstreamSigma = "../../../shared/upstream/sigma"
+// upstreamSigma is the shipped copy of SigmaHQ's rules (the Exchange-related
+// part), unmodified.
+const upstreamSigma = "../../rules/sigma"
 
 // TestUpstreamRules loads every upstream rule: none may panic or be broken
 // (a broken upstream rule would mean a parsing bug here); rules that need a

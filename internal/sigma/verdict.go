@@ -3,7 +3,7 @@ package sigma
 import (
 	"strings"
 
-	"exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // Sigma rules carry a level and ATT&CK tags, not a stage: these map them

@@ -17,8 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"exhunt/internal/evtx"
-	"exhunt/internal/sigma"
+	"github.com/exhunt/exhunt/internal/evtx"
+	"github.com/exhunt/exhunt/internal/sigma"
 )
 
 // Kinds exhunt's rules may name in their logsource.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"exhunt/internal/rule"
+	"github.com/exhunt/exhunt/internal/rule"
 )
 
 // The rule package cannot import this one (it would be a cycle through

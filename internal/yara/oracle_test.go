@@ -14,7 +14,7 @@ import (
 // upstreamDir holds the public rule files the engine must agree with yara
 // on; ownDir exhunt's own rules, shipped with them.
 const (
-	upstreamDir = "../../../shared/upstream/yara"
+	upstreamDir = "../../rules/yara/signature-base"
 	ownDir      = "../../rules/yara/exhunt"
 )
 
