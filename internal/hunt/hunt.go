@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/detect"
 	"github.com/exhunt/exhunt/internal/evidence"
 	"github.com/exhunt/exhunt/internal/files"
 	"github.com/exhunt/exhunt/internal/finding"
@@ -296,7 +297,7 @@ func (h *Hunter) newFinding(cr *rule.Compiled, rec *logs.Record, f *evidence.Fil
 
 // ruleHit is what a hit of one of exhunt's rules says whatever the
 // source: the rule, the stage and severity its outcomes give, the mailbox.
-func ruleHit(cr *rule.Compiled, rec rule.Record) finding.Finding {
+func ruleHit(cr *rule.Compiled, rec detect.Record) finding.Finding {
 	stage, sev, outcome := cr.Classify(rec)
 	r := cr.Rule
 	return finding.Finding{

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/exhunt/exhunt/internal/detect"
 	"github.com/exhunt/exhunt/internal/finding"
 )
 
@@ -81,7 +82,7 @@ func generateSchemaDoc(t *testing.T) string {
 	list("Severities", sevs)
 	list("Log sources", KnownLogsources)
 	list("Chains", knownChains[1:])
-	list("Field modifiers", knownModifiers)
+	list("Field modifiers", detect.ExhuntModifiers)
 	return b.String()
 }
 

@@ -1,5 +1,7 @@
-// Package rule defines exhunt's detection rules: their YAML schema, strict
-// parsing and validation, and the compiled form that evaluates one log record.
+// Package rule is the front end for exhunt's own detection rules: their YAML
+// schema, strict parsing and validation, and the compiled form. The detection
+// section compiles in the engine (internal/detect, exhunt dialect); this
+// package adds outcomes and extracts on top of it.
 //
 // Detections use Sigma's vocabulary (named selections of field conditions with
 // modifiers, combined by a condition expression), so rule authors who know

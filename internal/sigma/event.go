@@ -15,7 +15,7 @@ import (
 // Event is a Windows event as flat named fields: the System fields (EventID,
 // Channel, Computer, Provider_Name from the Provider element's Name
 // attribute, TimeCreated_SystemTime...) and the EventData or UserData fields
-// by name. It implements rule.Record and rule.Valuer: keyword searches look
+// by name. It implements detect.Record and detect.Valuer: keyword searches look
 // at each value.
 type Event struct {
 	names  []string          // field names in document order
@@ -39,7 +39,7 @@ func NewEvent(fields map[string]string) *Event {
 	return e
 }
 
-// Field implements rule.Record: fields by name, case-insensitively.
+// Field implements detect.Record: fields by name, case-insensitively.
 func (e *Event) Field(name string) (string, bool) {
 	v, ok := e.fields[name]
 	if !ok {
@@ -48,10 +48,10 @@ func (e *Event) Field(name string) (string, bool) {
 	return v, ok
 }
 
-// Raw implements rule.Record: the event as read.
+// Raw implements detect.Record: the event as read.
 func (e *Event) Raw() string { return e.raw }
 
-// Values implements rule.Valuer: every value of the event.
+// Values implements detect.Valuer: every value of the event.
 func (e *Event) Values() []string { return e.values }
 
 // Names lists the event's field names in the order read.

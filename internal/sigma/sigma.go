@@ -1,8 +1,8 @@
 // Package sigma loads standard Sigma rules (https://sigmahq.io, specification
 // v2) and matches them against Windows events and exhunt's log records.
 //
-// Detections are compiled by internal/rule in its Sigma dialect, so Sigma
-// rules and exhunt's own hunt rules share one matching engine. What this
+// Detections are compiled by the engine (internal/detect) in its Sigma
+// dialect, so Sigma rules and exhunt's own hunt rules share one matcher. What this
 // package adds is the rest of a Sigma rule: its metadata, and its logsource,
 // which a built-in table (logsources.yaml) maps to the event log channels and
 // event IDs that carry it, with the field renames some sources need (Security
@@ -22,14 +22,14 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/exhunt/exhunt/internal/rule"
+	"github.com/exhunt/exhunt/internal/detect"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // ErrUnsupported marks a well-formed rule that uses a feature exhunt does not
 // implement.
-var ErrUnsupported = rule.ErrUnsupported
+var ErrUnsupported = detect.ErrUnsupported
 
 // Rule is one Sigma detection rule, compiled. It is safe for concurrent use.
 type Rule struct {
@@ -56,7 +56,7 @@ type Rule struct {
 	// Path is the file the rule was read from, when loaded by LoadFS.
 	Path string `yaml:"-"`
 
-	det     *rule.Detection
+	det     *detect.Detection
 	mapping *LogsourceMapping
 }
 
@@ -192,7 +192,7 @@ func parse(data []byte, cfg *Config) (*Rule, error) {
 	if len(r.Detection) == 0 {
 		return r, errors.New("detection is missing")
 	}
-	det, err := rule.CompileDetection(r.Detection, &rule.Env{Sigma: true, Placeholders: cfg.Placeholders})
+	det, err := detect.Compile(r.Detection, &detect.Env{Dialect: detect.Sigma, Placeholders: cfg.Placeholders})
 	if err != nil {
 		return r, err
 	}
@@ -239,7 +239,7 @@ func (r *Rule) AppliesToLog(kind string) bool {
 // satisfies its detection. The event's channel and ID are its Channel and
 // EventID fields; rule field names are translated to the event source's own
 // where the logsource table says so.
-func (r *Rule) Match(ev rule.Record) bool {
+func (r *Rule) Match(ev detect.Record) bool {
 	ch, _ := ev.Field("Channel")
 	idText, _ := ev.Field("EventID")
 	id, err := strconv.Atoi(strings.TrimSpace(idText))
@@ -255,7 +255,7 @@ func (r *Rule) Literals() ([]string, bool) { return r.det.Literals() }
 
 // MatchEvent is Match for an event whose channel and ID the caller has
 // already read.
-func (r *Rule) MatchEvent(channel string, eventID int, ev rule.Record) bool {
+func (r *Rule) MatchEvent(channel string, eventID int, ev detect.Record) bool {
 	src := r.mapping.source(channel, eventID)
 	if src == nil {
 		return false
@@ -268,13 +268,13 @@ func (r *Rule) MatchEvent(channel string, eventID int, ev rule.Record) bool {
 
 // MatchLog reports whether a record of an exhunt log kind (e.g. an IIS line)
 // is of the rule's logsource and satisfies its detection.
-func (r *Rule) MatchLog(kind string, rec rule.Record) bool {
+func (r *Rule) MatchLog(kind string, rec detect.Record) bool {
 	return r.AppliesToLog(kind) && r.det.Match(rec)
 }
 
 // renamed presents an event under the Sigma taxonomy's field names.
 type renamed struct {
-	rule.Record
+	detect.Record
 	src *EventSource
 }
 
@@ -286,12 +286,12 @@ func (r *renamed) Field(name string) (string, bool) {
 }
 
 // FieldLower and ValuesLower pass lower-cased values through when the
-// event has them (rule.LowerRecord).
+// event has them (detect.LowerRecord).
 func (r *renamed) FieldLower(name string) (string, bool) {
 	if n, ok := r.src.rename(name); ok {
 		name = n
 	}
-	if lr, ok := r.Record.(rule.LowerRecord); ok {
+	if lr, ok := r.Record.(detect.LowerRecord); ok {
 		return lr.FieldLower(name)
 	}
 	v, ok := r.Record.Field(name)
@@ -299,7 +299,7 @@ func (r *renamed) FieldLower(name string) (string, bool) {
 }
 
 func (r *renamed) ValuesLower() []string {
-	if lr, ok := r.Record.(rule.LowerRecord); ok {
+	if lr, ok := r.Record.(detect.LowerRecord); ok {
 		return lr.ValuesLower()
 	}
 	vs := r.Values()
@@ -312,7 +312,7 @@ func (r *renamed) ValuesLower() []string {
 
 // Values keeps keyword searches looking at each value of the event.
 func (r *renamed) Values() []string {
-	if v, ok := r.Record.(rule.Valuer); ok {
+	if v, ok := r.Record.(detect.Valuer); ok {
 		return v.Values()
 	}
 	return []string{r.Record.Raw()}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"github.com/exhunt/exhunt/internal/detect"
 	"github.com/exhunt/exhunt/internal/logs"
-	"github.com/exhunt/exhunt/internal/rule"
 )
 
 const procHeader = `title: test
@@ -187,7 +187,7 @@ func TestBase64Offsets(t *testing.T) {
 		utf16le("Invoke-Mimikatz"): {"SQBuAHYAbwBrAGUALQBNAGkAbQBpAGsAYQB0AHoA", "kAbgB2AG8AawBlAC0ATQBpAG0AaQBrAGEAdAB6A", "JAG4AdgBvAGsAZQAtAE0AaQBtAGkAawBhAHQAeg"},
 		utf16le("ping"):            {"cABpAG4AZw", "AAaQBuAGcA", "wAGkAbgBnA"},
 	} {
-		if got := rule.Base64Offsets(in); !slices.Equal(got, want) {
+		if got := detect.Base64Offsets(in); !slices.Equal(got, want) {
 			t.Errorf("Base64Offsets(%q) = %q, want %q", in, got, want)
 		}
 	}

@@ -1,4 +1,4 @@
-package rule
+package detect
 
 // LowerRecord is a Record that gives its values lower-cased (as
 // strings.ToLower does), each computed once however many case-insensitive

@@ -1,4 +1,4 @@
-package rule
+package detect
 
 import (
 	"strings"
@@ -29,7 +29,7 @@ func TestLiteralsAreNecessary(t *testing.T) {
 		{"a: {x|contains: 'lsass'}\nb: {y|endswith: ['.dmp', '.zip']}\ncondition: 1 of them\n", true,
 			[]map[string]string{{"x": "LSASS"}, {"y": "a.ZIP"}}},
 	} {
-		d, err := CompileDetection(detection(t, tc.det), &Env{Sigma: true})
+		d, err := Compile(detection(t, tc.det), &Env{Dialect: Sigma})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.det, err)
 		}

@@ -1,4 +1,4 @@
-package rule
+package detect
 
 // The Sigma dialect (Env.Sigma): field conditions with the modifiers of the
 // Sigma specification v2, applied left to right as pySigma, the reference

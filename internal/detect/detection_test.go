@@ -1,4 +1,4 @@
-package rule
+package detect
 
 import (
 	"errors"
@@ -31,11 +31,11 @@ func (r valuesRec) Values() []string {
 
 func TestCompileDetectionDialects(t *testing.T) {
 	d := detection(t, "sel: {x|exists: true}\ncondition: sel\n")
-	exhunt, err := CompileDetection(d, nil)
+	exhunt, err := Compile(d, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sigma, err := CompileDetection(d, &Env{Sigma: true})
+	sigma, err := Compile(d, &Env{Dialect: Sigma})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestCompileDetectionDialects(t *testing.T) {
 	}
 
 	d = detection(t, "kw: ['evil']\ncondition: kw\n")
-	kw, err := CompileDetection(d, &Env{Sigma: true})
+	kw, err := Compile(d, &Env{Dialect: Sigma})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,16 +56,16 @@ func TestCompileDetectionDialects(t *testing.T) {
 		t.Error("keywords search each value of a Valuer, else Raw")
 	}
 
-	for _, dialect := range []*Env{nil, {Sigma: true}} {
-		_, err := CompileDetection(detection(t, "sel: {x: 1}\ncondition: sel | count() > 3\n"), dialect)
+	for _, dialect := range []*Env{nil, {Dialect: Sigma}} {
+		_, err := Compile(detection(t, "sel: {x: 1}\ncondition: sel | count() > 3\n"), dialect)
 		if !errors.Is(err, ErrUnsupported) {
 			t.Errorf("aggregation (sigma %v): %v", dialect != nil, err)
 		}
 	}
-	if _, err := CompileDetection(detection(t, "sel: {x|windash: a}\ncondition: sel\n"), nil); err == nil {
+	if _, err := Compile(detection(t, "sel: {x|windash: a}\ncondition: sel\n"), nil); err == nil {
 		t.Error("Sigma-only modifiers are not exhunt's")
 	}
-	if _, err := CompileDetection(detection(t, "sel: {x|list: a}\ncondition: sel\n"), &Env{Sigma: true, Lists: map[string][]string{"a": {"b"}}}); err == nil {
+	if _, err := Compile(detection(t, "sel: {x|list: a}\ncondition: sel\n"), &Env{Dialect: Sigma, Lists: map[string][]string{"a": {"b"}}}); err == nil {
 		t.Error("exhunt's list modifier is not Sigma's")
 	}
 }
@@ -73,7 +73,7 @@ func TestCompileDetectionDialects(t *testing.T) {
 func TestSigmaBudget(t *testing.T) {
 	// 6 windash positions before base64offset: 5^6 = 15625 spellings.
 	d := detection(t, "sel: {x|windash|base64offset|contains: '-a -b -c -d -e -f'}\ncondition: sel\n")
-	if _, err := CompileDetection(d, &Env{Sigma: true}); err == nil {
+	if _, err := Compile(d, &Env{Dialect: Sigma}); err == nil {
 		t.Error("a value expanding past the bound is accepted")
 	}
 	// 5^5*3 = 9375 forms each: the detection's bound stops the list.
@@ -81,7 +81,7 @@ func TestSigmaBudget(t *testing.T) {
 	for range 20 {
 		y += "    - '-a -b -c -d -e'\n"
 	}
-	if _, err := CompileDetection(detection(t, y+"condition: sel\n"), &Env{Sigma: true}); err == nil {
+	if _, err := Compile(detection(t, y+"condition: sel\n"), &Env{Dialect: Sigma}); err == nil {
 		t.Error("a detection expanding past the bound is accepted")
 	}
 }
@@ -99,7 +99,7 @@ func TestTrailingBackslash(t *testing.T) {
 		{"startswith", `C:\ProgramData\`, `C:\ProgramData`, false},
 		{"contains", `a\\`, `xa\y`, true},
 	} {
-		d, err := CompileDetection(detection(t, "sel:\n  f|"+tc.mod+": '"+tc.value+"'\ncondition: sel\n"), nil)
+		d, err := Compile(detection(t, "sel:\n  f|"+tc.mod+": '"+tc.value+"'\ncondition: sel\n"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
