@@ -12,7 +12,6 @@ import (
 	"github.com/exhunt/exhunt/internal/evtx"
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/logs"
-	"github.com/exhunt/exhunt/internal/rule"
 	"github.com/exhunt/exhunt/internal/sigma"
 	"github.com/exhunt/exhunt/internal/winevent"
 )
@@ -21,38 +20,40 @@ import (
 // be held in memory for the reader's random access.
 const maxEvtxInMemory = 1 << 30
 
-// eventRules are the rules for Windows events: exhunt's own by event kind,
-// Sigma's by channel, so an event meets only the rules that can match it.
+// eventRules are the detectors for Windows events, exhunt's and Sigma's
+// alike, indexed by the channel and event ID of the sources they read, so an
+// event meets only the detectors that can match it.
 type eventRules struct {
-	kinds []kindRulesEvt
-	// Sigma rules by lower-case channel and event ID; anyID holds those
-	// that take every event of a channel
-	sigma map[sigmaKey][]sigmaEntry
-	anyID map[string][]sigmaEntry
-	// pf finds each rule's literals (Detection.Literals) in an event's
-	// values: a rule whose bit is not in the mask cannot match, so it is
-	// not evaluated. Rules without literals have bit 0 and always run.
+	// byID holds the detectors reading given event IDs of a channel
+	// (lower case); anyID those that take every event of a channel.
+	byID  map[eventKey][]eventEntry
+	anyID map[string][]eventEntry
+	// pf finds each detector's literals (Detection.Literals) in an event's
+	// values: a detector whose bit is not in the mask cannot match, so it
+	// is not evaluated. Detectors without literals have bit 0 and always run.
 	pf *logs.Prefilter
 }
 
-type sigmaKey struct {
+type eventKey struct {
 	channel string
 	id      int
 }
 
-type sigmaEntry struct {
-	r   *sigma.Rule
+// eventEntry is one detector over the events of one logsource.
+type eventEntry struct {
+	d *detector
+	// seq orders the entries as they were added, so an event's findings
+	// come out in one order whichever index holds the entries
+	seq int
 	bit uint64
-}
-
-type kindRulesEvt struct {
-	kind  string
-	rules []*rule.Compiled
-	bits  []uint64
+	// src gives the event source (field renames) of an event's channel
+	// and ID; alias adds the field names of an exhunt event kind
+	src   interface{ Source(string, int) *sigma.EventSource }
+	alias map[string]string
 }
 
 func newEventRules(cat *catalog.Catalog) *eventRules {
-	er := &eventRules{sigma: map[sigmaKey][]sigmaEntry{}, anyID: map[string][]sigmaEntry{}}
+	er := &eventRules{byID: map[eventKey][]eventEntry{}, anyID: map[string][]eventEntry{}}
 	var groups [][]string
 	bitFor := func(lits []string, ok bool) uint64 {
 		if !ok || len(lits) == 0 {
@@ -61,47 +62,55 @@ func newEventRules(cat *catalog.Catalog) *eventRules {
 		groups = append(groups, lits)
 		return ruleBit(len(groups) - 1)
 	}
-	for _, k := range winevent.Kinds() {
-		rs := cat.ForKind(k)
-		if len(rs) == 0 {
-			continue
-		}
-		kr := kindRulesEvt{kind: k, rules: rs}
-		for _, cr := range rs {
-			kr.bits = append(kr.bits, bitFor(cr.Literals()))
-		}
-		er.kinds = append(er.kinds, kr)
-	}
-	for _, sr := range cat.Sigma.Rules {
-		if len(sr.EventSources()) == 0 {
-			continue
-		}
-		e := sigmaEntry{r: sr, bit: bitFor(sr.Literals())}
-		seen := map[sigmaKey]bool{}
-		for _, src := range sr.EventSources() {
+	seq := 0
+	add := func(e eventEntry, srcs []sigma.EventSource) {
+		e.seq = seq
+		seq++
+		seen := map[eventKey]bool{}
+		for _, src := range srcs {
 			ch := strings.ToLower(src.Channel)
 			if len(src.EventIDs) == 0 {
-				if !seen[sigmaKey{ch, -1}] {
-					seen[sigmaKey{ch, -1}] = true
+				if !seen[eventKey{ch, -1}] {
+					seen[eventKey{ch, -1}] = true
 					er.anyID[ch] = append(er.anyID[ch], e)
 				}
 				continue
 			}
 			for _, id := range src.EventIDs {
-				if k := (sigmaKey{ch, id}); !seen[k] {
+				if k := (eventKey{ch, id}); !seen[k] {
 					seen[k] = true
-					er.sigma[k] = append(er.sigma[k], e)
+					er.byID[k] = append(er.byID[k], e)
 				}
 			}
 		}
+	}
+	for _, k := range winevent.Kinds() {
+		m, alias := winevent.Kind(k)
+		if m == nil {
+			continue
+		}
+		for _, cr := range cat.ForKind(k) {
+			add(eventEntry{d: ruleDetector(cr), bit: bitFor(cr.Literals()), src: m, alias: alias}, m.Events)
+		}
+	}
+	for _, sr := range cat.Sigma.Rules {
+		if len(sr.EventSources()) == 0 {
+			continue
+		}
+		add(eventEntry{d: sigmaDetector(sr, nil), bit: bitFor(sr.Literals()), src: sr}, sr.EventSources())
 	}
 	er.pf = logs.NewPrefilterGroups(groups)
 	return er
 }
 
-// match appends the findings of every rule that matches the event.
+// match appends the findings of every detector that matches the event.
 func (er *eventRules) match(e *evtx.Event, f *evidence.File, out []finding.Finding) []finding.Finding {
 	we := winevent.New(e)
+	ch := strings.ToLower(we.Channel())
+	byID, all := er.byID[eventKey{ch, we.ID()}], er.anyID[ch]
+	if len(byID)+len(all) == 0 {
+		return out
+	}
 	var mask uint64
 	masked := false
 	may := func(bit uint64) bool {
@@ -121,53 +130,66 @@ func (er *eventRules) match(e *evtx.Event, f *evidence.File, out []finding.Findi
 		}
 		return mask&bit != 0
 	}
-	for _, kr := range er.kinds {
-		v := we.As(kr.kind)
-		if v == nil {
+	// one view per event source, shared by the detectors that read it
+	type view struct {
+		src   *sigma.EventSource
+		alias map[string]string
+		v     *winevent.View
+	}
+	var views []view
+	viewOf := func(src *sigma.EventSource, alias map[string]string) *winevent.View {
+		for _, x := range views {
+			if x.src == src && (x.alias == nil) == (alias == nil) {
+				return x.v
+			}
+		}
+		v := we.Under(src, alias)
+		views = append(views, view{src, alias, v})
+		return v
+	}
+	for len(byID)+len(all) > 0 {
+		// merge the two lists in the order the entries were added
+		var en eventEntry
+		if len(all) == 0 || (len(byID) > 0 && byID[0].seq < all[0].seq) {
+			en, byID = byID[0], byID[1:]
+		} else {
+			en, all = all[0], all[1:]
+		}
+		if !may(en.bit) {
 			continue
 		}
-		for i, cr := range kr.rules {
-			if may(kr.bits[i]) && cr.Match(v) {
-				out = append(out, eventFinding(cr, v, e, f))
-			}
+		src := en.src.Source(we.Channel(), we.ID())
+		if src == nil {
+			continue
 		}
-	}
-	ch := strings.ToLower(we.Channel())
-	byID, all := er.sigma[sigmaKey{ch, we.ID()}], er.anyID[ch]
-	if len(byID)+len(all) > 0 {
-		v := we.Plain()
-		for _, srs := range [2][]sigmaEntry{byID, all} {
-			for _, se := range srs {
-				if may(se.bit) && se.r.MatchEvent(we.Channel(), we.ID(), v) {
-					out = append(out, sigmaFinding(se.r, e, f))
-				}
-			}
+		if v := viewOf(src, en.alias); en.d.det.Match(v) {
+			out = append(out, eventFinding(en.d, v, e, f))
 		}
 	}
 	return out
 }
 
-// eventFinding builds the evidence for a hit of one of exhunt's rules.
-func eventFinding(cr *rule.Compiled, v *winevent.View, e *evtx.Event, f *evidence.File) finding.Finding {
-	fd := ruleHit(cr, v)
-	fd.Time = e.Time
-	fd.Source = eventSource(e, f)
-	fd.Fields = map[string]string{}
-	names := cr.Rule.Fields
-	if len(names) == 0 {
+// eventFinding is the evidence of a hit on an event: the detector's fields
+// under its names, or every field as read.
+func eventFinding(d *detector, v *winevent.View, e *evtx.Event, f *evidence.File) finding.Finding {
+	fields := map[string]string{}
+	if d.fields == nil {
 		for _, fl := range e.Fields {
-			names = append(names, fl.Name)
+			if len(fields) >= 24 {
+				break
+			}
+			fields[fl.Name] = clip(fl.Value)
 		}
 	}
-	for _, n := range names {
-		if len(fd.Fields) >= 24 {
+	for _, n := range d.fields {
+		if len(fields) >= 24 {
 			break
 		}
 		if val, ok := v.Field(n); ok {
-			fd.Fields[n] = clip(val)
+			fields[n] = clip(val)
 		}
 	}
-	return fd
+	return newFinding(d, v, e.Time, eventSource(e, f), fields)
 }
 
 // clip bounds one evidence value and copies it out of the chunk's text.
@@ -251,22 +273,6 @@ func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
 
 func lineGap(p evtx.Problem) logs.LineGap {
 	return logs.LineGap{Line: int64(p.Record), Reason: p.String()}
-}
-
-// sigmaFinding turns a Sigma hit on an event into a finding, with the
-// event's values as evidence.
-func sigmaFinding(r *sigma.Rule, ev *evtx.Event, f *evidence.File) finding.Finding {
-	fd := sigmaHit(r)
-	fd.Time = ev.Time
-	fd.Source = eventSource(ev, f)
-	fd.Fields = map[string]string{}
-	for _, fl := range ev.Fields {
-		if len(fd.Fields) >= 24 {
-			break
-		}
-		fd.Fields[fl.Name] = clip(fl.Value)
-	}
-	return fd
 }
 
 // eventSource points at an event: for event logs the "line" is the

@@ -17,14 +17,12 @@ import (
 	"time"
 
 	"github.com/exhunt/exhunt/internal/catalog"
-	"github.com/exhunt/exhunt/internal/detect"
 	"github.com/exhunt/exhunt/internal/evidence"
 	"github.com/exhunt/exhunt/internal/files"
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/logs"
 	"github.com/exhunt/exhunt/internal/progress"
 	"github.com/exhunt/exhunt/internal/rule"
-	"github.com/exhunt/exhunt/internal/sigma"
 )
 
 // Options tune a hunt. The zero value works.
@@ -56,16 +54,14 @@ type Hunter struct {
 	events *eventRules
 }
 
+// kindRules are the detectors for one log kind, whatever their dialect.
 type kindRules struct {
-	format logs.Format
-	rules  []*rule.Compiled
-	pf     *logs.Prefilter
-	all    bool
-	// always has the bits of rules without literals, which see every line
+	format    logs.Format
+	detectors []*detector
+	pf        *logs.Prefilter
+	all       bool
+	// always has the bits of detectors without literals, which see every line
 	always uint64
-	// sigma are the Sigma rules for this kind (webserver rules on IIS);
-	// their bits follow the rules'
-	sigma []*sigma.Rule
 }
 
 // New prepares per-kind prefilters once.
@@ -85,29 +81,31 @@ func New(cat *catalog.Catalog, opt Options) *Hunter {
 		if !ok {
 			continue
 		}
-		kr := &kindRules{format: f, rules: cat.ForKind(k)}
-		// one literal group per rule: a candidate line is evaluated only
-		// by the rules whose own literals it holds
-		groups := make([][]string, len(kr.rules))
-		for i, cr := range kr.rules {
-			groups[i] = cat.CompactLiterals(cr)
-			if len(groups[i]) == 0 {
+		kr := &kindRules{format: f}
+		// one literal group per detector: a candidate line is evaluated
+		// only by the detectors whose own literals it holds
+		var groups [][]string
+		add := func(d *detector, lits []string) {
+			if len(lits) == 0 {
 				kr.all = true
-				kr.always |= ruleBit(i)
+				kr.always |= ruleBit(len(groups))
 			}
+			kr.detectors = append(kr.detectors, d)
+			groups = append(groups, lits)
+		}
+		for _, cr := range cat.ForKind(k) {
+			// exhunt rules name their prefilter literals themselves
+			add(ruleDetector(cr), cat.CompactLiterals(cr))
 		}
 		for _, sr := range cat.Sigma.Rules {
 			if !sr.AppliesToLog(k) {
 				continue
 			}
-			kr.sigma = append(kr.sigma, sr)
 			lits, ok := sr.Literals()
 			if !ok {
 				lits = nil
-				kr.all = true
-				kr.always |= ruleBit(len(groups))
 			}
-			groups = append(groups, lits)
+			add(sigmaDetector(sr, webFields), lits)
 		}
 		kr.pf = logs.NewPrefilterGroups(groups)
 		h.kind[k] = kr
@@ -253,17 +251,11 @@ func (w *worker) read(ctx context.Context, j fileResult) fileResult {
 	defer rc.Close()
 	j.stats, j.err = sc.Scan(ctx, w.h.opt.Progress.Reader(w.id, rc), func(rec *logs.Record) error {
 		mask := kr.always | kr.pf.Mask(rec.Raw())
-		for i, cr := range kr.rules {
-			if mask&ruleBit(i) == 0 || !cr.Match(rec) {
+		for i, d := range kr.detectors {
+			if mask&ruleBit(i) == 0 || !d.det.Match(rec) {
 				continue
 			}
-			j.findings = append(j.findings, w.h.newFinding(cr, rec, j.file))
-		}
-		for i, sr := range kr.sigma {
-			if mask&ruleBit(len(kr.rules)+i) == 0 || !sr.MatchLog(string(j.file.Kind), rec) {
-				continue
-			}
-			j.findings = append(j.findings, w.h.sigmaLogFinding(sr, rec, j.file))
+			j.findings = append(j.findings, w.h.logFinding(d, rec, j.file))
 		}
 		return nil
 	})
@@ -273,55 +265,12 @@ func (w *worker) read(ctx context.Context, j fileResult) fileResult {
 // webFields are the IIS fields kept as evidence of a Sigma hit.
 var webFields = []string{"date", "time", "s-ip", "cs-method", "cs-uri-stem", "cs-uri-query", "s-port", "cs-username", "c-ip", "cs(User-Agent)", "sc-status", "sc-substatus", "sc-win32-status"}
 
-// sigmaLogFinding is the evidence of a Sigma webserver rule's hit on a
-// web log line: the line's fields, its client and user agent.
-func (h *Hunter) sigmaLogFinding(sr *sigma.Rule, rec *logs.Record, f *evidence.File) finding.Finding {
-	fd := sigmaHit(sr)
-	fd.Time = rec.Time
-	fd.Source = finding.Source{File: f.Rel, Line: rec.Line, Kind: string(f.Kind)}
-	fd.Fields = rec.Fields(webFields)
+// logFinding is the evidence of a hit on a log line: the detector's
+// fields, the client and its user agent.
+func (h *Hunter) logFinding(d *detector, rec *logs.Record, f *evidence.File) finding.Finding {
+	fd := newFinding(d, rec, rec.Time, finding.Source{File: f.Rel, Line: rec.Line, Kind: string(f.Kind)}, rec.Fields(d.fields))
 	h.addClient(&fd, rec, f.Kind)
 	return fd
-}
-
-// newFinding builds the evidence for one hit; the server name is filled in
-// when the server's results are merged, since it may come from the logs.
-func (h *Hunter) newFinding(cr *rule.Compiled, rec *logs.Record, f *evidence.File) finding.Finding {
-	fd := ruleHit(cr, rec)
-	fd.Time = rec.Time
-	fd.Source = finding.Source{File: f.Rel, Line: rec.Line, Kind: string(f.Kind)}
-	fd.Fields = rec.Fields(cr.Rule.Fields)
-	h.addClient(&fd, rec, f.Kind)
-	return fd
-}
-
-// ruleHit is what a hit of one of exhunt's rules says whatever the
-// source: the rule, the stage and severity its outcomes give, the mailbox.
-func ruleHit(cr *rule.Compiled, rec detect.Record) finding.Finding {
-	stage, sev, outcome := cr.Classify(rec)
-	r := cr.Rule
-	return finding.Finding{
-		Rule:     r.ID,
-		Title:    r.Title,
-		Stage:    stage,
-		Outcome:  outcome,
-		CVEs:     append([]string{}, r.CVEs...),
-		Chain:    r.Chain,
-		Severity: sev,
-		Mailbox:  cr.Extracted(rec, "mailbox"),
-	}
-}
-
-// sigmaHit is what a Sigma rule's hit says: stage from its ATT&CK tags,
-// severity from its level.
-func sigmaHit(sr *sigma.Rule) finding.Finding {
-	return finding.Finding{
-		Rule:     "sigma:" + sr.ID,
-		Title:    sr.Title,
-		Stage:    sigma.StageOf(sr.Tags),
-		Severity: sigma.SeverityOf(sr.Level),
-		CVEs:     sigma.CVEs(sr.Tags),
-	}
 }
 
 // addClient records who sent a web request: client address, user agent as

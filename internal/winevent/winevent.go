@@ -168,8 +168,25 @@ func (e *Event) As(kind string) *View {
 // Plain presents the event under its own field names.
 func (e *Event) Plain() *View { return &View{e: e} }
 
+// Under presents the event under the field names of one event source of a
+// logsource (a Sigma rule's, or a kind's), with alias adding names of its
+// own. This one view serves the rules of both dialects.
+func (e *Event) Under(src *sigma.EventSource, alias map[string]string) *View {
+	return &View{e: e, src: src, alias: alias}
+}
+
+// Kind returns the logsource mapping of an event kind and the extra field
+// names its rules may use; nil when the kind is unknown or not mapped.
+func Kind(kind string) (*sigma.LogsourceMapping, map[string]string) {
+	i := index(kind)
+	if i < 0 {
+		return nil, nil
+	}
+	return mappings()[i], kinds[i].alias
+}
+
 // View is an event under one kind's field names; it implements
-// rule.Record and rule.Valuer.
+// detect.Record, detect.Valuer and detect.LowerRecord.
 type View struct {
 	e     *Event
 	src   *sigma.EventSource
@@ -226,7 +243,7 @@ func (e *Event) lowerAt(i int) string {
 	return e.lower[i]
 }
 
-// FieldLower is Field with the value lower-cased (rule.LowerRecord).
+// FieldLower is Field with the value lower-cased (detect.LowerRecord).
 func (v *View) FieldLower(name string) (string, bool) {
 	if i := fieldIndex(v.e.ev, v.name(name)); i >= 0 {
 		return v.e.lowerAt(i), true
@@ -234,7 +251,7 @@ func (v *View) FieldLower(name string) (string, bool) {
 	return "", false
 }
 
-// ValuesLower is Values lower-cased (rule.LowerRecord).
+// ValuesLower is Values lower-cased (detect.LowerRecord).
 func (v *View) ValuesLower() []string {
 	for i := range v.e.ev.Fields {
 		v.e.lowerAt(i)
