@@ -48,7 +48,9 @@ type eventEntry struct {
 	bit uint64
 	// src gives the event source (field renames) of an event's channel
 	// and ID; alias adds the field names of an exhunt event kind
-	src   interface{ Source(string, int) *sigma.EventSource }
+	src interface {
+		Source(string, int) *sigma.EventSource
+	}
 	alias map[string]string
 }
 
