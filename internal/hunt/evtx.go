@@ -48,10 +48,14 @@ type eventEntry struct {
 	bit uint64
 	// src gives the event source (field renames) of an event's channel
 	// and ID; alias adds the field names of an exhunt event kind
-	src interface {
-		Source(string, int) *sigma.EventSource
-	}
+	src   sourcer
 	alias map[string]string
+}
+
+// sourcer finds the event source of a channel and event ID: a logsource
+// mapping (an exhunt event kind) or a Sigma rule.
+type sourcer interface {
+	Source(channel string, eventID int) *sigma.EventSource
 }
 
 func newEventRules(cat *catalog.Catalog) *eventRules {

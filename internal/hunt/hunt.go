@@ -225,13 +225,19 @@ func (h *Hunter) newWorker(id int) *worker {
 	return &worker{h: h, id: id, scanner: map[logs.Format]*logs.Scanner{}}
 }
 
+// read hands a file to the reader of its kind.
 func (w *worker) read(ctx context.Context, j fileResult) fileResult {
-	if j.file.Kind == evidence.EVTX {
-		return w.readEVTX(ctx, j)
+	for _, r := range readers {
+		if r.reads(j.file.Kind) {
+			return r.read(ctx, w, j)
+		}
 	}
-	if j.file.Kind == evidence.HostFile || j.file.Kind == evidence.Msert {
-		return w.readHostFile(ctx, j)
-	}
+	j.err = fmt.Errorf("no reader for evidence kind %q", j.file.Kind)
+	return j
+}
+
+// readLog streams a text log through the detectors of its kind.
+func (w *worker) readLog(ctx context.Context, j fileResult) fileResult {
 	kr := w.h.kind[string(j.file.Kind)]
 	if kr == nil {
 		j.err = fmt.Errorf("no reader for log kind %q", j.file.Kind)
