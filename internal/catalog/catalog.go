@@ -431,6 +431,14 @@ func (c *Catalog) LoadSigma(paths ...string) error {
 		if err != nil {
 			return fmt.Errorf("sigma rules %s: %w", p, err)
 		}
+		for i := range set.Skipped {
+			set.Skipped[i].Path = filepath.Join(dir, filepath.FromSlash(set.Skipped[i].Path))
+		}
+		// a rule the user gives loads, or stops the run naming file,
+		// line and reason; only unsupported features are skipped
+		if err := set.Broken(); err != nil {
+			return fmt.Errorf("sigma rules:\n%w", err)
+		}
 		c.Sigma.Rules = append(c.Sigma.Rules, set.Rules...)
 		c.Sigma.Skipped = append(c.Sigma.Skipped, set.Skipped...)
 	}

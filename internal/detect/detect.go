@@ -107,7 +107,7 @@ func Compile(detection map[string]yaml.Node, env *Env) (*Detection, error) {
 	}
 	conds, err := conditionStrings(&condNode, c.sigma)
 	if err != nil {
-		return nil, err
+		return nil, atLine(condNode.Line, err)
 	}
 	d := &Detection{sigma: c.sigma}
 	for name := range detection {
@@ -127,7 +127,7 @@ func Compile(detection map[string]yaml.Node, env *Env) (*Detection, error) {
 		node := detection[name]
 		s, err := c.selection(&node)
 		if err != nil {
-			return nil, fmt.Errorf("detection: %s: %w", name, err)
+			return nil, fmt.Errorf("detection: %s: %w", name, atLine(node.Line, err))
 		}
 		d.sels = append(d.sels, s)
 	}
@@ -135,7 +135,7 @@ func Compile(detection map[string]yaml.Node, env *Env) (*Detection, error) {
 	for _, cs := range conds {
 		e, err := parseCondition(cs, d.names, c.sigma)
 		if err != nil {
-			return nil, fmt.Errorf("detection: %w", err)
+			return nil, fmt.Errorf("detection: %w", atLine(condNode.Line, err))
 		}
 		alts = append(alts, e)
 	}
@@ -239,7 +239,7 @@ func (c *compiler) selection(n *yaml.Node) (selection, error) {
 				}
 				kw.values = append(kw.values, m)
 			default:
-				return s, fmt.Errorf("line %d: list entries must be maps or strings", item.Line)
+				return s, atLine(item.Line, errors.New("list entries must be maps or strings"))
 			}
 		}
 		if len(s.groups) > 0 && kw != nil {
@@ -255,7 +255,7 @@ func (c *compiler) selection(n *yaml.Node) (selection, error) {
 		}
 		s.groups = [][]fieldCond{{{values: []valueMatcher{m}}}}
 	default:
-		return s, fmt.Errorf("line %d: want a map or a list", n.Line)
+		return s, atLine(n.Line, errors.New("want a map or a list"))
 	}
 	return s, nil
 }
@@ -265,7 +265,7 @@ func (c *compiler) keyword(n *yaml.Node) (valueMatcher, error) {
 	if c.sigma {
 		m, err := c.sigmaValue(n, nil, true)
 		if err != nil {
-			return nil, fmt.Errorf("line %d: keyword: %w", n.Line, err)
+			return nil, atLine(n.Line, fmt.Errorf("keyword: %w", err))
 		}
 		return m, nil
 	}
@@ -293,33 +293,33 @@ func (c *compiler) group(n *yaml.Node) ([]fieldCond, error) {
 		case yaml.SequenceNode:
 			raw = val.Content
 			if len(raw) > maxSelectionValues {
-				return nil, fmt.Errorf("line %d: more than %d values", val.Line, maxSelectionValues)
+				return nil, atLine(val.Line, fmt.Errorf("more than %d values", maxSelectionValues))
 			}
 		default:
-			return nil, fmt.Errorf("line %d: %s: value must be a scalar or a list", val.Line, key.Value)
+			return nil, atLine(val.Line, fmt.Errorf("%s: value must be a scalar or a list", key.Value))
 		}
 		if c.sigma {
 			fc, err := c.sigmaCond(parts[0], mods, raw)
 			if err != nil {
-				return nil, fmt.Errorf("line %d: %s: %w", key.Line, key.Value, err)
+				return nil, atLine(key.Line, fmt.Errorf("%s: %w", key.Value, err))
 			}
 			g = append(g, fc)
 			continue
 		}
 		fc := fieldCond{field: strings.ToLower(parts[0])}
 		if fc.field == "" {
-			return nil, fmt.Errorf("line %d: empty field name", key.Line)
+			return nil, atLine(key.Line, errors.New("empty field name"))
 		}
 		if slices.Contains(mods, "all") {
 			fc.all = true
 		}
 		if slices.Contains(mods, "exists") {
 			if len(raw) != 1 || raw[0].Kind != yaml.ScalarNode {
-				return nil, fmt.Errorf("line %d: exists takes true or false", val.Line)
+				return nil, atLine(val.Line, errors.New("exists takes true or false"))
 			}
 			b, err := strconv.ParseBool(raw[0].Value)
 			if err != nil {
-				return nil, fmt.Errorf("line %d: exists takes true or false", val.Line)
+				return nil, atLine(val.Line, errors.New("exists takes true or false"))
 			}
 			fc.exists = -1
 			if b {
@@ -331,7 +331,7 @@ func (c *compiler) group(n *yaml.Node) ([]fieldCond, error) {
 		for _, v := range raw {
 			v = resolveAlias(v)
 			if v.Kind != yaml.ScalarNode {
-				return nil, fmt.Errorf("line %d: nested values are not supported", v.Line)
+				return nil, atLine(v.Line, errors.New("nested values are not supported"))
 			}
 			if v.Tag == "!!null" {
 				// null: the field is absent or empty.
@@ -340,7 +340,7 @@ func (c *compiler) group(n *yaml.Node) ([]fieldCond, error) {
 			}
 			m, err := newValueMatcher(v.Value, mods, c.env)
 			if err != nil {
-				return nil, fmt.Errorf("line %d: %s: %w", v.Line, key.Value, err)
+				return nil, atLine(v.Line, fmt.Errorf("%s: %w", key.Value, err))
 			}
 			fc.values = append(fc.values, m)
 		}
@@ -546,7 +546,7 @@ func newValueMatcher(v string, mods []string, env *Env) (valueMatcher, error) {
 	has := func(m string) bool { return slices.Contains(mods, m) }
 	switch {
 	case has("re"):
-		re, err := regexp.Compile(withReFlags(v, has))
+		re, err := Regexp(withReFlags(v, has))
 		if err != nil {
 			return nil, fmt.Errorf("re: %w", err)
 		}
@@ -635,4 +635,74 @@ func (d *Detection) First(rec Record, conds []Cond) int {
 		}
 	}
 	return -1
+}
+
+// LineError is a compile error at a line of the rule file.
+type LineError struct {
+	Line int
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+func (e *LineError) Unwrap() error { return e.Err }
+
+// atLine places err at a line unless a more precise line is known already.
+func atLine(line int, err error) error {
+	var le *LineError
+	if line <= 0 || errors.As(err, &le) {
+		return err
+	}
+	return &LineError{Line: line, Err: err}
+}
+
+// Line returns the line of the rule file a compile error is at, or 0.
+func Line(err error) int {
+	var le *LineError
+	if errors.As(err, &le) {
+		return le.Line
+	}
+	return 0
+}
+
+// maxRegexpDepth bounds the nesting of a rule's regular expression: the
+// parser's own limit (1000) lets a hostile rule cost deep recursion first,
+// and no real rule nests more than a few levels.
+const maxRegexpDepth = 100
+
+// Regexp compiles a regular expression of a rule, bounding its nesting.
+func Regexp(expr string) (*regexp.Regexp, error) {
+	if d := regexpDepth(expr); d > maxRegexpDepth {
+		return nil, fmt.Errorf("regular expression nests %d deep, more than %d", d, maxRegexpDepth)
+	}
+	return regexp.Compile(expr)
+}
+
+// regexpDepth is the deepest nesting of groups in expr; escaped
+// parentheses and those in character classes do not count.
+func regexpDepth(expr string) int {
+	depth, deepest := 0, 0
+	class := false
+	for i := 0; i < len(expr); i++ {
+		switch c := expr[i]; {
+		case c == '\\':
+			i++
+		case class:
+			class = c != ']'
+		case c == '[':
+			class = true
+			// a ']' right after '[' or '[^' is literal
+			if i+1 < len(expr) && expr[i+1] == '^' {
+				i++
+			}
+			if i+1 < len(expr) && expr[i+1] == ']' {
+				i++
+			}
+		case c == '(':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ')':
+			depth = max(depth-1, 0)
+		}
+	}
+	return deepest
 }

@@ -9,11 +9,17 @@ import (
 
 func detection(t *testing.T, y string) map[string]yaml.Node {
 	t.Helper()
-	var d map[string]yaml.Node
-	if err := yaml.Unmarshal([]byte(y), &d); err != nil {
+	d, err := parseDetection(y)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return d
+}
+
+func parseDetection(y string) (map[string]yaml.Node, error) {
+	var d map[string]yaml.Node
+	err := yaml.Unmarshal([]byte(y), &d)
+	return d, err
 }
 
 // valuesRec is a record whose keyword searches look at each value.

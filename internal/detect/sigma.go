@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,29 @@ import (
 
 	"go.yaml.in/yaml/v3"
 )
+
+// pcreOnly reports whether a regular expression failed to compile only for
+// a PCRE feature RE2 lacks (look-around, atomic groups, back references,
+// possessive quantifiers, escapes such as \h or \Z), rather than for an
+// error in the expression.
+func pcreOnly(err error) bool {
+	var se *syntax.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code {
+	case syntax.ErrInvalidPerlOp:
+		return true
+	case syntax.ErrInvalidNamedCapture: // (?<= and (?<! read as a group name
+		return strings.HasPrefix(se.Expr, "(?<=") || strings.HasPrefix(se.Expr, "(?<!")
+	case syntax.ErrInvalidEscape:
+		c := strings.TrimPrefix(se.Expr, `\`)
+		return c != "" && (c[0] >= '0' && c[0] <= '9' || c[0] >= 'a' && c[0] <= 'z' || c[0] >= 'A' && c[0] <= 'Z')
+	case syntax.ErrInvalidRepeatOp:
+		return strings.HasSuffix(se.Expr, "+") // a possessive quantifier
+	}
+	return false
+}
 
 // SigmaModifiers lists the Sigma value modifiers the engine implements.
 var SigmaModifiers = []string{
@@ -134,10 +158,13 @@ func (c *compiler) sigmaValue(v *yaml.Node, mods []string, keyword bool) (valueM
 		}
 		// contains/startswith/endswith widen an anchored expression; ours
 		// are searched for anywhere already, so they change nothing.
-		re, err := regexp.Compile(withReFlags(s, has))
+		re, err := Regexp(withReFlags(s, has))
 		if err != nil {
-			// Sigma allows PCRE; Go's RE2 lacks look-around and back references.
-			return nil, fmt.Errorf("%w: regular expression %q: %v", ErrUnsupported, s, err)
+			if pcreOnly(err) {
+				// Sigma allows PCRE; Go's RE2 lacks look-around and back references.
+				return nil, fmt.Errorf("%w: regular expression %q: %v", ErrUnsupported, clipText(s), err)
+			}
+			return nil, fmt.Errorf("regular expression %q: %w", clipText(s), err)
 		}
 		return reMatcher{re}, nil
 	case has("cidr"):
@@ -639,4 +666,12 @@ func (m fieldRefMatcher) matchRef(v string, rec Record) bool {
 		return strings.HasSuffix(v, o)
 	}
 	return v == o
+}
+
+// clipText shortens a rule's value quoted in an error message.
+func clipText(s string) string {
+	if len(s) > 80 {
+		return strings.ToValidUTF8(s[:80], "") + "…"
+	}
+	return s
 }

@@ -323,6 +323,18 @@ type Result struct {
 	Servers       []Server  `json:"servers"`
 	// Gaps lists input that belongs to no server (unreadable roots, bad zips).
 	Gaps []Gap `json:"gaps,omitempty"`
+	// SkippedRules lists the rules the run could not use (a feature the
+	// engine lacks, a second copy of a rule), so none is missed silently.
+	SkippedRules []SkippedRule `json:"skipped_rules,omitempty"`
+}
+
+// SkippedRule is a rule the run did not use, and why.
+type SkippedRule struct {
+	Rule   string `json:"rule,omitempty"`
+	Title  string `json:"title,omitempty"`
+	File   string `json:"file"`
+	Line   int64  `json:"line,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // Worst returns the highest verdict among the servers.

@@ -199,6 +199,7 @@ func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*f
 		}
 	}
 	res.Gaps = append(res.Gaps, h.ruleGaps()...)
+	res.SkippedRules = h.skippedRules()
 	// Second pass: EWS rows from the attackers of each server name the
 	// mailboxes they read.
 	for _, st := range states {
@@ -315,3 +316,17 @@ func (h *Hunter) inList(name, v string) bool {
 }
 
 func ruleBit(i int) uint64 { return 1 << min(i, 63) }
+
+// skippedRules lists the Sigma rules that were not loaded, with why: a
+// rule skipped for a feature the engine lacks is coverage lost.
+func (h *Hunter) skippedRules() []finding.SkippedRule {
+	var out []finding.SkippedRule
+	for _, sk := range h.cat.Sigma.Skipped {
+		sr := finding.SkippedRule{Title: sk.Title, File: sk.Path, Line: int64(sk.Line), Reason: sk.Reason}
+		if sk.ID != "" {
+			sr.Rule = "sigma:" + sk.ID
+		}
+		out = append(out, sr)
+	}
+	return out
+}

@@ -48,7 +48,7 @@ func (r *Rule) Compile(env *Env) (*Compiled, error) {
 		c.outcomes = append(c.outcomes, e)
 	}
 	for _, e := range r.Extract {
-		re, err := regexp.Compile(e.Regex)
+		re, err := detect.Regexp(e.Regex)
 		if err != nil {
 			return nil, fmt.Errorf("extract %s: %w", e.Name, err)
 		}

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/exhunt/exhunt/internal/detect"
 	"github.com/exhunt/exhunt/internal/finding"
 
 	"go.yaml.in/yaml/v3"
@@ -178,7 +179,7 @@ func (r *Rule) Validate(name string) error {
 		if e.Field == "" {
 			add("extract %d: field is empty", i+1)
 		}
-		if re, err := regexp.Compile(e.Regex); err != nil {
+		if re, err := detect.Regexp(e.Regex); err != nil {
 			add("extract %d: regex: %v", i+1, err)
 		} else if re.NumSubexp() < 1 {
 			add("extract %d: regex needs a capture group", i+1)

@@ -19,12 +19,41 @@ type Set struct {
 
 // Skipped is a rule file that was not loaded, and why.
 type Skipped struct {
-	Path      string
+	Path string
+	// Line is the line of the file at fault, 0 when unknown.
+	Line      int
 	ID, Title string
 	Reason    string
-	// Unsupported: the rule is well formed but needs a feature exhunt lacks;
-	// otherwise the file is broken.
+	// Unsupported: the rule is well formed but needs a feature exhunt lacks.
 	Unsupported bool
+	// Duplicate: a rule with the same id was loaded before. A file neither
+	// unsupported nor duplicate is broken.
+	Duplicate bool
+}
+
+// Broken reports whether the file is broken: neither a rule that needs a
+// feature exhunt lacks nor a second copy of a loaded rule.
+func (s Skipped) Broken() bool { return !s.Unsupported && !s.Duplicate }
+
+// Where is the file and line at fault, as path:line.
+func (s Skipped) Where() string {
+	if s.Line > 0 {
+		return fmt.Sprintf("%s:%d", s.Path, s.Line)
+	}
+	return s.Path
+}
+
+// Broken returns an error naming every broken rule file, with line and
+// reason, or nil. Rules a user gives must load or stop the run: a broken
+// one skipped would leave the analyst believing it ran.
+func (s *Set) Broken() error {
+	var errs []error
+	for _, sk := range s.Skipped {
+		if sk.Broken() {
+			errs = append(errs, fmt.Errorf("%s: %s", sk.Where(), sk.Reason))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // LoadDir loads every rule under a folder; see LoadFS.
@@ -64,7 +93,7 @@ func LoadFS(fsys fs.FS, root string, cfg *Config) (*Set, error) {
 		if err != nil {
 			sk := Skipped{Path: p, Reason: err.Error(), Unsupported: errors.Is(err, ErrUnsupported)}
 			if le, ok := err.(*LoadError); ok {
-				sk.ID, sk.Title = le.ID, le.Title
+				sk.ID, sk.Title, sk.Line = le.ID, le.Title, le.Line
 			}
 			s.Skipped = append(s.Skipped, sk)
 			return nil
@@ -72,7 +101,8 @@ func LoadFS(fsys fs.FS, root string, cfg *Config) (*Set, error) {
 		r.Path = p
 		if r.ID != "" {
 			if first, dup := ids[r.ID]; dup {
-				s.Skipped = append(s.Skipped, Skipped{Path: p, ID: r.ID, Title: r.Title, Reason: fmt.Sprintf("id %s was already loaded from %s", r.ID, first)})
+				s.Skipped = append(s.Skipped, Skipped{Path: p, ID: r.ID, Title: r.Title, Duplicate: true,
+					Reason: fmt.Sprintf("id %s was already loaded from %s", r.ID, first)})
 				return nil
 			}
 			ids[r.ID] = p

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -116,7 +117,9 @@ type Config struct {
 // LoadError says why a rule was not loaded, with what could be read of it.
 type LoadError struct {
 	ID, Title string
-	Err       error
+	// Line is the line of the rule file at fault, 0 when unknown.
+	Line int
+	Err  error
 }
 
 func (e *LoadError) Error() string { return e.Err.Error() }
@@ -134,7 +137,7 @@ func Parse(data []byte, cfg *Config) (*Rule, error) {
 	}
 	r, err := parse(data, cfg)
 	if err != nil {
-		le := &LoadError{Err: err}
+		le := &LoadError{Err: err, Line: errLine(err)}
 		if r != nil {
 			le.ID, le.Title = r.ID, r.Title
 		}
@@ -207,6 +210,21 @@ func parse(data []byte, cfg *Config) (*Rule, error) {
 	}
 	r.mapping = m
 	return r, nil
+}
+
+// lineText finds the line YAML decoding errors name in their text.
+var lineText = regexp.MustCompile(`\bline (\d+)\b`)
+
+// errLine is the line of the rule file an error is at, or 0.
+func errLine(err error) int {
+	if n := detect.Line(err); n > 0 {
+		return n
+	}
+	if m := lineText.FindStringSubmatch(err.Error()); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	return 0
 }
 
 func isEmptyDoc(n *yaml.Node) bool {
