@@ -46,16 +46,11 @@ type eventEntry struct {
 	// come out in one order whichever index holds the entries
 	seq int
 	bit uint64
-	// src gives the event source (field renames) of an event's channel
-	// and ID; alias adds the field names of an exhunt event kind
-	src   sourcer
+	// src is the event source the entry's index key came from, whose
+	// field names the detector reads; alias adds the names of an exhunt
+	// event kind
+	src   *sigma.EventSource
 	alias map[string]string
-}
-
-// sourcer finds the event source of a channel and event ID: a logsource
-// mapping (an exhunt event kind) or a Sigma rule.
-type sourcer interface {
-	Source(channel string, eventID int) *sigma.EventSource
 }
 
 func newEventRules(cat *catalog.Catalog) *eventRules {
@@ -73,7 +68,11 @@ func newEventRules(cat *catalog.Catalog) *eventRules {
 		e.seq = seq
 		seq++
 		seen := map[eventKey]bool{}
-		for _, src := range srcs {
+		for i := range srcs {
+			// the first source of a channel and ID gives its names, as
+			// a logsource mapping's lookup does
+			src := &srcs[i]
+			e.src = src
 			ch := strings.ToLower(src.Channel)
 			if len(src.EventIDs) == 0 {
 				if !seen[eventKey{ch, -1}] {
@@ -96,14 +95,14 @@ func newEventRules(cat *catalog.Catalog) *eventRules {
 			continue
 		}
 		for _, cr := range cat.ForKind(k) {
-			add(eventEntry{d: ruleDetector(cr), bit: bitFor(cr.Literals()), src: m, alias: alias}, m.Events)
+			add(eventEntry{d: ruleDetector(cr), bit: bitFor(cr.Literals()), alias: alias}, m.Events)
 		}
 	}
 	for _, sr := range cat.Sigma.Rules {
 		if len(sr.EventSources()) == 0 {
 			continue
 		}
-		add(eventEntry{d: sigmaDetector(sr, nil), bit: bitFor(sr.Literals()), src: sr}, sr.EventSources())
+		add(eventEntry{d: sigmaDetector(sr, nil), bit: bitFor(sr.Literals())}, sr.EventSources())
 	}
 	er.pf = logs.NewPrefilterGroups(groups)
 	return er
@@ -164,11 +163,7 @@ func (er *eventRules) match(e *evtx.Event, f *evidence.File, out []finding.Findi
 		if !may(en.bit) {
 			continue
 		}
-		src := en.src.Source(we.Channel(), we.ID())
-		if src == nil {
-			continue
-		}
-		if v := viewOf(src, en.alias); en.d.det.Match(v) {
+		if v := viewOf(en.src, en.alias); en.d.det.Match(v) {
 			out = append(out, eventFinding(en.d, v, e, f))
 		}
 	}

@@ -270,13 +270,6 @@ func (r *Rule) Match(ev detect.Record) bool {
 // Compiled is the rule's compiled detection section.
 func (r *Rule) Compiled() *detect.Detection { return r.det }
 
-// Source returns the event source of this channel and event ID that the
-// rule reads, with its field renames, or nil when the rule does not read
-// such events.
-func (r *Rule) Source(channel string, eventID int) *EventSource {
-	return r.mapping.source(channel, eventID)
-}
-
 // Literals is the rule's prefilter: an event none of whose values holds
 // one of them (ignoring case) cannot match. False when there is none.
 func (r *Rule) Literals() ([]string, bool) { return r.det.Literals() }
