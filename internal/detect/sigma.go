@@ -1,6 +1,6 @@
 package detect
 
-// The Sigma dialect (Env.Sigma): field conditions with the modifiers of the
+// The Sigma dialect (Env.Dialect Sigma): field conditions with the modifiers of the
 // Sigma specification v2, applied left to right as pySigma, the reference
 // implementation, applies them.
 
