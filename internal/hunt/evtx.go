@@ -12,7 +12,6 @@ import (
 	"github.com/exhunt/exhunt/internal/evtx"
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/logs"
-	"github.com/exhunt/exhunt/internal/sigma"
 	"github.com/exhunt/exhunt/internal/winevent"
 )
 
@@ -49,7 +48,7 @@ type eventEntry struct {
 	// src is the event source the entry's index key came from, whose
 	// field names the detector reads; alias adds the names of an exhunt
 	// event kind
-	src   *sigma.EventSource
+	src   *winevent.Source
 	alias map[string]string
 }
 
@@ -64,7 +63,7 @@ func newEventRules(cat *catalog.Catalog) *eventRules {
 		return ruleBit(len(groups) - 1)
 	}
 	seq := 0
-	add := func(e eventEntry, srcs []sigma.EventSource) {
+	add := func(e eventEntry, srcs []winevent.Source) {
 		e.seq = seq
 		seq++
 		seen := map[eventKey]bool{}
@@ -137,12 +136,12 @@ func (er *eventRules) match(e *evtx.Event, f *evidence.File, out []finding.Findi
 	}
 	// one view per event source, shared by the detectors that read it
 	type view struct {
-		src   *sigma.EventSource
+		src   *winevent.Source
 		alias map[string]string
 		v     *winevent.View
 	}
 	var views []view
-	viewOf := func(src *sigma.EventSource, alias map[string]string) *winevent.View {
+	viewOf := func(src *winevent.Source, alias map[string]string) *winevent.View {
 		for _, x := range views {
 			if x.src == src && (x.alias == nil) == (alias == nil) {
 				return x.v

@@ -3,7 +3,6 @@ package sigma
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -44,22 +43,5 @@ func FuzzSigmaRule(f *testing.F) {
 		}
 		r.Applies("Security", 4688)
 		r.MatchLog("iis", fuzzEvents[0])
-	})
-}
-
-// FuzzEventJSON: no input makes the event reader panic.
-func FuzzEventJSON(f *testing.F) {
-	f.Add([]byte(`{"Event":{"System":{"EventID":{"#text":1,"#attributes":{"Qualifiers":0}},"Channel":"c"},"EventData":{"Data":{"#text":["a","b"]}}}}`))
-	f.Add([]byte(`[{"EventID":1},{"UserData":{"X":{"Y":[{"#attributes":{"Name":"n"},"#text":"v"}]}}}]`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		evs, err := ReadEventsJSON(strings.NewReader(string(data)))
-		if err != nil {
-			return
-		}
-		for _, ev := range evs {
-			ev.Channel()
-			ev.EventID()
-			ev.Values()
-		}
 	})
 }

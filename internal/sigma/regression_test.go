@@ -151,12 +151,12 @@ func TestRegressionNegative(t *testing.T) {
 			others := 0
 			for _, o := range cases {
 				for _, ev := range o.events {
-					if c.rule.Applies(ev.Channel(), ev.EventID()) {
+					if c.rule.Applies(ev.Channel(), ev.ID()) {
 						continue
 					}
 					others++
 					if c.rule.Match(ev) {
-						t.Errorf("matches an event of %s (%s %d), another logsource", o.dir, ev.Channel(), ev.EventID())
+						t.Errorf("matches an event of %s (%s %d), another logsource", o.dir, ev.Channel(), ev.ID())
 					}
 				}
 			}
@@ -175,7 +175,7 @@ func TestRegressionNegative(t *testing.T) {
 				}
 			}
 			if !tested {
-				t.Errorf("no ordinary event for %s %d", c.events[0].Channel(), c.events[0].EventID())
+				t.Errorf("no ordinary event for %s %d", c.events[0].Channel(), c.events[0].ID())
 			}
 		})
 	}
@@ -212,7 +212,7 @@ var benignEvents = map[int]map[string]string{
 
 // benignEvent is an ordinary event of the same channel and ID as ev, or nil.
 func benignEvent(ev *Event) *Event {
-	data, ok := benignEvents[ev.EventID()]
+	data, ok := benignEvents[ev.ID()]
 	if !ok {
 		return nil
 	}

@@ -2,11 +2,12 @@
 // v2) and matches them against Windows events and exhunt's log records.
 //
 // Detections are compiled by the engine (internal/detect) in its Sigma
-// dialect, so Sigma rules and exhunt's own hunt rules share one matcher. What this
-// package adds is the rest of a Sigma rule: its metadata, and its logsource,
-// which a built-in table (logsources.yaml) maps to the event log channels and
-// event IDs that carry it, with the field renames some sources need (Security
-// 4688 names the process image NewProcessName where Sysmon says Image).
+// dialect, so Sigma rules and exhunt's own hunt rules share one matcher.
+// What this package adds is the rest of a Sigma rule: its metadata, and its
+// logsource, which winevent's source table maps to the event log channels
+// and event IDs that carry it, with the field renames some sources need
+// (Security 4688 names the process image NewProcessName where Sysmon says
+// Image). Events are matched in winevent's view, as exhunt's rules see them.
 //
 // A rule that cannot be used is never dropped silently: Parse and LoadFS say
 // why, and tell a broken rule from one that needs a feature exhunt lacks
@@ -24,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/exhunt/exhunt/internal/detect"
+	"github.com/exhunt/exhunt/internal/winevent"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -58,7 +60,7 @@ type Rule struct {
 	Path string `yaml:"-"`
 
 	det     *detect.Detection
-	mapping *LogsourceMapping
+	mapping *winevent.Mapping
 }
 
 // Logsource says which events a rule is written for.
@@ -110,8 +112,9 @@ type Config struct {
 	// Placeholders gives the values of the %name% placeholders of the expand
 	// modifier. A rule with a placeholder that has none is skipped.
 	Placeholders map[string][]string
-	// Logsources replaces the built-in logsource table when not nil.
-	Logsources []LogsourceMapping
+	// Logsources replaces the built-in source table (winevent.DefaultTable)
+	// when not nil.
+	Logsources []winevent.Mapping
 }
 
 // LoadError says why a rule was not loaded, with what could be read of it.
@@ -200,11 +203,8 @@ func parse(data []byte, cfg *Config) (*Rule, error) {
 		return r, err
 	}
 	r.det = det
-	table := cfg.Logsources
-	if table == nil {
-		table = DefaultLogsources()
-	}
-	m := lookupLogsource(table, r.Logsource)
+	l := r.Logsource
+	m := winevent.Lookup(cfg.Logsources, l.Product, l.Category, l.Service)
 	if m == nil {
 		return r, fmt.Errorf("%w: logsource %s is not mapped to any event source", ErrUnsupported, r.Logsource)
 	}
@@ -232,7 +232,7 @@ func isEmptyDoc(n *yaml.Node) bool {
 }
 
 // EventSources lists the event log channels (and event IDs) the rule reads.
-func (r *Rule) EventSources() []EventSource { return r.mapping.Events }
+func (r *Rule) EventSources() []winevent.Source { return r.mapping.Events }
 
 // LogKinds lists the exhunt log kinds (such as "iis") the rule reads.
 func (r *Rule) LogKinds() []string { return r.mapping.Logs }
@@ -240,7 +240,7 @@ func (r *Rule) LogKinds() []string { return r.mapping.Logs }
 // Applies reports whether events of this channel and ID are of the rule's
 // logsource. Channel names compare case-insensitively.
 func (r *Rule) Applies(channel string, eventID int) bool {
-	return r.mapping.source(channel, eventID) != nil
+	return r.mapping.Source(channel, eventID) != nil
 }
 
 // AppliesToLog reports whether the rule reads records of an exhunt log kind.
@@ -254,17 +254,17 @@ func (r *Rule) AppliesToLog(kind string) bool {
 }
 
 // Match reports whether a Windows event is of the rule's logsource and
-// satisfies its detection. The event's channel and ID are its Channel and
-// EventID fields; rule field names are translated to the event source's own
-// where the logsource table says so.
-func (r *Rule) Match(ev detect.Record) bool {
-	ch, _ := ev.Field("Channel")
-	idText, _ := ev.Field("EventID")
-	id, err := strconv.Atoi(strings.TrimSpace(idText))
-	if err != nil {
+// satisfies its detection, reading the event under its source's field
+// names (winevent's one view of an event).
+func (r *Rule) Match(ev *winevent.Event) bool {
+	if ev.ID() < 0 {
 		return false
 	}
-	return r.MatchEvent(ch, id, ev)
+	src := r.mapping.Source(ev.Channel(), ev.ID())
+	if src == nil {
+		return false
+	}
+	return r.det.Match(ev.Under(src, nil))
 }
 
 // Compiled is the rule's compiled detection section.
@@ -274,67 +274,8 @@ func (r *Rule) Compiled() *detect.Detection { return r.det }
 // one of them (ignoring case) cannot match. False when there is none.
 func (r *Rule) Literals() ([]string, bool) { return r.det.Literals() }
 
-// MatchEvent is Match for an event whose channel and ID the caller has
-// already read.
-func (r *Rule) MatchEvent(channel string, eventID int, ev detect.Record) bool {
-	src := r.mapping.source(channel, eventID)
-	if src == nil {
-		return false
-	}
-	if len(src.Fields) > 0 {
-		ev = &renamed{Record: ev, src: src}
-	}
-	return r.det.Match(ev)
-}
-
 // MatchLog reports whether a record of an exhunt log kind (e.g. an IIS line)
 // is of the rule's logsource and satisfies its detection.
 func (r *Rule) MatchLog(kind string, rec detect.Record) bool {
 	return r.AppliesToLog(kind) && r.det.Match(rec)
-}
-
-// renamed presents an event under the Sigma taxonomy's field names.
-type renamed struct {
-	detect.Record
-	src *EventSource
-}
-
-func (r *renamed) Field(name string) (string, bool) {
-	if n, ok := r.src.rename(name); ok {
-		return r.Record.Field(n)
-	}
-	return r.Record.Field(name)
-}
-
-// FieldLower and ValuesLower pass lower-cased values through when the
-// event has them (detect.LowerRecord).
-func (r *renamed) FieldLower(name string) (string, bool) {
-	if n, ok := r.src.rename(name); ok {
-		name = n
-	}
-	if lr, ok := r.Record.(detect.LowerRecord); ok {
-		return lr.FieldLower(name)
-	}
-	v, ok := r.Record.Field(name)
-	return strings.ToLower(v), ok
-}
-
-func (r *renamed) ValuesLower() []string {
-	if lr, ok := r.Record.(detect.LowerRecord); ok {
-		return lr.ValuesLower()
-	}
-	vs := r.Values()
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i] = strings.ToLower(v)
-	}
-	return out
-}
-
-// Values keeps keyword searches looking at each value of the event.
-func (r *renamed) Values() []string {
-	if v, ok := r.Record.(detect.Valuer); ok {
-		return v.Values()
-	}
-	return []string{r.Record.Raw()}
 }

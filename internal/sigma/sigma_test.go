@@ -11,6 +11,7 @@ import (
 
 	"github.com/exhunt/exhunt/internal/detect"
 	"github.com/exhunt/exhunt/internal/logs"
+	"github.com/exhunt/exhunt/internal/winevent"
 )
 
 const procHeader = `title: test
@@ -570,7 +571,7 @@ func TestLogsources(t *testing.T) {
 			t.Errorf("%s should apply to %s %d only", c.logsource, c.channel, c.id)
 		}
 	}
-	table, err := ParseLogsources([]byte("- {product: linux, category: process_creation, events: [{channel: auditd, fields: {Image: exe}}]}\n"))
+	table, err := winevent.ParseTable([]byte("- {product: linux, category: process_creation, events: [{channel: auditd, fields: {Image: exe}}]}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -581,7 +582,7 @@ func TestLogsources(t *testing.T) {
 	if !r.Match(NewEvent(map[string]string{"Channel": "auditd", "EventID": "0", "exe": "/bin/sh"})) {
 		t.Error("a site's own logsource table")
 	}
-	if _, err := ParseLogsources([]byte("- {product: windows, category: x, events: [{event_ids: [1]}]}\n")); err == nil {
+	if _, err := winevent.ParseTable([]byte("- {product: windows, category: x, events: [{event_ids: [1]}]}\n")); err == nil {
 		t.Error("an event source without channel is accepted")
 	}
 }
@@ -658,52 +659,5 @@ func TestExchangeManagementEvent(t *testing.T) {
 	}
 	if r.Match(ev(`"-Identity 'OAB (Default Web Site)' -ExternalUrl 'https://mail.contoso.com/OAB'"`)) {
 		t.Error("an ordinary ExternalUrl is detected")
-	}
-}
-
-func TestEventJSON(t *testing.T) {
-	evs, err := ReadEventsJSON(strings.NewReader(`{"Event":{"#attributes":{"xmlns":"x"},"System":{
-		"Provider":{"#attributes":{"Name":"Microsoft-Windows-Security-Auditing","Guid":"{5484}"}},
-		"EventID":{"#text":4688,"#attributes":{"Qualifiers":0}},"TimeCreated":{"#attributes":{"SystemTime":"2021-03-03T05:00:00Z"}},
-		"Correlation":null,"Channel":"Security","Computer":"EXCH01","Security":{"#attributes":{"UserID":"S-1-5-18"}}},
-		"EventData":{"SubjectUserName":"bob","NewProcessId":"0x1a2c","Big":18446744073709551615,"Flag":true,"Empty":null,
-		  "Named":[{"#attributes":{"Name":"TargetUserName"},"#text":"alice"}]}}}
-		{"Event":{"System":{"EventID":4104,"Channel":"Microsoft-Windows-PowerShell/Operational"},
-		"UserData":{"EventXML":{"#attributes":{"xmlns":"y"},"Param1":"one","Nested":{"Param2":"two"}}}}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(evs) != 2 {
-		t.Fatalf("%d events", len(evs))
-	}
-	e := evs[0]
-	for k, want := range map[string]string{
-		"EventID": "4688", "EventID_Qualifiers": "0", "Provider_Name": "Microsoft-Windows-Security-Auditing", "channel": "Security",
-		"TimeCreated_SystemTime": "2021-03-03T05:00:00Z", "Security_UserID": "S-1-5-18", "Correlation": "", "SubjectUserName": "bob",
-		"Big": "18446744073709551615", "Flag": "true", "Empty": "", "TargetUserName": "alice",
-	} {
-		if got, ok := e.Field(k); !ok || got != want {
-			t.Errorf("%s = %q, %v; want %q", k, got, ok, want)
-		}
-	}
-	if e.EventID() != 4688 || e.Channel() != "Security" {
-		t.Errorf("EventID %d Channel %q", e.EventID(), e.Channel())
-	}
-	if _, ok := e.Field("xmlns"); ok {
-		t.Error("the Event element's attributes are not fields")
-	}
-	if v, _ := evs[1].Field("Param2"); v != "two" {
-		t.Errorf("UserData nests: Param2 = %q", v)
-	}
-	for _, in := range []string{`[{"EventID":1,"Channel":"c"},{"EventID":2,"Channel":"c"}]`, "{\"EventID\":1}\n{\"EventID\":2}\n"} {
-		evs, err := ReadEventsJSON(strings.NewReader(in))
-		if err != nil || len(evs) != 2 || evs[1].EventID() != 2 {
-			t.Errorf("%q: %d events, %v", in, len(evs), err)
-		}
-	}
-	for _, bad := range []string{`{"a":`, `[1]`, `"x"`, strings.Repeat("[", 100) + strings.Repeat("]", 100)} {
-		if _, err := ReadEventsJSON(strings.NewReader(bad)); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
 	}
 }

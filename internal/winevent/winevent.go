@@ -1,6 +1,8 @@
-// Package winevent presents Windows events to exhunt's own rules: which
-// event kinds (rule logsources) an event belongs to, and its fields under
-// the names rules use.
+// Package winevent presents Windows events to rules of both dialects: the
+// one view of an event (View) under the field names of its source, the
+// source table that says which channels and event IDs carry each Sigma
+// logsource (sources.yaml), exhunt's event kinds, and events read from
+// EVTX or rendered as JSON.
 //
 // Kinds follow Sigma's logsources, so a rule for process creation reads
 // Sysmon event 1 and Security event 4688 alike under Sysmon's field names
@@ -18,7 +20,6 @@ import (
 	"sync/atomic"
 
 	"github.com/exhunt/exhunt/internal/evtx"
-	"github.com/exhunt/exhunt/internal/sigma"
 )
 
 // Kinds exhunt's rules may name in their logsource.
@@ -34,23 +35,24 @@ const (
 // bit is 1 << its index.
 var kinds = []struct {
 	name string
-	ls   sigma.Logsource
+	// the Sigma logsource: product, category, service
+	ls [3]string
 	// extra field names beyond the Sigma table's renames
 	alias map[string]string
 }{
-	{Application, sigma.Logsource{Product: "windows", Service: "application"}, nil},
-	{MSExchangeManagement, sigma.Logsource{Product: "windows", Service: "msexchange-management"},
+	{Application, [3]string{"windows", "", "application"}, nil},
+	{MSExchangeManagement, [3]string{"windows", "", "msexchange-management"},
 		map[string]string{"cmdlet": "Data", "parameters": "Data_2"}},
-	{ProcessCreation, sigma.Logsource{Product: "windows", Category: "process_creation"}, nil},
-	{Security, sigma.Logsource{Product: "windows", Service: "security"}, nil},
-	{System, sigma.Logsource{Product: "windows", Service: "system"}, nil},
+	{ProcessCreation, [3]string{"windows", "process_creation", ""}, nil},
+	{Security, [3]string{"windows", "", "security"}, nil},
+	{System, [3]string{"windows", "", "system"}, nil},
 }
 
 // mappings resolves each kind's logsource in the built-in table once.
-var mappings = sync.OnceValue(func() []*sigma.LogsourceMapping {
-	out := make([]*sigma.LogsourceMapping, len(kinds))
+var mappings = sync.OnceValue(func() []*Mapping {
+	out := make([]*Mapping, len(kinds))
 	for i, k := range kinds {
-		out[i] = sigma.Lookup(k.ls)
+		out[i] = Lookup(nil, k.ls[0], k.ls[1], k.ls[2])
 	}
 	return out
 })
@@ -81,19 +83,24 @@ type Event struct {
 	ev      *evtx.Event
 	channel string
 	id      int
-	srcs    [8]*sigma.EventSource
+	srcs    [8]*Source
 	mask    uint32
 	values  []string
-	// lower-cased values, filled as rules ask for them
+	// ownValues: values are not the fields' values one for one (an event
+	// rendered as JSON lists each element of an array)
+	ownValues bool
+	// lower-cased field values, filled as rules ask for them
 	lower []string
 	done  []bool
+	// lowerValues are values lower-cased, when ownValues
+	lowerValues []string
 }
 
 // New classifies an event. Its kinds are in Mask.
 func New(ev *evtx.Event) *Event {
 	e := &Event{ev: ev}
-	e.channel, _ = ev.Field("Channel")
-	idText, _ := ev.Field("EventID")
+	e.channel, _ = field(ev, "Channel")
+	idText, _ := field(ev, "EventID")
 	id, err := strconv.Atoi(strings.TrimSpace(idText))
 	if err != nil {
 		id = -1
@@ -105,7 +112,7 @@ func New(ev *evtx.Event) *Event {
 }
 
 type class struct {
-	srcs [8]*sigma.EventSource
+	srcs [8]*Source
 	mask uint32
 }
 
@@ -171,13 +178,13 @@ func (e *Event) Plain() *View { return &View{e: e} }
 // Under presents the event under the field names of one event source of a
 // logsource (a Sigma rule's, or a kind's), with alias adding names of its
 // own. This one view serves the rules of both dialects.
-func (e *Event) Under(src *sigma.EventSource, alias map[string]string) *View {
+func (e *Event) Under(src *Source, alias map[string]string) *View {
 	return &View{e: e, src: src, alias: alias}
 }
 
 // Kind returns the logsource mapping of an event kind and the extra field
 // names its rules may use; nil when the kind is unknown or not mapped.
-func Kind(kind string) (*sigma.LogsourceMapping, map[string]string) {
+func Kind(kind string) (*Mapping, map[string]string) {
 	i := index(kind)
 	if i < 0 {
 		return nil, nil
@@ -189,7 +196,7 @@ func Kind(kind string) (*sigma.LogsourceMapping, map[string]string) {
 // detect.Record, detect.Valuer and detect.LowerRecord.
 type View struct {
 	e     *Event
-	src   *sigma.EventSource
+	src   *Source
 	alias map[string]string
 }
 
@@ -253,6 +260,15 @@ func (v *View) FieldLower(name string) (string, bool) {
 
 // ValuesLower is Values lower-cased (detect.LowerRecord).
 func (v *View) ValuesLower() []string {
+	if v.e.ownValues {
+		if v.e.lowerValues == nil {
+			v.e.lowerValues = make([]string, len(v.e.values))
+			for i, x := range v.e.values {
+				v.e.lowerValues[i] = strings.ToLower(x)
+			}
+		}
+		return v.e.lowerValues
+	}
 	for i := range v.e.ev.Fields {
 		v.e.lowerAt(i)
 	}
@@ -279,15 +295,25 @@ func equalFoldASCII(a, b string) bool {
 }
 
 // Values are the event's values, which keyword searches look through.
-func (v *View) Values() []string {
-	if v.e.values == nil {
-		v.e.values = make([]string, len(v.e.ev.Fields))
-		for i, f := range v.e.ev.Fields {
-			v.e.values[i] = f.Value
+func (v *View) Values() []string { return v.e.Values() }
+
+// Values are the event's values, which keyword searches look through.
+func (e *Event) Values() []string {
+	if e.values == nil {
+		e.values = make([]string, len(e.ev.Fields))
+		for i, f := range e.ev.Fields {
+			e.values[i] = f.Value
 		}
 	}
-	return v.e.values
+	return e.values
 }
 
 // Raw is every value, one per line.
-func (v *View) Raw() string { return strings.Join(v.Values(), "\n") }
+func (v *View) Raw() string { return v.e.Raw() }
+
+// Field finds a field by the event's own name, ASCII case-insensitively:
+// the event is a record under its own names, as Plain presents it.
+func (e *Event) Field(name string) (string, bool) { return field(e.ev, name) }
+
+// Raw is every value, one per line.
+func (e *Event) Raw() string { return strings.Join(e.Values(), "\n") }

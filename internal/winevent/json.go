@@ -1,4 +1,4 @@
-package sigma
+package winevent
 
 import (
 	"bytes"
@@ -10,86 +10,45 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/exhunt/exhunt/internal/evtx"
 )
 
-// Event is a Windows event as flat named fields: the System fields (EventID,
-// Channel, Computer, Provider_Name from the Provider element's Name
-// attribute, TimeCreated_SystemTime...) and the EventData or UserData fields
-// by name. It implements detect.Record and detect.Valuer: keyword searches look
-// at each value.
-type Event struct {
-	names  []string          // field names in document order
-	fields map[string]string // by lower-case name
-	values []string          // every value, for keyword searches
-	raw    string
+// jsonEvent collects the fields of an event rendered as JSON: the System
+// fields (EventID, Channel, Computer, Provider_Name from the Provider
+// element's Name attribute, TimeCreated_SystemTime...) and the EventData or
+// UserData fields by name.
+type jsonEvent struct {
+	fields []evtx.Field
+	values []string // every value, for keyword searches
 }
 
-// NewEvent makes an event from flat fields, as an EVTX reader produces them;
-// its Raw form is "name=value" lines in name order.
-func NewEvent(fields map[string]string) *Event {
-	e := &Event{fields: make(map[string]string, len(fields))}
+// FromFields makes an event from flat fields, in name order.
+func FromFields(fields map[string]string) *Event {
+	var j jsonEvent
 	for _, k := range slices.Sorted(maps.Keys(fields)) {
-		e.add(k, fields[k])
+		j.add(k, fields[k])
 	}
-	var b strings.Builder
-	for _, n := range e.names {
-		fmt.Fprintf(&b, "%s=%s\n", n, e.fields[strings.ToLower(n)])
-	}
-	e.raw = b.String()
+	return j.event()
+}
+
+func (j *jsonEvent) event() *Event {
+	e := New(&evtx.Event{Fields: j.fields})
+	e.values, e.ownValues = j.values, true
 	return e
-}
-
-// Field implements detect.Record: fields by name, case-insensitively.
-func (e *Event) Field(name string) (string, bool) {
-	v, ok := e.fields[name]
-	if !ok {
-		v, ok = e.fields[strings.ToLower(name)]
-	}
-	return v, ok
-}
-
-// Raw implements detect.Record: the event as read.
-func (e *Event) Raw() string { return e.raw }
-
-// Values implements detect.Valuer: every value of the event.
-func (e *Event) Values() []string { return e.values }
-
-// Names lists the event's field names in the order read.
-func (e *Event) Names() []string { return e.names }
-
-// Channel is the event log channel, e.g. "Security".
-func (e *Event) Channel() string { v, _ := e.Field("Channel"); return v }
-
-// EventID is the event's ID, or -1 when it has none.
-func (e *Event) EventID() int {
-	v, _ := e.Field("EventID")
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil {
-		return -1
-	}
-	return n
 }
 
 // add records a field; the first of two same-named fields wins (System
 // before EventData), but keyword searches see both values.
-func (e *Event) add(name, value string) {
-	e.values = append(e.values, value)
-	e.set(name, value)
+func (j *jsonEvent) add(name, value string) {
+	j.values = append(j.values, value)
+	j.fields = append(j.fields, evtx.Field{Name: name, Value: value})
 }
 
-func (e *Event) set(name, value string) {
-	l := strings.ToLower(name)
-	if _, dup := e.fields[l]; dup {
-		return
-	}
-	e.fields[l] = value
-	e.names = append(e.names, name)
-}
-
-// ReadEventsJSON reads events rendered as JSON: one object, a sequence of
+// ReadJSON reads events rendered as JSON: one object, a sequence of
 // objects (JSON lines or concatenated, as the regression suite writes them)
 // or an array of objects.
-func ReadEventsJSON(r io.Reader) ([]*Event, error) {
+func ReadJSON(r io.Reader) ([]*Event, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
@@ -113,7 +72,7 @@ func ReadEventsJSON(r io.Reader) ([]*Event, error) {
 	}
 	evs := make([]*Event, 0, len(raws))
 	for i, m := range raws {
-		ev, err := ParseEventJSON(m)
+		ev, err := ParseJSON(m)
 		if err != nil {
 			return nil, fmt.Errorf("event %d: %w", i+1, err)
 		}
@@ -122,14 +81,14 @@ func ReadEventsJSON(r io.Reader) ([]*Event, error) {
 	return evs, nil
 }
 
-// ParseEventJSON reads one event rendered as JSON the way evtx_dump and the
+// ParseJSON reads one event rendered as JSON the way evtx_dump and the
 // Sigma regression suite render them:
 //
 //	{"Event": {"System": {"EventID": 1, "Provider": {"#attributes": {"Name": ...}}, ...},
 //	           "EventData": {"Image": ..., ...}}}
 //
 // An object without "Event" is taken as flat fields.
-func ParseEventJSON(data []byte) (*Event, error) {
+func ParseJSON(data []byte) (*Event, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	root, err := decodeNode(dec, 0)
@@ -142,13 +101,13 @@ func ParseEventJSON(data []byte) (*Event, error) {
 	if root.kind != nodeObject {
 		return nil, errors.New("an event must be a JSON object")
 	}
-	e := &Event{fields: map[string]string{}, raw: string(data)}
+	e := &jsonEvent{}
 	evn := root.get("Event")
 	if evn == nil || evn.kind != nodeObject {
 		for i, k := range root.keys {
 			e.flatten(k, root.vals[i])
 		}
-		return e, nil
+		return e.event(), nil
 	}
 	if sys := evn.get("System"); sys != nil && sys.kind == nodeObject {
 		for i, k := range sys.keys {
@@ -160,12 +119,12 @@ func ParseEventJSON(data []byte) (*Event, error) {
 			e.flatten(sec, n)
 		}
 	}
-	return e, nil
+	return e.event(), nil
 }
 
 // flattenSystem adds one System element: its text under its name and each
 // attribute as Element_Attribute (Provider_Name, TimeCreated_SystemTime).
-func (e *Event) flattenSystem(name string, n *node) {
+func (e *jsonEvent) flattenSystem(name string, n *node) {
 	if n.kind != nodeObject {
 		e.add(name, n.text)
 		return
@@ -188,7 +147,7 @@ func (e *Event) flattenSystem(name string, n *node) {
 // flatten adds EventData and UserData fields by their own names, however
 // deeply UserData nests them. Repeated elements (unnamed <Data>) become one
 // field with the values one per line, and each value for keyword searches.
-func (e *Event) flatten(name string, n *node) {
+func (e *jsonEvent) flatten(name string, n *node) {
 	switch n.kind {
 	case nodeScalar, nodeNull:
 		e.add(name, n.text)
@@ -202,7 +161,7 @@ func (e *Event) flatten(name string, n *node) {
 			lines = append(lines, v.text)
 		}
 		if lines != nil {
-			e.set(name, strings.Join(lines, "\n"))
+			e.fields = append(e.fields, evtx.Field{Name: name, Value: strings.Join(lines, "\n")})
 			e.values = append(e.values, lines...)
 		}
 	case nodeObject:
