@@ -353,9 +353,10 @@ func (c *Conn) Work(ctx context.Context, wo WorkerOptions) error {
 		return err
 	}
 	w := &worker{c: c, wo: wo, slots: make(chan struct{}, wo.Concurrency), scanners: map[string]*scan.Scanner{}}
-	// Jobs in hand at once: enough to keep every scan slot busy while one
-	// job finishes and the next is fetched.
-	jobs := make(chan struct{}, max(2, wo.Concurrency/50+1))
+	// Jobs in hand at once: enough to keep every scan slot busy while
+	// jobs wait on their slowest targets (a dropped connection's retries).
+	// Held jobs cost nothing but their heartbeats; the slots bound the work.
+	jobs := make(chan struct{}, max(4, wo.Concurrency/16))
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for ctx.Err() == nil {
@@ -442,8 +443,10 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg) {
 			break
 		}
 		wg.Go(func() {
-			defer func() { <-w.slots }()
 			res := sc.Scan(ctx, t)
+			// The slot is for scanning; storing the result waits on the
+			// cluster, not on the target.
+			<-w.slots
 			if ctx.Err() != nil {
 				errs <- ctx.Err()
 				return
