@@ -215,4 +215,3 @@ func zipFolder(t *testing.T, dir, out string) {
 		r.Close()
 	}
 }
-
