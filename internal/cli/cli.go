@@ -25,6 +25,7 @@ Usage:
                                    with no PATH on Windows, the local Exchange server
   exhunt report --in RUN.json      render a saved run as text, html, sarif or csv
   exhunt lab generate [flags]      write realistic evidence trees with attacks and ground truth
+  exhunt lab fleet [flags]         write a replay of the 2021 campaign across a fleet, with ground truth
   exhunt evtx dump|stat FILE...    read Windows event logs: events as JSON lines, or counts
   exhunt rules list                list the detection rules
   exhunt rules validate [PATH...]  check the built-in rules and rule files or folders
