@@ -37,8 +37,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exhunt/exhunt/internal/decoy"
 	"github.com/exhunt/exhunt/internal/exchange"
 	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/scan"
 )
 
 // The campaign's dates.
@@ -705,73 +707,37 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// scanLine is the shape of one `exhunt scan` result line.
+// scanLine is a scan result line with the run id each run carries.
 type scanLine struct {
-	RunID    string      `json:"run_id"`
-	Seq      uint64      `json:"seq"`
-	Target   string      `json:"target"`
-	Status   string      `json:"status"`
-	Exchange *scanBuild  `json:"exchange,omitempty"`
-	Chains   []scanChain `json:"chains"`
-	Requests int         `json:"requests"`
-	Time     time.Time   `json:"time"`
-}
-
-type scanBuild struct {
-	Build   string `json:"build"`
-	Exact   bool   `json:"exact"`
-	Source  string `json:"source"`
-	Product string `json:"product"`
-	Server  string `json:"server"`
-}
-
-type scanChain struct {
-	Chain   string   `json:"chain"`
-	CVEs    []string `json:"cves"`
-	Verdict string   `json:"verdict"`
-	Reason  string   `json:"reason"`
+	RunID string `json:"run_id"`
+	scan.Result
 }
 
 // scan is the provider's weekly external check of a server.
 func (g *gen) scan(t time.Time, st *srvState) {
 	build := st.build(t)
 	b, _ := exchange.ParseBuild(build)
-	line := scanLine{RunID: g.runID(), Target: "https://mail." + domain(st.org) + ":443", Status: "exchange", Requests: 4, Time: t,
-		Exchange: &scanBuild{Build: build, Exact: true, Source: "x-owa-version", Product: st.s.Product, Server: st.s.Name}}
+	line := scanLine{RunID: g.runID(), Result: scan.Result{Target: "https://mail." + domain(st.org) + ":443", Status: scan.StatusExchange, Requests: 4, Time: t,
+		Exchange: &scan.Exchange{Build: build, Exact: true, Source: "x-owa-version", Product: st.s.Product, Server: st.s.Name}}}
 	if len(st.org.Servers) > 1 {
 		line.Target = fmt.Sprintf("https://%s.%s:443", strings.ToLower(st.s.Name), domain(st.org))
 	}
 	for _, c := range exchange.Chains {
 		status, note := g.opt.Builds.Status(b, c.Name)
-		v := map[string]string{exchange.StatusVulnerable: "vulnerable", exchange.StatusPartial: "vulnerable", exchange.StatusPatched: "patched",
-			exchange.StatusNotAffected: "not-affected", exchange.StatusCVEOnly: "cve-only"}[status]
-		if v == "" {
-			v = "indeterminate"
-		}
-		line.Chains = append(line.Chains, scanChain{Chain: c.Name, CVEs: exchange.CVEs(b, c.Name), Verdict: v, Reason: "build " + build + ": " + note})
+		line.Chains = append(line.Chains, scan.Chain{Chain: c.Name, CVEs: exchange.CVEs(b, c.Name), Verdict: scan.VerdictOf(status), Reason: "build " + build + ": " + note})
 	}
 	g.record(t, st.org.Name, "scan", line)
 }
 
-// decoyEvent is the shape of one `exhunt decoy` event.
+// decoyEvent is a decoy event with the run id of the decoy's run.
 type decoyEvent struct {
-	RunID     string    `json:"run_id"`
-	Time      time.Time `json:"time"`
-	Listener  string    `json:"listener"`
-	Server    string    `json:"server"`
-	Client    string    `json:"client"`
-	Method    string    `json:"method"`
-	URI       string    `json:"uri"`
-	UserAgent string    `json:"user_agent,omitempty"`
-	Status    int       `json:"status"`
-	Class     string    `json:"class"`
-	Kind      string    `json:"kind"`
-	Detail    string    `json:"detail,omitempty"`
+	RunID string `json:"run_id"`
+	decoy.Event
 }
 
 func (g *gen) decoy(t time.Time, o *Org, class, kind, detail, method, uri string, status int, ip, ua string) {
-	g.record(t, o.Name, "decoy", decoyEvent{RunID: "decoy-" + domain(o), Time: t.UTC(), Listener: "https://decoy." + domain(o) + ":443",
-		Server: "DECOY01", Client: ip, Method: method, URI: uri, UserAgent: ua, Status: status, Class: class, Kind: kind, Detail: detail})
+	g.record(t, o.Name, "decoy", decoyEvent{RunID: "decoy-" + domain(o), Event: decoy.Event{Time: t.UTC(), Listener: "https://decoy." + domain(o) + ":443",
+		Server: "DECOY01", Client: ip, Method: method, URI: uri, UserAgent: ua, Status: status, Class: class, Kind: kind, Detail: detail}})
 }
 
 func (g *gen) truth(targeted, spike []*srvState) *Truth {

@@ -2,7 +2,6 @@ package queue
 
 import (
 	"archive/zip"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -419,22 +418,14 @@ func (c *Conn) huntJob(ctx context.Context, job *HuntJob, evidence jetstream.Obj
 }
 
 func decodeHuntJob(data []byte) (*HuntJob, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var job HuntJob
-	if err := dec.Decode(&job); err != nil {
-		return nil, fmt.Errorf("%w: undecodable hunt job: %v", errPoison, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: data after the job", errPoison)
-	}
+	job, err := decodeStrict(data, func(j *HuntJob) int { return j.Schema })
 	switch {
-	case job.Schema != Schema:
-		return nil, fmt.Errorf("%w: schema %d, want %d", errPoison, job.Schema, Schema)
+	case err != nil:
+		return nil, err
 	case job.Dispatch == "" || job.ID == "":
 		return nil, fmt.Errorf("%w: job without dispatch or id", errPoison)
 	case (job.Object == "") == (job.Path == ""):
 		return nil, fmt.Errorf("%w: a hunt job names an object or a path, not both or neither", errPoison)
 	}
-	return &job, nil
+	return job, nil
 }

@@ -534,27 +534,35 @@ func narrow(job, worker []netip.Prefix) []netip.Prefix {
 
 var errPoison = errors.New("poison message")
 
-// decodeJob reads a job strictly: unknown fields and other schema
-// versions are refused rather than half understood.
-func decodeJob(data []byte) (*ScanJob, error) {
+// decodeStrict reads one message strictly: unknown fields, trailing data
+// and other schema versions are refused rather than half understood.
+func decodeStrict[T any](data []byte, schema func(*T) int) (*T, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var job ScanJob
-	if err := dec.Decode(&job); err != nil {
-		return nil, fmt.Errorf("%w: undecodable job: %v", errPoison, err)
+	var v T
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("%w: undecodable: %v", errPoison, err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("%w: data after the job", errPoison)
+		return nil, fmt.Errorf("%w: data after the message", errPoison)
 	}
+	if s := schema(&v); s != Schema {
+		return nil, fmt.Errorf("%w: schema %d, want %d", errPoison, s, Schema)
+	}
+	return &v, nil
+}
+
+func decodeJob(data []byte) (*ScanJob, error) {
+	job, err := decodeStrict(data, func(j *ScanJob) int { return j.Schema })
 	switch {
-	case job.Schema != Schema:
-		return nil, fmt.Errorf("%w: schema %d, want %d", errPoison, job.Schema, Schema)
+	case err != nil:
+		return nil, err
 	case job.Dispatch == "" || job.ID == "":
 		return nil, fmt.Errorf("%w: job without dispatch or id", errPoison)
 	case len(job.Targets) == 0:
 		return nil, fmt.Errorf("%w: job without targets", errPoison)
 	}
-	return &job, nil
+	return job, nil
 }
 
 // Dead-letter headers.
