@@ -14,6 +14,7 @@ import (
 	"github.com/exhunt/exhunt/internal/exchange"
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/logs"
+	"github.com/exhunt/exhunt/internal/remedy"
 )
 
 // buildKinds are the Exchange logs whose #Version is the server's build.
@@ -256,6 +257,7 @@ func (s *serverState) result(cat *catalog.Catalog) finding.Server {
 	sort.Slice(out.Coverage, func(i, j int) bool { return out.Coverage[i].Source < out.Coverage[j].Source })
 	out.Build = s.buildHistory(cat.Builds)
 	out.Inconclusive, out.Reasons = s.inconclusive(cat.Builds, out.Coverage, out.Build)
+	out.Remediation = remedy.Plan(&out, cat.Builds, cat.Remediation)
 	return out
 }
 
