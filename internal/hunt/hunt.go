@@ -198,6 +198,9 @@ func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*f
 		if err := h.finishFiles(ctx, st); err != nil {
 			return nil, err
 		}
+		if err := h.nameDumpTargets(ctx, st); err != nil {
+			return nil, err
+		}
 	}
 	res.Gaps = append(res.Gaps, h.ruleGaps()...)
 	// Second pass: EWS rows from the attackers of each server name the
