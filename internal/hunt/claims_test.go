@@ -113,3 +113,38 @@ func TestDumpTargetFromProcessCreation(t *testing.T) {
 		}
 	}
 }
+
+// TestUnusableClientAddresses: a client-address field that is no address
+// makes no attacker entry; the server result counts it.
+func TestUnusableClientAddresses(t *testing.T) {
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "EXCH01", "C", "inetpub", "logs", "LogFiles", "W3SVC1")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log := "#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n#Date: 2021-03-03 00:00:00\r\n" +
+		"#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\r\n"
+	for i, ip := range []string{"-", "[REDACTED]", "203.0.113.9", "not\x1b[31m-an-ip", "198.51.100.7:51234", "::ffff:192.0.2.44", "10.0.0.11"} {
+		log += "2021-03-03 04:1" + string(rune('0'+i)) + ":00 10.0.0.11 GET /aspnet_client/shell.aspx - 443 - " + ip + " Mozilla/5.0+zgrab/0.x - 404 0 2 15\r\n"
+	}
+	if err := os.WriteFile(filepath.Join(logDir, "u_ex210303.log"), []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := huntDir(t, dir)
+	if len(res.Servers) != 1 {
+		t.Fatalf("%d servers", len(res.Servers))
+	}
+	s := res.Servers[0]
+	var ips []string
+	for _, a := range s.Attackers {
+		ips = append(ips, a.IP)
+	}
+	// the server's own address is no attacker; a port or a mapped IPv4
+	// address is still the address
+	if want := []string{"192.0.2.44", "198.51.100.7", "203.0.113.9"}; strings.Join(ips, " ") != strings.Join(want, " ") {
+		t.Errorf("attackers %q, want %q", ips, want)
+	}
+	if s.UnusableClientAddresses != 3 {
+		t.Errorf("unusable client addresses %d, want 3", s.UnusableClientAddresses)
+	}
+}
