@@ -407,6 +407,9 @@ func (r *run) verdicts() {
 	}
 	for _, ch := range exchange.Chains {
 		v := Chain{Chain: ch.Name, CVEs: ch.CVEs}
+		if r.hasBuild {
+			v.CVEs = exchange.CVEs(r.build, ch.Name)
+		}
 		if !r.hasBuild {
 			v.Verdict, v.Reason = VerdictIndeterminate, "build unknown"
 		} else {
@@ -419,6 +422,8 @@ func (r *run) verdicts() {
 				v.Verdict = VerdictPatched
 			case exchange.StatusNotAffected:
 				v.Verdict = VerdictNotAffected
+			case exchange.StatusCVEOnly:
+				v.Verdict = VerdictCVEOnly
 			default:
 				v.Verdict = VerdictIndeterminate
 			}
