@@ -21,8 +21,13 @@ func (p *planner) update() ([]finding.ActionItem, []string) {
 	}
 	var open, facts []string
 	for _, c := range exchange.Chains {
-		if p.open(c.Name) {
+		switch {
+		case p.open(c.Name):
 			open = append(open, c.Name)
+			facts = append(facts, p.chainFact(c.Name))
+		case p.status[c.Name].Status == exchange.StatusCVEOnly:
+			// open to one CVE of the chain (Exchange 2010's CVE-2021-26857),
+			// whose update the table lists under its own fix name
 			facts = append(facts, p.chainFact(c.Name))
 		}
 	}
