@@ -155,6 +155,9 @@ func TestReportRerendersSavedRun(t *testing.T) {
 		"text": func(s string) bool {
 			return strings.Contains(s, "EXPLOITED") && strings.Contains(s, "2 server(s)") && strings.Contains(s, "what to do")
 		},
+		"remediation-csv": func(s string) bool {
+			return strings.HasPrefix(s, "server,verdict,inconclusive,action,step") && strings.Contains(s, "EXCH01,exploited,true,1,contain,immediate")
+		},
 		"remediation": func(s string) bool {
 			// only the plans: a checklist per server, no evidence table
 			return strings.HasPrefix(s, "# Remediation plan\n") && strings.Contains(s, "## EXCH01: exploited") &&

@@ -13,7 +13,7 @@ import (
 
 // formats every command that writes a result accepts; jsonl streams and is
 // only for hunt.
-var formats = []string{"text", "json", "jsonl", "html", "sarif", "csv", "remediation"}
+var formats = []string{"text", "json", "jsonl", "html", "sarif", "csv", "remediation", "remediation-csv"}
 
 func checkFormat(f string, allowJSONL bool) error {
 	if !slices.Contains(formats, f) || (f == "jsonl" && !allowJSONL) {
@@ -39,6 +39,8 @@ func render(w io.Writer, res *finding.Result, format string, cat *catalog.Catalo
 		return report.CSV(w, res)
 	case "remediation":
 		return remedy.Markdown(w, res)
+	case "remediation-csv":
+		return report.RemediationCSV(w, res)
 	}
 	return report.Text(w, res, verbose)
 }
