@@ -90,6 +90,9 @@ func (p *planner) action(e *Entry, g *Guidance) (finding.Action, bool) {
 		}
 		r.Findings = ruleIDs(hits)
 	}
+	if e.Step == finding.StepCredentials && len(r.Findings) > 0 {
+		r.Facts = append(r.Facts, p.ranAs(w.Findings, w.Stages)...)
+	}
 	if w.Chain != "" {
 		if !p.open(w.Chain) {
 			return finding.Action{}, false
@@ -120,8 +123,9 @@ func (p *planner) action(e *Entry, g *Guidance) (finding.Action, bool) {
 		}
 		r.Facts = append(r.Facts, p.s.Reasons...)
 		a.Warning = strings.TrimSpace(a.Warning + "\nThe logs do not reach back far enough: " + strings.Join(p.s.Reasons, "; ") + ".")
-		if d := p.fetchFrom(); d != "" {
-			a.Items = append(a.Items, finding.ActionItem{Kind: "log", Name: "logs from " + d, Value: "fetch back to " + d})
+		if d, chain := p.fetchFrom(); d != "" {
+			a.Items = append(a.Items, finding.ActionItem{Kind: "log", Name: "IIS, Exchange and Windows event logs",
+				Value: "back to " + d + ", when exploitation of " + chain + " began"})
 		}
 	case "build-unknown":
 		if p.known {
@@ -204,6 +208,20 @@ func (p *planner) matching(rules, stages []string) []*finding.Finding {
 	return out
 }
 
+// ranAs names the accounts the matched process findings ran as.
+func (p *planner) ranAs(rules, stages []string) []string {
+	var users []string
+	for _, f := range p.matching(rules, stages) {
+		if u := f.Fields["User"]; u != "" && len(users) < 5 {
+			users = appendUniq(users, u)
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	return []string{"processes ran as " + strings.Join(users, ", ")}
+}
+
 // atLeast returns the findings whose stage alone implies verdict v or more.
 func (p *planner) atLeast(v finding.Verdict) []*finding.Finding {
 	var out []*finding.Finding
@@ -256,9 +274,10 @@ func (p *planner) coverageFact() string {
 
 // fetchFrom is the day older logs must reach back to: the start of
 // exploitation of the earliest chain the first build seen was open to.
-func (p *planner) fetchFrom() string {
+func (p *planner) fetchFrom() (string, string) {
 	b, ok := exchange.ParseBuild(firstBuild(p.s))
 	var from time.Time
+	chain := ""
 	for _, c := range exchange.Chains {
 		exposed := !ok
 		if ok && p.t != nil {
@@ -266,13 +285,13 @@ func (p *planner) fetchFrom() string {
 			exposed = exchange.Exposed(st) || st == exchange.StatusUnknown
 		}
 		if exposed && (from.IsZero() || c.Start.Before(from)) {
-			from = c.Start
+			from, chain = c.Start, c.Name
 		}
 	}
 	if from.IsZero() {
-		return ""
+		return "", ""
 	}
-	return day(from)
+	return day(from), chain
 }
 
 func firstBuild(s *finding.Server) string {

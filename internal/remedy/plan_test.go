@@ -138,8 +138,15 @@ func TestLabPlans(t *testing.T) {
 					exec = true
 				}
 			}
-			if got := len(actionsOf(plan, "credentials-reset")); (got > 0) != exec {
-				t.Errorf("execution found %v, credential reset actions %d", exec, got)
+			creds := actionsOf(plan, "credentials-reset")
+			if (len(creds) > 0) != exec {
+				t.Errorf("execution found %v, credential reset actions %d", exec, len(creds))
+			}
+			for _, a := range creds {
+				// the lab's commands run under w3wp as SYSTEM or the computer account
+				if !slices.ContainsFunc(a.Reason.Facts, func(f string) bool { return strings.HasPrefix(f, "processes ran as ") }) {
+					t.Errorf("credential reset does not say whom the processes ran as: %q", a.Reason.Facts)
+				}
 			}
 
 			// the update named for the build

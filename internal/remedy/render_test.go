@@ -70,3 +70,34 @@ func TestTextEscapesEvidence(t *testing.T) {
 		t.Errorf("text plan:\n%q", out)
 	}
 }
+
+// FuzzMarkdown: whatever an item holds, it stays one list line with no
+// control characters, and its name stays inside one code span.
+func FuzzMarkdown(f *testing.F) {
+	f.Add("C:\\inetpub\\a`b.aspx", "``x``")
+	f.Add("\n# h\r\n- [x]", "\x1b]0;t\x07")
+	f.Fuzz(func(t *testing.T, name, value string) {
+		r := &finding.Result{Servers: []finding.Server{{Name: name, Verdict: finding.VerdictClean,
+			Remediation: []finding.Action{{Step: finding.StepPreserve, Urgency: "high", Title: value,
+				Items:  []finding.ActionItem{{Kind: "file", Name: name, Value: value}},
+				Reason: finding.Reason{Facts: []string{value}}}}}}}
+		var b bytes.Buffer
+		if err := remedy.Markdown(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		items := 0
+		for _, l := range strings.Split(b.String(), "\n") {
+			if strings.HasPrefix(l, "  - [ ] file ") {
+				items++
+			}
+			for _, c := range l {
+				if c < 0x20 && c != '\t' || c == 0x7f {
+					t.Fatalf("control character in %q", l)
+				}
+			}
+		}
+		if items != 1 {
+			t.Fatalf("%d item lines:\n%s", items, b.String())
+		}
+	})
+}
