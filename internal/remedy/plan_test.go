@@ -14,6 +14,7 @@ import (
 
 	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/evidence"
+	"github.com/exhunt/exhunt/internal/exchange"
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/hunt"
 	"github.com/exhunt/exhunt/internal/lab"
@@ -229,6 +230,11 @@ func TestLabPlans(t *testing.T) {
 				}
 			}
 
+			// exactly the actions the truth implies
+			if got, want := guidanceIDs(plan), impliedActions(t, cat, st, len(want) > 0); !slices.Equal(sorted(got), sorted(want)) {
+				t.Errorf("plan %v\nwant %v", got, want)
+			}
+
 			// a clean server on a patched build keeps its logs, nothing else
 			if st.Verdict == "clean" && !st.Inconclusive && len(want) == 0 {
 				if len(plan) != 1 || plan[0].Guidance != "recheck-keep-logs" {
@@ -333,4 +339,55 @@ func TestBuildFacts(t *testing.T) {
 			t.Errorf("build %q: patch actions %v items %q, want %v %q", tc.build, got, items, tc.want, tc.items)
 		}
 	}
+}
+
+func sorted(xs []string) []string { xs = slices.Clone(xs); sort.Strings(xs); return xs }
+
+// impliedActions derives a plan's guidance ids from the ground truth and
+// the build table alone.
+func impliedActions(t *testing.T, cat *catalog.Catalog, st lab.ServerTruth, update bool) []string {
+	t.Helper()
+	has := map[string]bool{}
+	exec := false
+	for _, f := range st.Findings {
+		if f.Supporting {
+			continue
+		}
+		has[f.Rule] = true
+		if strings.HasPrefix(f.Rule, "yara:") && f.Rule != "yara:EXHUNT_LSASS_Minidump" {
+			has["yara:*"] = true
+		}
+		exec = exec || f.Stage == string(finding.StageExecution)
+	}
+	hasAny := func(rules ...string) bool { return slices.ContainsFunc(rules, func(r string) bool { return has[r] }) }
+	var out []string
+	add := func(ok bool, id string) {
+		if ok {
+			out = append(out, id)
+		}
+	}
+	bad := st.Verdict == "compromised" || st.Verdict == "exploited"
+	add(bad, "contain-isolate")
+	b, ok := exchange.ParseBuild(st.Build)
+	if !ok {
+		t.Fatalf("truth build %q", st.Build)
+	}
+	for _, c := range exchange.Chains {
+		status, _ := cat.Builds.Status(b, c.Name)
+		add(exchange.Exposed(status) || status == exchange.StatusUnknown, "mitigate-"+c.Name)
+	}
+	add(update, "patch-update")
+	add(hasAny("file-lsass-dump", "yara:EXHUNT_LSASS_Minidump"), "preserve-credential-dumps")
+	add(has["file-staging-archive"], "preserve-staged-archives")
+	add(hasAny("file-nonstandard-script", "file-ioc-path", "file-ioc-hash", "yara:*"), "preserve-webshells")
+	add(has["msert-threat-detected"], "preserve-msert-log")
+	add(hasAny("cve-2021-27065-set-vdir-script", "vdir-script-cmdlet-event", "cve-2021-27065-reset-vdir-ssrf", "cve-2021-27065-reset-vdir-iis"), "preserve-vdirs")
+	add(hasAny("proxyshell-mailbox-export", "remove-mailbox-export"), "preserve-export-requests")
+	add(exec, "credentials-reset")
+	add(has["mailbox-import-export-role"], "credentials-import-export-role")
+	add(len(st.Mailboxes) > 0, "people-mailbox-owners")
+	add(true, "recheck-keep-logs")
+	add(st.Inconclusive, "recheck-older-logs")
+	add(bad, "recheck-hunt-again")
+	return out
 }
