@@ -391,3 +391,37 @@ func impliedActions(t *testing.T, cat *catalog.Catalog, st lab.ServerTruth, upda
 	add(bad, "recheck-hunt-again")
 	return out
 }
+
+// FuzzPlan feeds attacker-written field values to the parts of a plan
+// that read them (virtual directories, export requests, role
+// assignments, scanner logs): no panic, and every action keeps a reason.
+func FuzzPlan(f *testing.F) {
+	f.Add("S:CMD=Set-OabVirtualDirectory.ExternalUrl='http://f/<script>'.Identity='EX\\OAB (Default Web Site)';S:REQID=",
+		"-Mailbox 'a@b' -FilePath '\\\\localhost\\c$\\x.aspx'", "C:\\x.aspx;C:\\y.aspx")
+	f.Add("-Identity \"\" -ExternalUrl \"", "-User", ";;;")
+	cat, err := catalog.Load()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, ecp, params, resources string) {
+		file := &finding.FileInfo{Path: resources, SHA256: "00"}
+		s := &finding.Server{Name: "EXCH01", Verdict: finding.VerdictExploited, Build: finding.BuildHistory{Current: "15.1.2176.2"},
+			Findings: []finding.Finding{
+				{Rule: "cve-2021-27065-set-vdir-script", Stage: finding.StagePersistence, Fields: map[string]string{"EventData": ecp}},
+				{Rule: "vdir-script-cmdlet-event", Stage: finding.StagePersistence, Fields: map[string]string{"Parameters": params}},
+				{Rule: "proxyshell-mailbox-export", Stage: finding.StagePersistence, Fields: map[string]string{"Parameters": params}},
+				{Rule: "remove-mailbox-export", Stage: finding.StagePersistence, Fields: map[string]string{"Parameters": ecp}},
+				{Rule: "mailbox-import-export-role", Stage: finding.StagePersistence, Fields: map[string]string{"Parameters": params}},
+				{Rule: "msert-threat-detected", Stage: finding.StagePersistence, File: file, Fields: map[string]string{"resources": resources}},
+				{Rule: "file-nonstandard-script", Stage: finding.StageExecution, File: file},
+			},
+			MailboxesAccessed: []finding.MailboxAccess{{Mailbox: params, Answered: true, Via: []string{"ews-log"}}},
+		}
+		s.Remediation = remedy.Plan(s, cat.Builds, cat.Remediation)
+		for _, a := range s.Remediation {
+			if a.Reason.Empty() {
+				t.Fatalf("action %s without a reason", a.Guidance)
+			}
+		}
+	})
+}
