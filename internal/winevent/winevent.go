@@ -27,6 +27,7 @@ const (
 	Application          = "event-application"
 	MSExchangeManagement = "event-msexchange-management"
 	ProcessCreation      = "event-process-creation"
+	ProcessAccess        = "event-process-access"
 	Security             = "event-security"
 	System               = "event-system"
 )
@@ -44,6 +45,9 @@ var kinds = []struct {
 	{MSExchangeManagement, [3]string{"windows", "", "msexchange-management"},
 		map[string]string{"cmdlet": "Data", "parameters": "Data_2"}},
 	{ProcessCreation, [3]string{"windows", "process_creation", ""}, nil},
+	// Sysmon 10: which process opened which, with the access and call
+	// trace; what tells a dump of LSASS from a dump of another process
+	{ProcessAccess, [3]string{"windows", "process_access", ""}, nil},
 	{Security, [3]string{"windows", "", "security"}, nil},
 	{System, [3]string{"windows", "", "system"}, nil},
 }
