@@ -50,7 +50,9 @@ func (s *Set) Broken() error {
 	var errs []error
 	for _, sk := range s.Skipped {
 		if sk.Broken() {
-			errs = append(errs, fmt.Errorf("%s: %s", sk.Where(), sk.Reason))
+			// the line leads the message; the reason need not repeat it
+			reason := strings.Replace(sk.Reason, fmt.Sprintf("line %d: ", sk.Line), "", 1)
+			errs = append(errs, fmt.Errorf("%s: %s", sk.Where(), reason))
 		}
 	}
 	return errors.Join(errs...)
