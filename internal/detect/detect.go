@@ -22,7 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Record is one log record as a rule sees it.
+// Record is one record (a log line, an event) as a detection sees it.
 type Record interface {
 	// Field returns a field's value by name (ASCII case-insensitive) and
 	// whether the record has that field at all.
