@@ -143,6 +143,8 @@ func (er *eventRules) match(e *evtx.Event, f *evidence.File, out []finding.Findi
 	var views []view
 	viewOf := func(src *winevent.Source, alias map[string]string) *winevent.View {
 		for _, x := range views {
+			// a source belongs to one mapping, so to at most one event
+			// kind's aliases: Sigma's (none) and that kind's are the two
 			if x.src == src && (x.alias == nil) == (alias == nil) {
 				return x.v
 			}
