@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/scan"
 )
 
@@ -128,7 +129,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if opt.LegacyTLS {
 		scan.AllowSHA1Signatures()
 	}
-	data, err := scan.LoadData()
+	data, err := loadScanData()
 	if err != nil {
 		return err
 	}
@@ -238,4 +239,14 @@ func lessGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+}
+
+// loadScanData gives the scanner and the decoy their reference data from
+// the catalog: the build table and the web-shell URL paths.
+func loadScanData() (*scan.Data, error) {
+	d, err := catalog.LoadData()
+	if err != nil {
+		return nil, err
+	}
+	return &scan.Data{Builds: d.Builds, Shells: d.WebshellURLPaths()}, nil
 }

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/exhunt/exhunt/internal/decoy"
-	"github.com/exhunt/exhunt/internal/scan"
 )
 
 // Every scan in these tests is confined to loopback by --scope.
@@ -27,7 +26,7 @@ const testScope = "127.0.0.0/8"
 // returns their URLs.
 func decoyFleet(t *testing.T, n int, cfg decoy.Config, shells ...decoy.Shell) ([]string, *decoy.Server) {
 	t.Helper()
-	data, err := scan.LoadData()
+	data, err := loadScanData()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +252,7 @@ func TestScanAndDecoyCLI(t *testing.T) {
 func TestDecoyHuntReplay(t *testing.T) {
 	logs := t.TempDir()
 	var events bytes.Buffer
-	data, err := scan.LoadData()
+	data, err := loadScanData()
 	if err != nil {
 		t.Fatal(err)
 	}
