@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,20 +21,25 @@ Flags:
 `
 
 func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "generate" {
-		return usageError("lab: want \"exhunt lab generate\"", "")
-	}
 	fs := newFlags("lab generate", fmt.Sprintf(labHelp, strings.Join(lab.Scenarios(), ", ")), stderr)
 	out := fs.String("out", "", "output folder (required)")
 	servers := fs.Int("servers", 8, "number of servers")
 	size := fs.String("size", "0", "approximate total size of background traffic, e.g. 500MB or 2GB (0: small)")
 	seed := fs.Int64("seed", 1, "generator seed: the same seed gives the same bytes")
 	scen := fs.String("scenarios", "", "comma-separated scenarios, one per server (cycled)")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError(err.Error(), "run exhunt lab generate -h")
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		fs.Usage()
+		return flag.ErrHelp
+	case len(args) == 0 || args[0] != "generate":
+		fs.Usage()
+		return usageError("lab: want \"exhunt lab generate\"", "")
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	if *out == "" {
 		return usageError("lab generate: --out is required", "")

@@ -191,6 +191,12 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		rows.Flush()
 		fmt.Fprintln(stdout)
 	}
+	notable := sum.Notable != nil
+	if rows != nil {
+		// The rows above list every Exchange target already; the summary
+		// would repeat the vulnerable ones.
+		sum.Notable, sum.More = nil, 0
+	}
 	sum.Write(summaryTo)
 	if runErr != nil {
 		if errors.Is(runErr, context.Canceled) && *out != "" {
@@ -198,7 +204,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		return runErr
 	}
-	if sum.Notable != nil {
+	if notable {
 		return errFindings
 	}
 	return nil

@@ -225,6 +225,12 @@ func TestScanAndDecoyCLI(t *testing.T) {
 			t.Errorf("text output lacks %q:\n%s", want, out)
 		}
 	}
+	// Each target is listed once: the summary does not repeat the rows.
+	for _, l := range listeners {
+		if n := strings.Count(out, l.URL+" "); n != 1 {
+			t.Errorf("%s listed %d times:\n%s", l.URL, n, out)
+		}
+	}
 	cancel()
 	if c := <-done; c != ExitClean {
 		t.Errorf("decoy exit %d: %s", c, derr.String())
