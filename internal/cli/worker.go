@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -36,14 +34,11 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	concurrency := fs.Int("concurrency", 200, "targets scanned at once")
 	scopeFlag := fs.String("scope", "", "comma-separated CIDR ranges: never connect outside them")
 	replicas := fs.Int("replicas", 3, "stream replicas when the worker creates the streams (3 on a cluster, 1 on one server)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError(err.Error(), "run exhunt worker -h")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0)), "run exhunt worker -h")
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	if *url == "" {
 		return usageError("--nats is required", "")
@@ -59,7 +54,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		h, _ := os.Hostname()
 		*name = fmt.Sprintf("%s-%d", h, os.Getpid())
 	}
-	data, err := scan.LoadData()
+	data, err := loadScanData()
 	if err != nil {
 		return err
 	}
