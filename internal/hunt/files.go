@@ -140,30 +140,24 @@ func (h *Hunter) joinShells(ctx context.Context, st *serverState) error {
 	return nil
 }
 
+// shellAnsweredDetector is what a web shell answering a request says; its
+// findings are built as rule hits are, with the request's client.
+var shellAnsweredDetector = &detector{
+	id:       ruleShellAnswered,
+	title:    "Web shell found on disk answered a request",
+	stage:    finding.StageExecution,
+	severity: finding.SeverityCritical,
+	fields:   []string{"cs-method", "cs-uri-stem", "cs-uri-query", "sc-status", "cs-user-agent"},
+}
+
 func (h *Hunter) shellAnswered(rec *logs.Record, f, shell *evidence.File, status string) finding.Finding {
-	fields := rec.Fields([]string{"cs-method", "cs-uri-stem", "cs-uri-query", "sc-status", "cs-user-agent"})
+	d := shellAnsweredDetector
+	fields := rec.Fields(d.fields)
 	fields["shell_file"] = shell.Rel
 	fields["shell_path"] = shell.Path
-	fd := finding.Finding{
-		Rule:     ruleShellAnswered,
-		Title:    "Web shell found on disk answered a request",
-		Stage:    finding.StageExecution,
-		Outcome:  "answered " + status,
-		CVEs:     []string{},
-		Severity: finding.SeverityCritical,
-		Time:     rec.Time,
-		Source:   finding.Source{File: f.Rel, Line: rec.Line, Kind: string(f.Kind)},
-		Fields:   fields,
-	}
-	fd.ClientIP, _ = rec.Field("c-ip")
-	if sip, ok := rec.Field("s-ip"); ok && sip != "" {
-		fd.Fields["s-ip"] = sip
-	}
-	ua, _ := rec.Field("cs-user-agent")
-	fd.UserAgent = strings.ReplaceAll(ua, "+", " ")
-	if fd.ClientIP != "" && h.inList("attacker-ips", fd.ClientIP) {
-		fd.IOCs = append(fd.IOCs, "attacker-ips (Volexity, CISA AA21-062A)")
-	}
+	fd := newFinding(d, rec, rec.Time, finding.Source{File: f.Rel, Line: rec.Line, Kind: string(f.Kind)}, fields)
+	fd.Outcome = "answered " + status
+	h.addClient(&fd, rec, f.Kind)
 	return fd
 }
 
