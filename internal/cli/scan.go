@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -71,11 +70,8 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.IntVar(&opt.SUProbe, "su-probe", 0, "when only the CU is known, try up to this many of its updates' /ecp/<build>/ folders")
 	fs.BoolVar(&opt.Webshells, "webshells", false, "request the known web-shell paths (about 120 requests per Exchange server)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError(err.Error(), "run exhunt scan -h")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	opt.LegacyTLS = !*noLegacy
 	opt.ProxyLogonProbe, opt.ProxyShellProbe, opt.MitigationProbe = !*noPL, !*noPS, !*noMit
