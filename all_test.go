@@ -105,6 +105,10 @@ var stdlibOnly = []string{"internal/finding", "internal/exchange"}
 // them, so they stay out of the product path.
 var generators = []string{"internal/lab", "internal/campaign"}
 
+// testOnly packages serve tests (real servers on loopback): no product
+// code imports them.
+var testOnly = []string{"internal/natstest", "internal/fleet/pgtest"}
+
 // neverReach: the hunt must not depend, even through another package, on
 // the scanner, the decoy, the generator or the renderers.
 var neverReach = map[string][]string{
@@ -242,6 +246,11 @@ func checkImports(pkgs map[string]*pkg) []string {
 		if k := pkgs[d]; k.imports["internal/cli"] != nil && d != "cmd/exhunt" {
 			fail("%s/%s imports internal/cli: nothing but cmd/exhunt imports the command line", d, k.imports["internal/cli"][0])
 		}
+		for _, o := range testOnly {
+			if k := pkgs[d]; k.imports[o] != nil {
+				fail("%s/%s imports %s: only tests may", d, k.imports[o][0], o)
+			}
+		}
 		for _, g := range generators {
 			if k := pkgs[d]; k.imports[g] != nil && d != "internal/cli" {
 				fail("%s/%s imports %s: only the command line and tests use the generators", d, k.imports[g][0], g)
@@ -356,6 +365,7 @@ func TestImportRulesCatch(t *testing.T) {
 		"internal/scan":     {imports: map[string][]string{"internal/cli": {"s.go"}}, nonTest: 1},
 		"internal/newthing": {imports: map[string][]string{}, nonTest: 1},
 		"internal/decoy":    {test: map[string][]string{"internal/cli": {"d_test.go"}}, nonTest: 1},
+		"internal/queue":    {imports: map[string][]string{"internal/natstest": {"q.go"}}, nonTest: 1},
 	}
 	for _, k := range bad {
 		if k.test == nil {
@@ -375,6 +385,7 @@ func TestImportRulesCatch(t *testing.T) {
 		"internal/decoy/d_test.go imports internal/cli",
 		"internal/newthing: package not in the import table",
 		"internal/hunt reaches internal/report: internal/hunt → internal/catalog → internal/report",
+		"internal/queue/q.go imports internal/natstest: only tests may",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
