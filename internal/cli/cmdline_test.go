@@ -52,7 +52,7 @@ func TestHelpEverywhere(t *testing.T) {
 	for _, args := range [][]string{
 		{"-h"}, {"--help"}, {"help"}, {"help", "hunt"},
 		{"hunt", "-h"}, {"demo", "-h"}, {"report", "-h"},
-		{"lab", "-h"}, {"lab", "--help"}, {"lab", "generate", "-h"},
+		{"lab", "-h"}, {"lab", "--help"}, {"lab", "generate", "-h"}, {"lab", "fleet", "-h"}, {"worker", "-h"},
 		{"rules", "-h"}, {"rules", "list", "-h"}, {"rules", "validate", "-h"}, {"rules", "literals", "-h"},
 		{"evtx", "-h"}, {"evtx", "dump", "-h"}, {"evtx", "stat", "-h"},
 		{"scan", "-h"}, {"decoy", "-h"}, {"version", "-h"},
