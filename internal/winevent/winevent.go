@@ -103,8 +103,8 @@ type Event struct {
 // New classifies an event. Its kinds are in Mask.
 func New(ev *evtx.Event) *Event {
 	e := &Event{ev: ev}
-	e.channel, _ = field(ev, "Channel")
-	idText, _ := field(ev, "EventID")
+	e.channel = system(ev, "Channel")
+	idText := system(ev, "EventID")
 	id, err := strconv.Atoi(strings.TrimSpace(idText))
 	if err != nil {
 		id = -1
@@ -221,6 +221,16 @@ func (v *View) name(name string) string {
 		}
 	}
 	return name
+}
+
+// system reads a System field: by its exact name, as EVTX writes it, else
+// in any case, as JSON renderings may.
+func system(ev *evtx.Event, name string) string {
+	if v, ok := ev.Field(name); ok {
+		return v
+	}
+	v, _ := field(ev, name)
+	return v
 }
 
 // field looks a name up ASCII case-insensitively: rules compile field
