@@ -140,19 +140,8 @@ func (er *eventRules) match(e *evtx.Event, f *evidence.File, out []finding.Findi
 		alias map[string]string
 		v     *winevent.View
 	}
-	var views []view
-	viewOf := func(src *winevent.Source, alias map[string]string) *winevent.View {
-		for _, x := range views {
-			// a source belongs to one mapping, so to at most one event
-			// kind's aliases: Sigma's (none) and that kind's are the two
-			if x.src == src && (x.alias == nil) == (alias == nil) {
-				return x.v
-			}
-		}
-		v := we.Under(src, alias)
-		views = append(views, view{src, alias, v})
-		return v
-	}
+	var viewBuf [4]view
+	views := viewBuf[:0]
 	for len(byID)+len(all) > 0 {
 		// merge the two lists in the order the entries were added
 		var en eventEntry
@@ -164,7 +153,20 @@ func (er *eventRules) match(e *evtx.Event, f *evidence.File, out []finding.Findi
 		if !may(en.bit) {
 			continue
 		}
-		if v := viewOf(en.src, en.alias); en.d.det.Match(v) {
+		var v *winevent.View
+		for _, x := range views {
+			// a source belongs to one mapping, so to at most one event
+			// kind's aliases: Sigma's (none) and that kind's are the two
+			if x.src == en.src && (x.alias == nil) == (en.alias == nil) {
+				v = x.v
+				break
+			}
+		}
+		if v == nil {
+			v = we.Under(en.src, en.alias)
+			views = append(views, view{en.src, en.alias, v})
+		}
+		if en.d.det.Match(v) {
 			out = append(out, eventFinding(en.d, v, e, f))
 		}
 	}
