@@ -1,0 +1,289 @@
+// Package literal finds many literals at once in attacker-influenced text,
+// ignoring ASCII case. It is exhunt's one multi-literal matcher: the log
+// prefilter, the per-event value scan, the YARA atoms and the single-string
+// searches of the scanner and parsers all use it.
+//
+// A Matcher is an Aho-Corasick automaton compiled to a full DFA over byte
+// classes. Both cases of a letter share a class, so case folding costs
+// nothing and text is never lower-cased into a copy (lower-casing a copy and
+// using its offsets on the original is wrong whenever lowering changes the
+// length: invalid UTF-8, 'İ'). Bytes outside ASCII only ever match
+// themselves.
+package literal
+
+import (
+	"errors"
+)
+
+// Matcher finds literals in bytes or strings. It is immutable once built
+// and safe for concurrent use.
+type Matcher struct {
+	class  [256]uint8
+	nclass int
+	// trans is premultiplied: next = trans[state + class], states being
+	// row offsets (index * nclass).
+	trans []uint32
+	// abs is trans with accepting states made absorbing: a search for the
+	// first match may then test for one only every few bytes.
+	abs     []uint32
+	matchAt uint32 // states >= matchAt are accepting (they are numbered last)
+	empty   bool
+	maxLen  int
+	// masks[state index] is the set of groups with a literal ending there
+	// (bit i for group i; groups past 63 share bit 63).
+	masks []uint64
+	// outs[outStart[k]:outStart[k+1]] are the literals ending in the k-th
+	// accepting state, its own and those of its suffixes.
+	outStart []int32
+	outs     []int32
+}
+
+// maxGroupStates bounds the automaton NewGroups builds from hostile or huge
+// literal sets; past it, literals are cut short, which keeps every match
+// (the matcher then reports a superset: right for a prefilter).
+const maxGroupStates = 1 << 16
+
+// ErrTooLarge is returned by Compile when the automaton would exceed its
+// cell budget.
+var ErrTooLarge = errors.New("too many literals: automaton too large")
+
+// New compiles literals. Empty literals are ignored; with none at all the
+// matcher matches nothing.
+func New(lits []string) *Matcher { return NewGroups([][]string{lits}) }
+
+// NewGroups compiles groups of literals (one group per rule, say); Mask then
+// tells which groups have a literal in a text.
+func NewGroups(groups [][]string) *Matcher {
+	var lits []string
+	var owner []int
+	for g, ls := range groups {
+		for _, l := range ls {
+			lits = append(lits, l)
+			owner = append(owner, g)
+		}
+	}
+	m, _ := build(lits, owner, maxGroupStates, 0)
+	return m
+}
+
+// Compile compiles literals exactly: Each reports every occurrence of every
+// literal by its index. It fails when the table would exceed maxCells
+// cells (4 bytes each).
+func Compile(lits [][]byte, maxCells int) (*Matcher, error) {
+	owner := make([]int, len(lits))
+	for i := range owner {
+		owner[i] = i
+	}
+	return build(lits, owner, 0, maxCells)
+}
+
+func lower(b byte) byte {
+	if 'A' <= b && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
+}
+
+// build makes the DFA. With maxStates > 0 literals are cut short past that
+// many states; with maxCells > 0 a larger table is an error.
+func build[T ~string | ~[]byte](lits []T, owner []int, maxStates, maxCells int) (*Matcher, error) {
+	m := &Matcher{}
+	// byte classes: 0 for bytes in no literal, one per folded byte
+	var used [256]bool
+	for _, l := range lits {
+		for i := 0; i < len(l); i++ {
+			used[lower(l[i])] = true
+		}
+	}
+	nc := 1
+	for b := 0; b < 256; b++ {
+		if used[b] {
+			m.class[b] = uint8(nc)
+			nc++
+		}
+	}
+	for b := 0; b < 256; b++ {
+		m.class[b] = m.class[lower(byte(b))]
+	}
+	m.nclass = nc
+
+	// The trie is built in the table itself, -1 marking a missing edge;
+	// the breadth-first pass then completes it into the DFA.
+	next := make([]int32, nc)
+	for i := range next {
+		next[i] = -1
+	}
+	nstates := 1
+	var own [][]int32 // literals ending in each trie node
+	own = append(own, nil)
+	for li, l := range lits {
+		if len(l) == 0 {
+			continue
+		}
+		m.maxLen = max(m.maxLen, len(l))
+		s := 0
+		for i := 0; i < len(l); i++ {
+			c := int(m.class[l[i]])
+			nx := next[s*nc+c]
+			if nx < 0 {
+				if maxStates > 0 && nstates >= maxStates {
+					break
+				}
+				if maxCells > 0 && (nstates+1)*nc > maxCells {
+					return nil, ErrTooLarge
+				}
+				nx = int32(nstates)
+				next[s*nc+c] = nx
+				nstates++
+				own = append(own, nil)
+				for range nc {
+					next = append(next, -1)
+				}
+			}
+			s = int(nx)
+		}
+		own[s] = append(own[s], int32(li))
+	}
+	m.empty = nstates == 1
+	if nstates*nc >= 1<<31 {
+		return nil, ErrTooLarge
+	}
+
+	// failure links in breadth-first order; outputs merge the failure
+	// state's, which comes earlier in that order
+	fail := make([]int32, nstates)
+	outs := make([][]int32, nstates)
+	order := make([]int32, 0, nstates)
+	for c := 0; c < nc; c++ {
+		if nx := next[c]; nx < 0 {
+			next[c] = 0
+		} else {
+			order = append(order, nx)
+		}
+	}
+	for i := 0; i < len(order); i++ {
+		s := order[i]
+		f := fail[s]
+		outs[s] = append(own[s], outs[f]...)
+		row, frow := int(s)*nc, int(f)*nc
+		for c := 0; c < nc; c++ {
+			if nx := next[row+c]; nx < 0 {
+				next[row+c] = next[frow+c]
+			} else {
+				fail[nx] = next[frow+c]
+				order = append(order, nx)
+			}
+		}
+	}
+
+	// Renumber so that accepting states come last: the hot loops test for
+	// a match with one comparison.
+	renum := make([]uint32, nstates)
+	k := uint32(0)
+	for s := range nstates {
+		if len(outs[s]) == 0 {
+			renum[s] = k
+			k++
+		}
+	}
+	m.matchAt = k * uint32(nc)
+	acc := make([]int, 0, nstates-int(k))
+	for s := range nstates {
+		if len(outs[s]) > 0 {
+			renum[s] = k
+			k++
+			acc = append(acc, s)
+		}
+	}
+	m.trans = make([]uint32, nstates*nc)
+	for s := range nstates {
+		base := int(renum[s]) * nc
+		for c := 0; c < nc; c++ {
+			m.trans[base+c] = renum[next[s*nc+c]] * uint32(nc)
+		}
+	}
+	m.masks = make([]uint64, nstates)
+	m.outStart = make([]int32, 0, len(acc)+1)
+	for _, s := range acc {
+		m.outStart = append(m.outStart, int32(len(m.outs)))
+		m.outs = append(m.outs, outs[s]...)
+	}
+	m.outStart = append(m.outStart, int32(len(m.outs)))
+	for s := range nstates {
+		var mask uint64
+		for _, li := range outs[s] {
+			mask |= 1 << min(owner[li], 63)
+		}
+		m.masks[renum[s]] = mask
+	}
+	m.abs = append([]uint32(nil), m.trans...)
+	for st := int(m.matchAt); st < len(m.abs); st += nc {
+		for c := 0; c < nc; c++ {
+			m.abs[st+c] = uint32(st)
+		}
+	}
+	return m, nil
+}
+
+// Empty reports whether the matcher has no literals.
+func (m *Matcher) Empty() bool { return m.empty }
+
+// States is the number of automaton states.
+func (m *Matcher) States() int { return len(m.masks) }
+
+// Index returns the offset just past the end of the first literal found in
+// b (the smallest end of any occurrence), or -1.
+func (m *Matcher) Index(b []byte) int {
+	if m.empty {
+		return -1
+	}
+	return index(m, b)
+}
+
+// IndexString is Index for a string.
+func (m *Matcher) IndexString(s string) int {
+	if m.empty {
+		return -1
+	}
+	return index(m, s)
+}
+
+// ContainsString reports whether s holds any of the literals: the check
+// rules make on one field value.
+func (m *Matcher) ContainsString(s string) bool { return m.IndexString(s) >= 0 }
+
+// Mask returns the groups with at least one literal in s.
+func (m *Matcher) Mask(s string) uint64 {
+	if m.empty {
+		return 0
+	}
+	trans, class, matchAt, nc := m.trans, &m.class, m.matchAt, uint32(m.nclass)
+	var mask uint64
+	st := uint32(0)
+	for i := 0; i < len(s); i++ {
+		st = trans[st+uint32(class[s[i]])]
+		if st >= matchAt {
+			mask |= m.masks[st/nc]
+		}
+	}
+	return mask
+}
+
+// Each calls hit for every occurrence of every literal in data, with the
+// offset just past it and the literal's index, in increasing end order.
+func (m *Matcher) Each(data []byte, hit func(end int, lit int32)) {
+	if m.empty {
+		return
+	}
+	trans, class, matchAt, nc := m.trans, &m.class, m.matchAt, uint32(m.nclass)
+	st := uint32(0)
+	for i, b := range data {
+		st = trans[st+uint32(class[b])]
+		if st >= matchAt {
+			k := (st - matchAt) / nc
+			for _, li := range m.outs[m.outStart[k]:m.outStart[k+1]] {
+				hit(i+1, li)
+			}
+		}
+	}
+}
