@@ -252,6 +252,8 @@ func FuzzMatcher(f *testing.F) {
 	f.Add([]byte("\x00\xff"), "\xff", "a", "")
 	f.Add(bytes.Repeat([]byte("xyz/ECP/"), 2000), "/ecp/", "zx", "yzxy")
 	f.Fuzz(func(t *testing.T, b []byte, l1, l2, l3 string) {
+		// long literals only make the oracle and the tables slow
+		l1, l2, l3 = l1[:min(len(l1), 64)], l2[:min(len(l2), 64)], l3[:min(len(l3), 64)]
 		lits := []string{l1, l2, l3}
 		m := New(lits)
 		want := naiveIndex(b, lits)

@@ -22,30 +22,33 @@ func index[T ~string | ~[]byte](m *Matcher, b T) int {
 	if i := index1(m, b[:segSize]); i >= 0 {
 		return i
 	}
-	for base := segSize; base < len(b); base += 3 * segSize {
-		if base+3*segSize > len(b) {
+	for base := segSize; base < len(b); {
+		// the last round shares what is left between the three
+		seg := min(segSize, (len(b)-base+2)/3)
+		if seg <= 2*ov || seg < 64 {
 			a0 := base - ov
 			if i := index1(m, b[a0:]); i >= 0 {
 				return a0 + i
 			}
 			return -1
 		}
-		a0, b0, c0 := base-ov, base+segSize-ov, base+2*segSize-ov
-		sa, sb, sc := triple(m.abs, &m.class, m.matchAt, b[a0:b0+ov], b[b0:c0+ov], b[c0:base+3*segSize])
+		a0, b0, c0, end := base-ov, base+seg-ov, base+2*seg-ov, min(len(b), base+3*seg)
+		sa, sb, sc := triple(m.abs, &m.class, m.matchAt, b[a0:b0+ov], b[b0:c0+ov], b[c0:end])
 		switch {
 		case sa:
 			return a0 + index1(m, b[a0:b0+ov])
 		case sb:
 			return b0 + index1(m, b[b0:c0+ov])
 		case sc:
-			return c0 + index1(m, b[c0:base+3*segSize])
+			return c0 + index1(m, b[c0:end])
 		}
+		base = end
 	}
 	return -1
 }
 
-// triple runs the absorbing automaton over x, y and z (of one length) in
-// lockstep and reports whether each ended in a match.
+// triple runs the absorbing automaton over x, y and z in lockstep and
+// reports whether each ended in a match. z may be up to two bytes shorter.
 func triple[T ~string | ~[]byte](trans []uint32, class *[256]uint8, matchAt uint32, x, y, z T) (bool, bool, bool) {
 	var s, t, u uint32
 	n := min(len(x), len(y), len(z))
@@ -53,6 +56,12 @@ func triple[T ~string | ~[]byte](trans []uint32, class *[256]uint8, matchAt uint
 		s = trans[s+uint32(class[x[i]])]
 		t = trans[t+uint32(class[y[i]])]
 		u = trans[u+uint32(class[z[i]])]
+	}
+	for i := n; i < len(x); i++ {
+		s = trans[s+uint32(class[x[i]])]
+	}
+	for i := n; i < len(y); i++ {
+		t = trans[t+uint32(class[y[i]])]
 	}
 	return s >= matchAt, t >= matchAt, u >= matchAt
 }
