@@ -257,9 +257,20 @@ func (m *Matcher) Mask(s string) uint64 {
 	if m.empty {
 		return 0
 	}
+	// A union does not care about order, so three automata can share the
+	// text, each segment starting maxLen-1 bytes early.
+	ov := m.maxLen - 1
+	seg := (len(s) + 2) / 3
+	if seg < 64 || seg <= 2*ov {
+		return m.mask1(s, 0)
+	}
+	a1, b1 := seg, 2*seg
+	return m.mask3(s[:a1], s[a1-ov:b1], s[b1-ov:])
+}
+
+func (m *Matcher) mask1(s string, st uint32) uint64 {
 	trans, class, matchAt, nc := m.trans, &m.class, m.matchAt, uint32(m.nclass)
 	var mask uint64
-	st := uint32(0)
 	for i := 0; i < len(s); i++ {
 		st = trans[st+uint32(class[s[i]])]
 		if st >= matchAt {
@@ -267,6 +278,31 @@ func (m *Matcher) Mask(s string) uint64 {
 		}
 	}
 	return mask
+}
+
+// mask3 is mask1 over x, y and z in lockstep.
+func (m *Matcher) mask3(x, y, z string) uint64 {
+	trans, class, matchAt, nc := m.trans, &m.class, m.matchAt, uint32(m.nclass)
+	var mask uint64
+	var s, t, u uint32
+	n := min(len(x), len(y), len(z))
+	for i := 0; i < n; i++ {
+		s = trans[s+uint32(class[x[i]])]
+		t = trans[t+uint32(class[y[i]])]
+		u = trans[u+uint32(class[z[i]])]
+		if s >= matchAt || t >= matchAt || u >= matchAt {
+			if s >= matchAt {
+				mask |= m.masks[s/nc]
+			}
+			if t >= matchAt {
+				mask |= m.masks[t/nc]
+			}
+			if u >= matchAt {
+				mask |= m.masks[u/nc]
+			}
+		}
+	}
+	return mask | m.mask1(x[n:], s) | m.mask1(y[n:], t) | m.mask1(z[n:], u)
 }
 
 // Each calls hit for every occurrence of every literal in data, with the

@@ -180,6 +180,24 @@ func TestLongBuffers(t *testing.T) {
 	}
 }
 
+// TestMaskLong crosses the boundaries of Mask's three segments.
+func TestMaskLong(t *testing.T) {
+	groups := [][]string{{"ServerInfo~"}, {"autodiscover.json", "ab"}, {"/ecp/"}}
+	p := NewGroups(groups)
+	r := rand.New(rand.NewPCG(7, 8))
+	for n := 0; n < 5000; n++ {
+		b := bytes.Repeat([]byte("x"), r.IntN(1500))
+		for k := r.IntN(3); k > 0 && len(b) > 20; k-- {
+			g := groups[r.IntN(len(groups))]
+			l := g[r.IntN(len(g))]
+			copy(b[r.IntN(len(b)-len(l)):], l)
+		}
+		if got, want := p.Mask(string(b)), naiveMask(string(b), groups); got != want {
+			t.Fatalf("len %d: Mask = %b, want %b", len(b), got, want)
+		}
+	}
+}
+
 func TestEach(t *testing.T) {
 	lits := [][]byte{[]byte("he"), []byte("she"), []byte("his"), []byte("hers"), []byte("He"), []byte("\x00\xff")}
 	m, err := Compile(lits, 1<<20)
