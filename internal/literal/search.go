@@ -1,5 +1,7 @@
 package literal
 
+import "unsafe"
+
 // segSize is the span each of index's interleaved automata reads before
 // they are tested: large enough to keep them busy, small enough that work
 // past an early match stays cheap.
@@ -33,7 +35,7 @@ func index[T ~string | ~[]byte](m *Matcher, b T) int {
 			return -1
 		}
 		a0, b0, c0, end := base-ov, base+seg-ov, base+2*seg-ov, min(len(b), base+3*seg)
-		sa, sb, sc := triple(m.abs, &m.class, m.matchAt, b[a0:b0+ov], b[b0:c0+ov], b[c0:end])
+		sa, sb, sc := triple(m, b[a0:b0+ov], b[b0:c0+ov], b[c0:end])
 		switch {
 		case sa:
 			return a0 + index1(m, b[a0:b0+ov])
@@ -49,26 +51,27 @@ func index[T ~string | ~[]byte](m *Matcher, b T) int {
 
 // triple runs the absorbing automaton over x, y and z in lockstep and
 // reports whether each ended in a match. z may be up to two bytes shorter.
-func triple[T ~string | ~[]byte](trans []uint32, class *[256]uint8, matchAt uint32, x, y, z T) (bool, bool, bool) {
+func triple[T ~string | ~[]byte](m *Matcher, x, y, z T) (bool, bool, bool) {
+	trans, col, matchAt := unsafe.Pointer(unsafe.SliceData(m.abs)), &m.col, m.matchAt
 	var s, t, u uint32
 	n := min(len(x), len(y), len(z))
 	for i := 0; i < n; i++ {
-		s = trans[s+uint32(class[x[i]])]
-		t = trans[t+uint32(class[y[i]])]
-		u = trans[u+uint32(class[z[i]])]
+		s = at(trans, s+col[x[i]])
+		t = at(trans, t+col[y[i]])
+		u = at(trans, u+col[z[i]])
 	}
 	for i := n; i < len(x); i++ {
-		s = trans[s+uint32(class[x[i]])]
+		s = at(trans, s+col[x[i]])
 	}
 	for i := n; i < len(y); i++ {
-		t = trans[t+uint32(class[y[i]])]
+		t = at(trans, t+col[y[i]])
 	}
 	return s >= matchAt, t >= matchAt, u >= matchAt
 }
 
 // index1 is index with one automaton.
 func index1[T ~string | ~[]byte](m *Matcher, b T) int {
-	trans, class, matchAt := m.abs, &m.class, m.matchAt
+	trans, col, matchAt := unsafe.Pointer(unsafe.SliceData(m.abs)), &m.col, m.matchAt
 	s := uint32(0)
 	i := 0
 	// Eight transitions, then one test: accepting states are absorbing, so
@@ -76,18 +79,18 @@ func index1[T ~string | ~[]byte](m *Matcher, b T) int {
 	for ; i+8 <= len(b); i += 8 {
 		s0 := s
 		c := b[i : i+8]
-		s = trans[s+uint32(class[c[0]])]
-		s = trans[s+uint32(class[c[1]])]
-		s = trans[s+uint32(class[c[2]])]
-		s = trans[s+uint32(class[c[3]])]
-		s = trans[s+uint32(class[c[4]])]
-		s = trans[s+uint32(class[c[5]])]
-		s = trans[s+uint32(class[c[6]])]
-		s = trans[s+uint32(class[c[7]])]
+		s = at(trans, s+col[c[0]])
+		s = at(trans, s+col[c[1]])
+		s = at(trans, s+col[c[2]])
+		s = at(trans, s+col[c[3]])
+		s = at(trans, s+col[c[4]])
+		s = at(trans, s+col[c[5]])
+		s = at(trans, s+col[c[6]])
+		s = at(trans, s+col[c[7]])
 		if s >= matchAt {
 			s = s0
 			for j := i; ; j++ {
-				s = trans[s+uint32(class[b[j]])]
+				s = at(trans, s+col[b[j]])
 				if s >= matchAt {
 					return j + 1
 				}
@@ -95,7 +98,7 @@ func index1[T ~string | ~[]byte](m *Matcher, b T) int {
 		}
 	}
 	for ; i < len(b); i++ {
-		s = trans[s+uint32(class[b[i]])]
+		s = at(trans, s+col[b[i]])
 		if s >= matchAt {
 			return i + 1
 		}
