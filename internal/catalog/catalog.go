@@ -19,6 +19,7 @@ import (
 
 	"github.com/exhunt/exhunt/internal/exchange"
 	"github.com/exhunt/exhunt/internal/files"
+	"github.com/exhunt/exhunt/internal/remedy"
 	"github.com/exhunt/exhunt/internal/rule"
 	"github.com/exhunt/exhunt/internal/sigma"
 	"github.com/exhunt/exhunt/rules"
@@ -35,6 +36,8 @@ type Catalog struct {
 	// Files are the file hunt's YARA rules and IOC lists, with any YARA
 	// rules added with LoadYara; Files.Problems lists skipped rules.
 	Files *files.Rules
+	// Remediation is the guidance remediation plans are drawn from.
+	Remediation *remedy.Guidance
 }
 
 // LoadError collects every problem found in rule files, each naming its file.
@@ -122,10 +125,31 @@ func Load(extra ...string) (*Catalog, error) {
 	if c.Files, err = files.Load(rules.FS, nil); err != nil {
 		return nil, fmt.Errorf("file hunt rules: %w", err)
 	}
+	if err := c.loadRemediation(); err != nil {
+		return nil, err
+	}
 	if len(errs) > 0 {
 		return c, &LoadError{errs}
 	}
 	return c, nil
+}
+
+// loadRemediation reads rules/remediation, checking that every finding it
+// names is one a rule of this catalog reports ("yara:*" names a prefix).
+func (c *Catalog) loadRemediation() error {
+	ids := map[string]bool{}
+	for _, d := range c.Docs() {
+		ids[d.ID] = true
+		if i := strings.IndexByte(d.ID, ':'); i > 0 {
+			ids[d.ID[:i+1]+"*"] = true
+		}
+	}
+	g, err := remedy.Load(rules.FS, "remediation", func(id string) bool { return ids[id] })
+	if err != nil {
+		return fmt.Errorf("remediation guidance: %w", err)
+	}
+	c.Remediation = g
+	return nil
 }
 
 func ruleFiles(p string) ([]string, error) {

@@ -25,12 +25,14 @@ Usage:
                                    with no PATH on Windows, the local Exchange server
   exhunt report --in RUN.json      render a saved run as text, html, sarif or csv
   exhunt lab generate [flags]      write realistic evidence trees with attacks and ground truth
+  exhunt lab fleet [flags]         write a replay of the 2021 campaign across a fleet, with ground truth
   exhunt evtx dump|stat FILE...    read Windows event logs: events as JSON lines, or counts
   exhunt rules list                list the detection rules
   exhunt rules validate [PATH...]  check the built-in rules and rule files or folders
   exhunt scan [flags] TARGET...    check Exchange servers over the network, read-only: build,
                                    vulnerable chains, mitigations, known web shells
   exhunt decoy [flags]             emulate Exchange servers: a scan target and a honeypot
+  exhunt worker --nats URL         take scan jobs from a NATS JetStream queue (scan --dispatch)
   exhunt version
 
 Exit codes: 0 nothing found, 3 indicators found (any server probed or worse),
@@ -81,6 +83,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runDecoy(ctx, args[1:], stdout, stderr)
 	case "scan":
 		return runScan(ctx, args[1:], stdin, stdout, stderr)
+	case "worker":
+		return runWorker(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "exhunt", Version())
 		return nil

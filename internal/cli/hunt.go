@@ -61,7 +61,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var hf huntFlags
 	fs := newFlags("hunt", huntHelp, stderr)
-	fs.StringVar(&hf.format, "format", "text", "output format: text, json, jsonl, html, sarif or csv")
+	fs.StringVar(&hf.format, "format", "text", "output format: text, json, jsonl, html, sarif, csv, remediation or remediation-csv")
 	fs.StringVar(&hf.output, "o", "", "write the result to this file instead of stdout")
 	fs.Var(&hf.rules, "rules", "extra rule file or folder (repeatable)")
 	fs.Var(&hf.sigma, "sigma", "extra Sigma rule file or folder, run over event logs (repeatable)")

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/exhunt/exhunt/internal/lab"
 )
@@ -36,6 +37,21 @@ type Event struct {
 	Class  string `json:"class"`
 	Kind   string `json:"kind"`
 	Detail string `json:"detail,omitempty"`
+	// RequestBytes is the size of the request line and headers; URI is
+	// cut to its first 4 KiB when longer, and URITruncated says so.
+	RequestBytes int  `json:"request_bytes"`
+	URITruncated bool `json:"uri_truncated,omitempty"`
+}
+
+// cut keeps the first max bytes of s, on a UTF-8 boundary.
+func cut(s string, max int) (string, bool) {
+	if len(s) <= max {
+		return s, false
+	}
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max], true
 }
 
 // eventSink writes events as JSON lines, one write per line.
@@ -70,9 +86,11 @@ func (s *Server) record(x *exchangeCtx, start time.Time) {
 		client = r.RemoteAddr
 	}
 	ua := r.UserAgent()
+	uri, truncated := cut(r.RequestURI, maxLoggedURI)
 	if x.class != "" && s.events != nil {
 		s.events.emit(&Event{Time: now, Listener: x.t.URL, Server: x.p.ServerName, Client: client, Method: r.Method,
-			URI: r.RequestURI, UserAgent: ua, Status: x.status, Class: x.class, Kind: x.kind, Detail: x.detail})
+			URI: uri, UserAgent: ua, Status: x.status, Class: x.class, Kind: x.kind, Detail: x.detail,
+			RequestBytes: x.size, URITruncated: truncated})
 	}
 	if s.logs == nil {
 		return
@@ -83,7 +101,9 @@ func (s *Server) record(x *exchangeCtx, start time.Time) {
 		// IIS logs a rewrite abort with the connection's reset status.
 		status, win32 = 200, 64
 	}
-	w3c := &lab.W3CRow{Time: now, ServerIP: x.t.ip, Method: r.Method, Stem: r.URL.EscapedPath(), Query: r.URL.RawQuery,
+	stem, _ := cut(r.URL.EscapedPath(), maxLoggedURI)
+	query, _ := cut(r.URL.RawQuery, maxLoggedURI)
+	w3c := &lab.W3CRow{Time: now, ServerIP: x.t.ip, Method: r.Method, Stem: stem, Query: query,
 		Port: x.t.port, ClientIP: client, UserAgent: ua, Referer: r.Referer(), Status: status, Win32: win32, TakenMS: took}
 	if status == http.StatusNotFound {
 		w3c.Win32 = 2
@@ -100,7 +120,7 @@ func (s *Server) record(x *exchangeCtx, start time.Time) {
 			target = strings.ToLower(x.p.FQDN())
 		}
 		rec.proxy = &lab.ProxyRow{Time: now, RequestID: newGUID(), Major: b.Major, Minor: b.Minor, Build: b.Build, Rev: b.Rev,
-			Protocol: x.proto, Host: r.Host, Stem: r.URL.EscapedPath(), Query: r.URL.RawQuery, Method: r.Method,
+			Protocol: x.proto, Host: r.Host, Stem: stem, Query: query, Method: r.Method,
 			Anchor: x.anchor, UserAgent: ua, ClientIP: client, ServerName: x.p.ServerName,
 			Status: x.status, BackEndStatus: x.beStatus, ErrorCode: x.errCode, TargetServer: target,
 			TargetVersion: strconv.Itoa(b.Major) + "." + pad(b.Minor, 2) + "." + pad(b.Build, 4) + ".000",

@@ -298,7 +298,9 @@ var indicators = map[string][]string{
 	"remove-mailbox-export":           {"Remove-MailboxExportRequest"},
 	// event rules: a value of the event holds one of these
 	ruleWorkerChild:   {`inetsrv\w3wp.exe`},
-	ruleLsassDump:     {"comsvcs.dll, MiniDump"},
+	ruleLsassDump:     {"comsvcs.dll, MiniDump", `system32\lsass.exe`},
+	ruleProcDump:      {"comsvcs.dll, MiniDump"},
+	sigmaLsassComsvcs: {`comsvcs.dll+`},
 	ruleArchive:       {`-t7z`},
 	ruleUMCast:        {"System.InvalidCastException"},
 	ruleUMCrash:       {"UMWorkerProcess"},

@@ -322,10 +322,20 @@ func (g *gen) chopperCommand(t int64, i int) {
 	sys := `NT AUTHORITY\SYSTEM`
 	switch i {
 	case 2:
-		dump := `rundll32.exe C:\windows\System32\comsvcs.dll, MiniDump ` + strconv.Itoa(600+g.rng.IntN(100)) + ` C:\windows\temp\lsass.dmp full`
+		lsassPID := 600 + g.rng.IntN(100)
+		dump := `rundll32.exe C:\windows\System32\comsvcs.dll, MiniDump ` + strconv.Itoa(lsassPID) + ` C:\windows\temp\lsass.dmp full`
+		// The command line gives a PID, and lsass.dmp is only the name the
+		// attacker chose: only Sysmon's event 10 (on servers that run it)
+		// says the PID is lsass's, so only there is it an LSASS dump.
+		dumpRule := ruleProcDump
+		if g.sysmon() {
+			dumpRule = ruleLsassDump
+			g.processAccess(t+90, imgRundll, lsassPID, imgLsass, sys, comsvcsTrace,
+				evExpect{ruleLsassDump, execute}, evExpect{sigmaLsassComsvcs, execute})
+		}
 		g.proc(t, imgCmd, wrap(dump), imgW3wp, w3wpCmdline("MSExchangeOWAAppPool"), sys,
-			append(shellHits, evExpect{ruleLsassDump, execute}, evExpect{sigmaComsvcs, execute})...)
-		g.proc(t+40, imgRundll, dump, imgCmd, wrap(dump), sys, evExpect{ruleLsassDump, execute}, evExpect{sigmaComsvcs, execute})
+			append(shellHits, evExpect{dumpRule, execute}, evExpect{sigmaComsvcs, execute})...)
+		g.proc(t+40, imgRundll, dump, imgCmd, wrap(dump), sys, evExpect{dumpRule, execute}, evExpect{sigmaComsvcs, execute})
 	case 3:
 		zip := `C:\ProgramData\7z.exe a -t7z -mx9 C:\ProgramData\it.zip C:\ProgramData\pst -pQwerty123`
 		g.proc(t, imgCmd, wrap(zip), imgW3wp, w3wpCmdline("MSExchangeOWAAppPool"), sys, append(shellHits, evExpect{sigmaHafnium, execute})...)
