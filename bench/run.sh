@@ -5,6 +5,8 @@
 #
 #   bash bench/run.sh [SIZE] [SERVERS]     default 2GB over 8 servers
 #   ROUNDS=5 bash bench/run.sh 300MB 8     more rounds (default 3)
+#   BASELINE=/path/to/old/exhunt bash bench/run.sh 300MB 8
+#                                          also time another build each round
 #
 # Each round runs ripgrep and then exhunt once, back to back, so both see the
 # same machine load; the ratio is taken per round and the medians are
@@ -43,13 +45,14 @@ find "$CORPUS" -type f -exec cat {} + > /dev/null
 # tools read the same bytes.
 run_rg() { rg -c -F -z -f "$OUT/literals.txt" "$CORPUS" > /dev/null || true; }
 run_exhunt() { "$OUT/exhunt" hunt --no-files --format json -o "$OUT/result.json" "$CORPUS" || [ $? -eq 3 ]; }
+run_baseline() { "$BASELINE" hunt --no-files --format json -o /dev/null "$CORPUS" || [ $? -eq 3 ]; }
 # timed NAME FUNC: one run; prints "wall cpu maxrss_kb"
 timed() {
   /usr/bin/time -f "%e %U %S %M" -o "$OUT/time.$1" bash -c "$2"
   tail -1 "$OUT/time.$1" | awk '{printf "%.2f %.2f %d\n", $1, $2 + $3, $4}'
 }
-export OUT CORPUS
-export -f run_rg run_exhunt
+export OUT CORPUS BASELINE="${BASELINE:-}"
+export -f run_rg run_exhunt run_baseline
 
 run_rg; run_exhunt # warm-up
 : > "$OUT/rounds.txt"
@@ -60,6 +63,10 @@ for r in $(seq "$ROUNDS"); do
   cratio=$(awk -v e="$ec" -v g="$rc" 'BEGIN { printf "%.2f", e / g }')
   echo "$rw $rc $rm $ew $ec $em $ratio $cratio" >> "$OUT/rounds.txt"
   echo "round $r: rg ${rw} s (cpu ${rc} s, ${rm} KB)   exhunt ${ew} s (cpu ${ec} s, ${em} KB)   ratio ${ratio}x (cpu ${cratio}x)"
+  if [ -n "$BASELINE" ]; then
+    read -r bw bc bm < <(timed baseline run_baseline)
+    echo "         baseline ${bw} s (cpu ${bc} s, ${bm} KB)   ratio $(awk -v e="$bw" -v g="$rw" 'BEGIN { printf "%.2f", e / g }')x (cpu $(awk -v e="$bc" -v g="$rc" 'BEGIN { printf "%.2f", e / g }')x)"
+  fi
 done
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
