@@ -18,6 +18,11 @@ func IndexFold[T ~string | ~[]byte](s T, sub string) int {
 	return -1
 }
 
+// EqualFold reports whether a and b are equal, ASCII case ignored.
+func EqualFold[T ~string | ~[]byte](a T, b string) bool {
+	return len(a) == len(b) && equalFold(a, b)
+}
+
 func equalFold[T ~string | ~[]byte](a T, b string) bool {
 	for i := 0; i < len(b); i++ {
 		if lower(a[i]) != lower(b[i]) {

@@ -323,3 +323,24 @@ func isASCII(s string) bool {
 	}
 	return true
 }
+
+func TestEqualFold(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"Fields", "fields", true},
+		{"FIELDS", "fields", true},
+		{"field", "fields", false},
+		{"fieldsx", "fields", false},
+		{"\u212Aey", "key", false}, // Kelvin sign: not ASCII
+		{"", "", true},
+	} {
+		if got := EqualFold(tc.a, tc.b); got != tc.want {
+			t.Errorf("EqualFold(%q, %q) = %v", tc.a, tc.b, got)
+		}
+		if got := EqualFold([]byte(tc.a), tc.b); got != tc.want {
+			t.Errorf("EqualFold([]byte(%q), %q) = %v", tc.a, tc.b, got)
+		}
+	}
+}

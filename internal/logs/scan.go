@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/exhunt/exhunt/internal/literal"
 )
 
 const (
@@ -67,6 +69,7 @@ type Scanner struct {
 	// few #Fields lines in thousands of files.
 	schemas   map[string]*Schema
 	schemaFmt Format
+	scratch   []string // fields of the last line, split once per file
 }
 
 // maxSchemas bounds the header cache against files that each write a
@@ -341,22 +344,22 @@ func looksLikeHeader(b []byte) bool {
 }
 
 func (s *Scanner) directive(b []byte, n int64) {
-	line := string(b)
-	key, val, ok := strings.Cut(line[1:], ":")
+	// every file starts with a few directives: read them without copies
+	k, v, ok := bytes.Cut(b[1:], []byte(":"))
 	if !ok {
 		return
 	}
-	val = strings.TrimSpace(val)
-	switch strings.ToLower(strings.TrimSpace(key)) {
-	case "fields":
+	key, val := bytes.TrimSpace(k), bytes.TrimSpace(v)
+	switch {
+	case literal.EqualFold(key, "fields"):
 		if s.cachedSchema(b) {
 			return
 		}
 		var names []string
 		if s.Format == W3C {
-			names = strings.Fields(val)
+			names = strings.Fields(string(val))
 		} else {
-			names = splitCSV(val, nil)
+			names = splitCSV(string(val), nil)
 		}
 		if len(names) == 0 || len(names) > maxFields {
 			s.gap(n, fmt.Sprintf("#Fields directive with %d fields ignored", len(names)))
@@ -364,17 +367,17 @@ func (s *Scanner) directive(b []byte, n int64) {
 		}
 		s.setSchema(names)
 		s.cacheSchema(b)
-	case "version":
+	case literal.EqualFold(key, "version"):
 		if s.st.Version == "" {
-			s.st.Version = val
+			s.st.Version = string(val)
 		}
-	case "software":
+	case literal.EqualFold(key, "software"):
 		if s.st.Software == "" {
-			s.st.Software = val
+			s.st.Software = string(val)
 		}
-	case "log-type":
+	case literal.EqualFold(key, "log-type"):
 		if s.st.LogType == "" {
-			s.st.LogType = val
+			s.st.LogType = string(val)
 		}
 	}
 }
@@ -442,9 +445,11 @@ func (s *Scanner) recordTime(b []byte) (time.Time, bool) {
 	case Text:
 		return leadingTime(string(b))
 	case CSV:
-		return s.timeOf(splitCSV(string(b), nil))
+		s.scratch = splitCSV(string(b), s.scratch[:0])
+	default:
+		s.scratch = splitW3C(string(b), s.scratch[:0])
 	}
-	return s.timeOf(splitW3C(string(b), nil))
+	return s.timeOf(s.scratch)
 }
 
 func (s *Scanner) timeOf(v []string) (time.Time, bool) {
