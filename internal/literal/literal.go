@@ -13,6 +13,7 @@ package literal
 
 import (
 	"errors"
+	"sync"
 	"unsafe"
 )
 
@@ -26,9 +27,9 @@ type Matcher struct {
 	// trans holds byte offsets: next = trans at byte offset state + col[b],
 	// states being row offsets (index * nclass * 4).
 	trans []uint32
-	// abs is trans with accepting states made absorbing: a search for the
-	// first match may then test for one only every few bytes.
+	// abs is trans with accepting states made absorbing (see absorbing)
 	abs     []uint32
+	absOnce sync.Once
 	matchAt uint32 // states >= matchAt are accepting (they are numbered last)
 	row     uint32 // bytes in a row
 	empty   bool
@@ -111,11 +112,14 @@ func build[T ~string | ~[]byte](lits []T, owner []int, maxStates, maxCells int) 
 	}
 	m.nclass = nc
 
-	// The trie is built in the table itself, -1 marking a missing edge;
-	// the breadth-first pass then completes it into the DFA.
-	next := make([]int32, nc)
+	// The trie is built in the table itself, none marking a missing edge;
+	// the breadth-first pass then completes it into the DFA, and the table
+	// is renumbered in place: large YARA rule sets make it the biggest
+	// allocation exhunt has.
+	const none = ^uint32(0)
+	next := make([]uint32, nc)
 	for i := range next {
-		next[i] = -1
+		next[i] = none
 	}
 	nstates := 1
 	var own [][]int32 // literals ending in each trie node
@@ -129,19 +133,19 @@ func build[T ~string | ~[]byte](lits []T, owner []int, maxStates, maxCells int) 
 		for i := 0; i < len(l); i++ {
 			c := int(m.class[l[i]])
 			nx := next[s*nc+c]
-			if nx < 0 {
+			if nx == none {
 				if maxStates > 0 && nstates >= maxStates {
 					break
 				}
-				if maxCells > 0 && (nstates+1)*nc > maxCells {
+				if maxCells > 0 && (nstates+1)*nc > maxCells || (nstates+1)*nc >= 1<<30 {
 					return nil, ErrTooLarge
 				}
-				nx = int32(nstates)
+				nx = uint32(nstates)
 				next[s*nc+c] = nx
 				nstates++
 				own = append(own, nil)
 				for range nc {
-					next = append(next, -1)
+					next = append(next, none)
 				}
 			}
 			s = int(nx)
@@ -149,17 +153,14 @@ func build[T ~string | ~[]byte](lits []T, owner []int, maxStates, maxCells int) 
 		own[s] = append(own[s], int32(li))
 	}
 	m.empty = nstates == 1
-	if nstates*nc >= 1<<30 {
-		return nil, ErrTooLarge
-	}
 
 	// failure links in breadth-first order; outputs merge the failure
 	// state's, which comes earlier in that order
-	fail := make([]int32, nstates)
+	fail := make([]uint32, nstates)
 	outs := make([][]int32, nstates)
-	order := make([]int32, 0, nstates)
+	order := make([]uint32, 0, nstates)
 	for c := 0; c < nc; c++ {
-		if nx := next[c]; nx < 0 {
+		if nx := next[c]; nx == none {
 			next[c] = 0
 		} else {
 			order = append(order, nx)
@@ -171,7 +172,7 @@ func build[T ~string | ~[]byte](lits []T, owner []int, maxStates, maxCells int) 
 		outs[s] = append(own[s], outs[f]...)
 		row, frow := int(s)*nc, int(f)*nc
 		for c := 0; c < nc; c++ {
-			if nx := next[row+c]; nx < 0 {
+			if nx := next[row+c]; nx == none {
 				next[row+c] = next[frow+c]
 			} else {
 				fail[nx] = next[frow+c]
@@ -179,9 +180,10 @@ func build[T ~string | ~[]byte](lits []T, owner []int, maxStates, maxCells int) 
 			}
 		}
 	}
+	fail, order, own = nil, nil, nil
 
 	// Renumber so that accepting states come last: the hot loops test for
-	// a match with one comparison.
+	// a match with one comparison. Cells become byte offsets of rows.
 	renum := make([]uint32, nstates)
 	k := uint32(0)
 	for s := range nstates {
@@ -190,7 +192,7 @@ func build[T ~string | ~[]byte](lits []T, owner []int, maxStates, maxCells int) 
 			k++
 		}
 	}
-	m.matchAt = k * uint32(nc)
+	m.matchAt = k * uint32(nc) * 4
 	acc := make([]int, 0, nstates-int(k))
 	for s := range nstates {
 		if len(outs[s]) > 0 {
@@ -199,13 +201,31 @@ func build[T ~string | ~[]byte](lits []T, owner []int, maxStates, maxCells int) 
 			acc = append(acc, s)
 		}
 	}
-	m.trans = make([]uint32, nstates*nc)
+	for i, v := range next {
+		next[i] = renum[v] * uint32(nc) * 4
+	}
+	// move each row to its new place, one permutation cycle at a time
+	rowOf := func(s int) []uint32 { return next[s*nc : (s+1)*nc] }
+	hold, tmp := make([]uint32, nc), make([]uint32, nc)
+	moved := make([]bool, nstates)
 	for s := range nstates {
-		base := int(renum[s]) * nc
-		for c := 0; c < nc; c++ {
-			m.trans[base+c] = renum[next[s*nc+c]] * uint32(nc)
+		if moved[s] {
+			continue
+		}
+		copy(hold, rowOf(s))
+		for cur := s; ; {
+			moved[cur] = true
+			dst := int(renum[cur])
+			copy(tmp, rowOf(dst))
+			copy(rowOf(dst), hold)
+			hold, tmp = tmp, hold
+			if dst == s {
+				break
+			}
+			cur = dst
 		}
 	}
+	m.trans = next
 	m.masks = make([]uint64, nstates)
 	m.outStart = make([]int32, 0, len(acc)+1)
 	for _, s := range acc {
@@ -220,23 +240,27 @@ func build[T ~string | ~[]byte](lits []T, owner []int, maxStates, maxCells int) 
 		}
 		m.masks[renum[s]] = mask
 	}
-	m.abs = append([]uint32(nil), m.trans...)
-	for st := int(m.matchAt); st < len(m.abs); st += nc {
-		for c := 0; c < nc; c++ {
-			m.abs[st+c] = uint32(st)
-		}
-	}
-	// to byte offsets, for at
-	for i := range m.trans {
-		m.trans[i] *= 4
-		m.abs[i] *= 4
-	}
-	m.matchAt *= 4
 	m.row = uint32(nc) * 4
 	for b := range m.col {
 		m.col[b] = uint32(m.class[b]) * 4
 	}
 	return m, nil
+}
+
+// absorbing returns trans with accepting states made absorbing, which the
+// first-match search needs: it may then test for a match only every few
+// bytes. It is built on first use, since matchers used only through Each
+// (YARA's) never need it.
+func (m *Matcher) absorbing() unsafe.Pointer {
+	m.absOnce.Do(func() {
+		m.abs = append([]uint32(nil), m.trans...)
+		for st := m.matchAt / 4; st < uint32(len(m.abs)); st += m.row / 4 {
+			for c := range m.row / 4 {
+				m.abs[st+c] = st * 4
+			}
+		}
+	})
+	return unsafe.Pointer(unsafe.SliceData(m.abs))
 }
 
 // at reads the table cell at byte offset off. Every cell holds a row's

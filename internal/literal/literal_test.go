@@ -344,3 +344,18 @@ func TestEqualFold(t *testing.T) {
 		}
 	}
 }
+
+// The search table is built on first use; concurrent first uses share it.
+func TestConcurrentFirstUse(t *testing.T) {
+	m := New([]string{"/ecp/", "ServerInfo~"})
+	b := bytes.Repeat([]byte("x/ECP/"), 3000)
+	done := make(chan int)
+	for range 4 {
+		go func() { done <- m.Index(b) }()
+	}
+	for range 4 {
+		if got := <-done; got != 6 {
+			t.Fatalf("Index = %d, want 6", got)
+		}
+	}
+}

@@ -1,7 +1,5 @@
 package literal
 
-import "unsafe"
-
 // segSize is the span each of index's interleaved automata reads before
 // they are tested: large enough to keep them busy, small enough that work
 // past an early match stays cheap.
@@ -52,7 +50,7 @@ func index[T ~string | ~[]byte](m *Matcher, b T) int {
 // triple runs the absorbing automaton over x, y and z in lockstep and
 // reports whether each ended in a match. z may be up to two bytes shorter.
 func triple[T ~string | ~[]byte](m *Matcher, x, y, z T) (bool, bool, bool) {
-	trans, col, matchAt := unsafe.Pointer(unsafe.SliceData(m.abs)), &m.col, m.matchAt
+	trans, col, matchAt := m.absorbing(), &m.col, m.matchAt
 	var s, t, u uint32
 	n := min(len(x), len(y), len(z))
 	for i := 0; i < n; i++ {
@@ -71,7 +69,7 @@ func triple[T ~string | ~[]byte](m *Matcher, x, y, z T) (bool, bool, bool) {
 
 // index1 is index with one automaton.
 func index1[T ~string | ~[]byte](m *Matcher, b T) int {
-	trans, col, matchAt := unsafe.Pointer(unsafe.SliceData(m.abs)), &m.col, m.matchAt
+	trans, col, matchAt := m.absorbing(), &m.col, m.matchAt
 	s := uint32(0)
 	i := 0
 	// Eight transitions, then one test: accepting states are absorbing, so
