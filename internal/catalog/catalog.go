@@ -56,13 +56,37 @@ func (e *LoadError) Error() string {
 
 func (e *LoadError) Unwrap() []error { return e.Errs }
 
+// Data is the reference data without the rules: what the scanner, the
+// decoy and the lab need, loaded without compiling a rule.
+type Data struct {
+	Builds *exchange.Table
+	// Lists are the named value lists of rules/lists, plus
+	// "webshell-url-paths": the URL paths of Microsoft's IOC feed and of
+	// the known shell names in the campaign's web folders.
+	Lists map[string][]string
+}
+
+// WebshellURLPaths are the URL paths under which known web shells answer,
+// such as /owa/auth/shel.aspx.
+func (d *Data) WebshellURLPaths() []string { return d.Lists["webshell-url-paths"] }
+
+// LoadData reads the embedded build table, lists and IOC feed.
+func LoadData() (*Data, error) {
+	d := &Data{Lists: map[string][]string{}}
+	if err := d.load(rules.FS); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
 // Load reads the embedded rules plus any extra rule files or folders. Extra
 // rules may add to the built-in set but not replace a built-in id.
 func Load(extra ...string) (*Catalog, error) {
-	c := &Catalog{Env: &rule.Env{Lists: map[string][]string{}}}
-	if err := c.loadData(rules.FS); err != nil {
+	d, err := LoadData()
+	if err != nil {
 		return nil, err
 	}
+	c := &Catalog{Env: &rule.Env{Lists: d.Lists}, Builds: d.Builds}
 	var errs []error
 	seen := map[string]string{}
 	add := func(name string, data []byte) {
@@ -275,13 +299,13 @@ func (c *Catalog) ForKind(kind string) []*rule.Compiled {
 	return out
 }
 
-func (c *Catalog) loadData(fsys fs.FS) error {
+func (d *Data) load(fsys fs.FS) error {
 	f, err := fsys.Open("data/exchange-builds.csv")
 	if err != nil {
 		return fmt.Errorf("build table: %w", err)
 	}
 	defer f.Close()
-	if c.Builds, err = exchange.LoadTable(f); err != nil {
+	if d.Builds, err = exchange.LoadTable(f); err != nil {
 		return err
 	}
 	lists, _ := fs.Glob(fsys, "lists/*.txt")
@@ -290,17 +314,17 @@ func (c *Catalog) loadData(fsys fs.FS) error {
 		if err != nil {
 			return err
 		}
-		c.Env.Lists[strings.TrimSuffix(path.Base(name), ".txt")] = readList(data)
+		d.Lists[strings.TrimSuffix(path.Base(name), ".txt")] = readList(data)
 	}
 	feed, err := fs.ReadFile(fsys, "data/MSTICIoCs-ExchangeServerVulnerabilitiesDisclosedMarch2021.csv")
 	if err != nil {
 		return fmt.Errorf("ioc feed: %w", err)
 	}
-	paths, err := WebshellURLPaths(bytes.NewReader(feed), c.Env.Lists["webshell-names"])
+	paths, err := WebshellURLPaths(bytes.NewReader(feed), d.Lists["webshell-names"])
 	if err != nil {
 		return err
 	}
-	c.Env.Lists["webshell-url-paths"] = paths
+	d.Lists["webshell-url-paths"] = paths
 	return nil
 }
 

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/exhunt/exhunt/internal/decoy"
-	"github.com/exhunt/exhunt/internal/scan"
 )
 
 const decoyHelp = `Usage: exhunt decoy [flags]
@@ -65,7 +64,7 @@ func runDecoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(listen) == 0 {
 		listen = multiFlag{"https://127.0.0.1:8443"}
 	}
-	data, err := scan.LoadData()
+	data, err := loadScanData()
 	if err != nil {
 		return err
 	}

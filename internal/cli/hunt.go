@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -150,7 +151,7 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 	}
 	if len(set.Servers) == 0 {
 		return nil, &exitError{code: ExitError, msg: "no Exchange or IIS logs found under " + fmt.Sprint(roots),
-			hint: "point exhunt at an Exchange install (…\\Exchange Server\\V15), a copy or collection of one, or a .zip of it"}
+			hint: "exhunt recognises:\n  - " + strings.Join(evidence.Layouts, "\n  - ")}
 	}
 	w, closeOut, err := openOutput(hf.output, stdout)
 	if err != nil {

@@ -2,15 +2,12 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 
 	"github.com/exhunt/exhunt/internal/campaign"
-	"github.com/exhunt/exhunt/internal/exchange"
-	"github.com/exhunt/exhunt/rules"
+	"github.com/exhunt/exhunt/internal/catalog"
 )
 
 const labFleetHelp = `Usage: exhunt lab fleet --out DIR [flags]
@@ -33,11 +30,11 @@ func runLabFleet(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	orgs := fs.Int("orgs", 40, "organisations (at least 12)")
 	servers := fs.Int("servers", 200, "servers in all (at least one per organisation)")
 	seed := fs.Int64("seed", 1, "generator seed: the same seed gives the same bytes")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError(err.Error(), "run exhunt lab fleet -h")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	if *out == "" {
 		return usageError("lab fleet: --out is required", "")
@@ -45,16 +42,11 @@ func runLabFleet(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *orgs < 12 || *servers < *orgs {
 		return usageError("lab fleet: want --orgs of at least 12 and at least one server per organisation", "")
 	}
-	f, err := rules.FS.Open("data/exchange-builds.csv")
+	data, err := catalog.LoadData()
 	if err != nil {
 		return err
 	}
-	tb, err := exchange.LoadTable(f)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	tr, err := campaign.Generate(ctx, campaign.Options{Out: *out, Orgs: *orgs, Servers: *servers, Seed: *seed, Builds: tb})
+	tr, err := campaign.Generate(ctx, campaign.Options{Out: *out, Orgs: *orgs, Servers: *servers, Seed: *seed, Builds: data.Builds})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/scan"
 )
 
@@ -126,7 +127,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if opt.LegacyTLS {
 		scan.AllowSHA1Signatures()
 	}
-	data, err := scan.LoadData()
+	data, err := loadScanData()
 	if err != nil {
 		return err
 	}
@@ -192,6 +193,12 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		rows.Flush()
 		fmt.Fprintln(stdout)
 	}
+	notable := sum.Notable != nil
+	if rows != nil {
+		// The rows above list every Exchange target already; the summary
+		// would repeat the vulnerable ones.
+		sum.Notable, sum.More = nil, 0
+	}
 	sum.Write(summaryTo)
 	if runErr != nil {
 		if errors.Is(runErr, context.Canceled) && *out != "" {
@@ -199,7 +206,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		return runErr
 	}
-	if sum.Notable != nil {
+	if notable {
 		return errFindings
 	}
 	return nil
@@ -240,4 +247,14 @@ func lessGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+}
+
+// loadScanData gives the scanner and the decoy their reference data from
+// the catalog: the build table and the web-shell URL paths.
+func loadScanData() (*scan.Data, error) {
+	d, err := catalog.LoadData()
+	if err != nil {
+		return nil, err
+	}
+	return &scan.Data{Builds: d.Builds, Shells: d.WebshellURLPaths()}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/decoy"
 	"github.com/exhunt/exhunt/internal/exchange"
 )
@@ -19,11 +20,11 @@ var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 
 func testData(t testing.TB) *Data {
 	t.Helper()
-	d, err := LoadData()
+	d, err := catalog.LoadData()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d
+	return &Data{Builds: d.Builds, Shells: d.WebshellURLPaths()}
 }
 
 // testOptions are fast, loopback-only options.
