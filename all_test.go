@@ -29,7 +29,6 @@ var allowed = map[string][]string{
 
 	// Readers and engines, each on its own.
 	"internal/literal":  nil,
-	"internal/fold":     nil,
 	"internal/evtx":     nil,
 	"internal/progress": nil,
 	"internal/natstest": nil,
@@ -43,7 +42,7 @@ var allowed = map[string][]string{
 	"internal/rule":     {"internal/detect", "internal/finding", "internal/literal", "internal/logs"},
 	"internal/sigma":    {"internal/detect", "internal/finding", "internal/literal", "internal/logs", "internal/rule"},
 	"internal/winevent": {"internal/detect", "internal/evtx", "internal/sigma", "internal/rule"},
-	"internal/files":    {"internal/evidence", "internal/finding", "internal/fold", "internal/literal", "internal/yara"},
+	"internal/files":    {"internal/evidence", "internal/finding", "internal/literal", "internal/yara"},
 	"internal/remedy":   {"internal/exchange", "internal/finding"},
 
 	// The one loader of rules/ and the run.
@@ -53,7 +52,7 @@ var allowed = map[string][]string{
 		"internal/finding", "internal/literal", "internal/logs", "internal/progress", "internal/remedy", "internal/rule", "internal/sigma", "internal/winevent"},
 
 	// The network side.
-	"internal/scan":  {"internal/exchange", "internal/finding", "internal/fold", "internal/literal"},
+	"internal/scan":  {"internal/exchange", "internal/finding", "internal/literal"},
 	"internal/queue": {"internal/finding", "internal/scan"},
 	"internal/decoy": {"internal/exchange", "internal/finding", "internal/logs"},
 
