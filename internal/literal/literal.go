@@ -13,6 +13,7 @@ package literal
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -117,7 +118,14 @@ func build[T ~string | ~[]byte](lits []T, owner []int, maxStates, maxCells int) 
 	// is renumbered in place: large YARA rule sets make it the biggest
 	// allocation exhunt has.
 	const none = ^uint32(0)
-	next := make([]uint32, nc)
+	size := trieSize(lits)
+	if maxStates > 0 {
+		size = min(size, maxStates)
+	}
+	if maxCells > 0 && size*nc > maxCells || size*nc >= 1<<30 {
+		return nil, ErrTooLarge
+	}
+	next := make([]uint32, nc, size*nc)
 	for i := range next {
 		next[i] = none
 	}
@@ -136,9 +144,6 @@ func build[T ~string | ~[]byte](lits []T, owner []int, maxStates, maxCells int) 
 			if nx == none {
 				if maxStates > 0 && nstates >= maxStates {
 					break
-				}
-				if maxCells > 0 && (nstates+1)*nc > maxCells || (nstates+1)*nc >= 1<<30 {
-					return nil, ErrTooLarge
 				}
 				nx = uint32(nstates)
 				next[s*nc+c] = nx
@@ -245,6 +250,31 @@ func build[T ~string | ~[]byte](lits []T, owner []int, maxStates, maxCells int) 
 		m.col[b] = uint32(m.class[b]) * 4
 	}
 	return m, nil
+}
+
+// trieSize counts the states of the literals' trie (its root included):
+// the table is allocated once, at its size, and a set too large for the
+// cell budget is refused before anything big is allocated.
+func trieSize[T ~string | ~[]byte](lits []T) int {
+	folded := make([]string, 0, len(lits))
+	for _, l := range lits {
+		b := make([]byte, len(l))
+		for i := 0; i < len(l); i++ {
+			b[i] = lower(l[i])
+		}
+		folded = append(folded, string(b))
+	}
+	slices.Sort(folded)
+	n, prev := 1, ""
+	for _, l := range folded {
+		common := 0
+		for common < len(l) && common < len(prev) && l[common] == prev[common] {
+			common++
+		}
+		n += len(l) - common
+		prev = l
+	}
+	return n
 }
 
 // absorbing returns trans with accepting states made absorbing, which the

@@ -359,3 +359,21 @@ func TestConcurrentFirstUse(t *testing.T) {
 		}
 	}
 }
+
+// The table is allocated at the trie's size, counted beforehand.
+func TestTrieSize(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for range 500 {
+		var lits []string
+		for k := r.IntN(6); k >= 0; k-- {
+			b := make([]byte, r.IntN(8))
+			for j := range b {
+				b[j] = "abAB~\xff"[r.IntN(6)]
+			}
+			lits = append(lits, string(b))
+		}
+		if got, want := New(lits).States(), trieSize(lits); got != want {
+			t.Fatalf("%q: %d states, trieSize %d", lits, got, want)
+		}
+	}
+}
