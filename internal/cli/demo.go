@@ -11,7 +11,7 @@ import (
 
 	"github.com/exhunt/exhunt/internal/evidence"
 	"github.com/exhunt/exhunt/internal/lab"
-	"github.com/exhunt/exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/report/html"
 )
 
 const demoHelp = `Usage: exhunt demo [flags]
@@ -63,7 +63,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if err := report.HTML(f, res); err != nil {
+	if err := html.Write(f, res); err != nil {
 		f.Close()
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/exhunt/exhunt/internal/catalog"
@@ -18,6 +17,7 @@ import (
 	"github.com/exhunt/exhunt/internal/hunt"
 	"github.com/exhunt/exhunt/internal/progress"
 	"github.com/exhunt/exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/stream"
 )
 
 const huntHelp = `Usage: exhunt hunt [flags] [PATH...]
@@ -131,7 +131,7 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 		return nil, err
 	}
 	for _, p := range cat.Files.Problems() {
-		fmt.Fprintf(stderr, "exhunt: warning: %s\n", p)
+		warn(stderr, "%s", p)
 	}
 	if hf.noFiles || hf.noLogs {
 		set.Filter(func(f *evidence.File) bool {
@@ -146,7 +146,7 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 		}
 	}
 	for _, g := range set.Gaps {
-		fmt.Fprintf(stderr, "exhunt: warning: %s\n", g)
+		warn(stderr, "%s", g)
 	}
 	if len(set.Servers) == 0 {
 		return nil, &exitError{code: ExitError, msg: "no Exchange or IIS logs found under " + fmt.Sprint(roots),
@@ -157,46 +157,64 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 		return nil, err
 	}
 	opt := hunt.Options{Workers: hf.workers, MaxFindingsPerRule: hf.maxPer, Files: files.Options{MaxScanBytes: maxScan}}
-	var jl *report.JSONLines
-	var mu sync.Mutex
-	var werr error
-	if hf.format == "jsonl" {
-		jl = report.NewJSONLines(w)
-		opt.OnFinding = func(f finding.Finding) {
-			mu.Lock()
-			defer mu.Unlock()
-			if werr == nil {
-				werr = jl.Finding(f)
-			}
+	out, err := report.New(hf.format, w, reportOptions(cat, hf.verbose))
+	if err != nil {
+		closeOut()
+		return nil, err
+	}
+	started := time.Now().UTC()
+	runID := stream.NewRunID()
+	live := hf.format == "jsonl"
+	if live {
+		// a stream opens at once and shows progress; the rest follows the
+		// hunt's aggregation
+		if err := out.Handle(&stream.Message{RunID: runID, Start: &stream.Start{SchemaVersion: stream.SchemaVersion,
+			Kind: finding.KindHunt, Tool: "exhunt", Version: Version(), StartedAt: started, Roots: roots}}); err != nil {
+			closeOut()
+			return nil, fmt.Errorf("write result: %w", err)
 		}
 	}
-	// progress goes to a terminal on stderr only, never into results
-	var disp *progress.Display
-	if f, ok := stderr.(*os.File); ok && !hf.quiet && progress.IsTerminal(f) {
+	// progress is drawn on a terminal on stderr, and is part of a stream;
+	// it never enters a document
+	f, isFile := stderr.(*os.File)
+	term := isFile && !hf.quiet && progress.IsTerminal(f)
+	if term || live {
 		opt.Progress = progress.NewTracker(max(hf.workers, runtime.GOMAXPROCS(0)))
+	}
+	var disp *progress.Display
+	if term {
 		disp = progress.Start(stderr, opt.Progress, 200*time.Millisecond)
 	}
+	stopProgress := func() {}
+	if live {
+		stopProgress = streamProgress(out, runID, opt.Progress, 5*time.Second)
+	}
 	res, err := hunt.New(cat, opt).Run(ctx, set, roots)
+	stopProgress()
 	disp.Stop()
 	if err != nil {
 		closeOut()
 		return nil, err
 	}
 	res.Version = Version()
+	res.RunID, res.Kind = runID, finding.KindHunt
 	for _, s := range res.Servers {
 		for _, g := range s.Gaps {
 			if g.Line == 0 {
-				fmt.Fprintf(stderr, "exhunt: warning: %s: %s\n", s.Name, g)
+				warn(stderr, "%s: %s", s.Name, g)
 			}
 		}
 	}
-	if hf.format == "jsonl" {
-		if err = werr; err == nil {
-			err = jl.Close(res)
-		}
-	} else {
-		err = render(w, res, hf.format, cat, hf.verbose)
+	var h stream.Handler = out
+	if live { // the start is written
+		h = stream.HandlerFunc(func(m *stream.Message) error {
+			if m.Start != nil {
+				return nil
+			}
+			return out.Handle(m)
+		})
 	}
+	err = stream.Emit(res, h)
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}
@@ -204,4 +222,34 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 		return nil, fmt.Errorf("write result: %w", err)
 	}
 	return res, nil
+}
+
+// streamProgress sends a progress message every interval while the hunt
+// runs, when it has moved; the returned func stops it, and nothing is
+// sent after it returns.
+func streamProgress(h stream.Handler, runID string, t *progress.Tracker, interval time.Duration) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		var last stream.Progress
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-tick.C:
+				var p stream.Progress
+				p.FilesDone, p.FilesTotal, p.BytesDone, p.BytesTotal = t.Snapshot()
+				if p == last {
+					continue
+				}
+				last = p
+				p.Time = now.UTC()
+				h.Handle(&stream.Message{RunID: runID, Progress: &p})
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
 }

@@ -8,11 +8,11 @@ import (
 	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/visible"
 )
 
-// formats every command that writes a result accepts; jsonl streams and is
-// only for hunt.
-var formats = []string{"text", "json", "jsonl", "html", "sarif", "csv"}
+// formats every command that writes a result accepts.
+var formats = report.Formats
 
 func checkFormat(f string, allowJSONL bool) error {
 	if !slices.Contains(formats, f) || (f == "jsonl" && !allowJSONL) {
@@ -25,29 +25,21 @@ func checkFormat(f string, allowJSONL bool) error {
 	return nil
 }
 
-// render writes a finished result in one of the document formats.
+// render writes a finished result in one of the formats.
 func render(w io.Writer, res *finding.Result, format string, cat *catalog.Catalog, verbose bool) error {
-	switch format {
-	case "json":
-		return report.JSON(w, res)
-	case "html":
-		return report.HTML(w, res)
-	case "sarif":
-		return report.SARIF(w, res, ruleInfo(cat))
-	case "csv":
-		return report.CSV(w, res)
-	}
-	return report.Text(w, res, verbose)
+	return report.Render(w, res, format, reportOptions(cat, verbose))
 }
 
-func ruleInfo(cat *catalog.Catalog) []report.RuleInfo {
-	if cat == nil {
-		return nil
+func reportOptions(cat *catalog.Catalog, verbose bool) report.Options {
+	opt := report.Options{Verbose: verbose}
+	if cat != nil {
+		opt.Rules = cat.Docs()
 	}
-	var out []report.RuleInfo
-	for _, d := range cat.Docs() {
-		out = append(out, report.RuleInfo{ID: d.ID, Title: d.Title, Description: d.Description, CVEs: d.CVEs,
-			Chain: d.Chain, Stage: d.Stage, Severity: d.Severity, References: d.References})
-	}
-	return out
+	return opt
+}
+
+// warn prints an "exhunt: warning:" line; its text often names evidence
+// files, so it is shown visibly.
+func warn(stderr io.Writer, format string, args ...any) {
+	fmt.Fprintf(stderr, "exhunt: warning: %s\n", visible.String(fmt.Sprintf(format, args...)))
 }

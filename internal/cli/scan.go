@@ -2,8 +2,8 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,9 +12,12 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
-	"text/tabwriter"
+	"time"
 
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/report"
 	"github.com/exhunt/exhunt/internal/scan"
+	"github.com/exhunt/exhunt/internal/stream"
 )
 
 const scanHelp = `Usage: exhunt scan [flags] TARGET...
@@ -139,7 +142,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	defer stopProfile()
 
-	sum := scan.NewSummary()
+	sum := report.NewScanSummary()
 	var done *scan.Done
 	var w io.Writer
 	summaryTo := stdout
@@ -154,43 +157,52 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	case *format == "jsonl":
 		w, summaryTo = stdout, stderr
 	}
+	runID := stream.NewRunID()
 	if done != nil && done.Len() > 0 {
 		fmt.Fprintf(stderr, "exhunt: resuming: %d target(s) already done\n", done.Len())
+		runID = cmp.Or(done.RunID, runID) // one run, however often resumed
 	}
-	var rows *tabwriter.Writer
+	var table *report.ScanTable
 	if *format == "text" {
-		rows = tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(rows, scan.RowHeader)
+		table = report.NewScanTable(stdout)
+		table.Sum = sum
 	}
-	var bw *bufio.Writer
+	// Every result is one stream message, written with one Write: a killed
+	// scan loses at most the line being written, which --resume cuts off
+	// and scans again.
+	var jl stream.Handler = stream.HandlerFunc(func(*stream.Message) error { return nil })
 	if w != nil {
-		bw = bufio.NewWriterSize(w, 64<<10)
+		jl = report.NewJSONLines(w)
 	}
-	emit := func(r *scan.Result) error {
-		sum.Add(r)
-		if rows != nil && r.Status == scan.StatusExchange {
-			fmt.Fprintln(rows, scan.Row(r))
-			rows.Flush()
-		}
-		if bw == nil {
-			return nil
-		}
-		line, err := json.Marshal(r)
-		if err != nil {
+	started := time.Now().UTC()
+	if done == nil || done.Len() == 0 {
+		if err := jl.Handle(&stream.Message{RunID: runID, Start: &stream.Start{SchemaVersion: stream.SchemaVersion,
+			Kind: finding.KindScan, Tool: "exhunt", Version: Version(), StartedAt: started}}); err != nil {
 			return err
 		}
-		bw.Write(append(line, '\n'))
-		// One flush per result: a killed scan loses at most the line being
-		// written, which --resume cuts off and scans again.
-		return bw.Flush()
+	}
+	emit := func(r *scan.Result) error {
+		if table != nil {
+			if err := table.Add(r); err != nil {
+				return err
+			}
+		} else {
+			sum.Add(r)
+		}
+		return jl.Handle(&stream.Message{RunID: runID, Target: r})
 	}
 	s := scan.New(opt, data)
 	runErr := s.Run(ctx, in, done.Skip, emit)
-	if rows != nil {
-		rows.Flush()
-		fmt.Fprintln(stdout)
+	if table != nil {
+		table.Close()
+	} else {
+		sum.Write(summaryTo)
 	}
-	sum.Write(summaryTo)
+	if runErr == nil {
+		runErr = jl.Handle(&stream.Message{RunID: runID, Run: &finding.Result{SchemaVersion: finding.SchemaVersion,
+			RunID: runID, Kind: finding.KindScan, Tool: "exhunt", Version: Version(), StartedAt: started,
+			DurationMS: time.Since(started).Milliseconds()}})
+	}
 	if runErr != nil {
 		if errors.Is(runErr, context.Canceled) && *out != "" {
 			return &exitError{code: ExitError, msg: "scan interrupted", hint: "continue it with the same targets and --resume -o " + *out}
@@ -206,7 +218,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 // openResults opens the results file: created afresh, or with resume
 // read for the targets already done (counted into sum) and cut after its
 // last complete line, then positioned for appending.
-func openResults(name string, resume bool, sum *scan.Summary, done **scan.Done) (*os.File, error) {
+func openResults(name string, resume bool, sum *report.ScanSummary, done **scan.Done) (*os.File, error) {
 	if !resume {
 		return os.Create(name)
 	}

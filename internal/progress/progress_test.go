@@ -26,7 +26,7 @@ func TestRender(t *testing.T) {
 			t.Errorf("overall line %q lacks %q", lines[0], want)
 		}
 	}
-	if strings.Contains(lines[1], "\x1b") || !strings.Contains(lines[1], "evil?[2Jname.log") {
+	if strings.Contains(lines[1], "\x1b") || !strings.Contains(lines[1], `evil\x1b[2Jname.log`) {
 		t.Errorf("worker line must show the file without control characters: %q", lines[1])
 	}
 	if !strings.HasPrefix(strings.TrimSpace(lines[1]), "[###.........]") {

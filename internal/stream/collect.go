@@ -1,0 +1,88 @@
+package stream
+
+import "github.com/exhunt/exhunt/internal/finding"
+
+// Collector rebuilds a result from a stream, for the outputs that need all
+// of it (documents) and for replays. Findings and gaps join their server
+// by name, whichever comes first.
+type Collector struct {
+	res    finding.Result
+	server map[string]int
+	closed bool
+}
+
+// Handle adds one message to the result.
+func (c *Collector) Handle(m *Message) error {
+	r := &c.res
+	if m.RunID != "" && r.RunID == "" {
+		r.RunID = m.RunID
+	}
+	switch {
+	case m.Start != nil:
+		r.SchemaVersion = finding.SchemaVersion
+		r.Kind, r.Tool, r.Version, r.StartedAt = m.Start.Kind, m.Start.Tool, m.Start.Version, m.Start.StartedAt
+		r.Roots = m.Start.Roots
+	case m.Finding != nil:
+		s := c.serverNamed(m.Finding.Server)
+		s.Findings = append(s.Findings, *m.Finding)
+	case m.Gap != nil:
+		if m.Gap.Server == "" {
+			r.Gaps = append(r.Gaps, *m.Gap)
+			break
+		}
+		s := c.serverNamed(m.Gap.Server)
+		s.Gaps = append(s.Gaps, *m.Gap)
+	case m.Server != nil:
+		s := c.serverNamed(m.Server.Name)
+		fs, gs := s.Findings, s.Gaps
+		*s = *m.Server
+		s.Findings, s.Gaps = append(fs, m.Server.Findings...), append(gs, m.Server.Gaps...)
+	case m.Target != nil:
+		r.Kind = cmpOr(r.Kind, finding.KindScan)
+		r.Targets = append(r.Targets, *m.Target)
+	case m.Run != nil:
+		servers, targets, gaps, kind := r.Servers, r.Targets, r.Gaps, r.Kind
+		*r = *m.Run
+		r.RunID = cmpOr(r.RunID, m.RunID)
+		r.Kind = cmpOr(r.Kind, kind)
+		r.Servers = append(servers, m.Run.Servers...)
+		r.Targets = append(targets, m.Run.Targets...)
+		r.Gaps = append(gaps, m.Run.Gaps...)
+		c.closed = true
+	}
+	return nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// serverNamed returns the server of that name, added if new.
+func (c *Collector) serverNamed(name string) *finding.Server {
+	if c.server == nil {
+		c.server = map[string]int{}
+	}
+	i, ok := c.server[name]
+	if !ok {
+		i = len(c.res.Servers)
+		c.res.Servers = append(c.res.Servers, finding.Server{Name: name})
+		c.server[name] = i
+	}
+	return &c.res.Servers[i]
+}
+
+// Closed reports whether the closing run message has been seen.
+func (c *Collector) Closed() bool { return c.closed }
+
+// Result is the result collected so far. Its schema version is set even
+// when the stream had no start message.
+func (c *Collector) Result() *finding.Result {
+	c.res.SchemaVersion = finding.SchemaVersion
+	if c.res.Kind == "" {
+		c.res.Kind = finding.KindHunt
+	}
+	return &c.res
+}
