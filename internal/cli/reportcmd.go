@@ -9,22 +9,25 @@ import (
 	"os"
 
 	"github.com/exhunt/exhunt/internal/catalog"
-	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/stream"
 )
 
-const reportHelp = `Usage: exhunt report --in RESULT.json [--format text|html|sarif|csv] [-o FILE]
+const reportHelp = `Usage: exhunt report --in RESULT [--format text|json|jsonl|html|sarif|csv] [-o FILE]
 
-Renders a run saved with --format json again, without reading the evidence.
-The exit code is the run's: 3 when a server in it is probed or worse.
+Renders a saved run again, without reading the evidence: a hunt saved with
+--format json or jsonl, or a scan's results (exhunt scan -o FILE). A stream
+cut short by a killed run is rendered up to its last whole line, with a
+warning. The exit code is the run's: 3 when a server in it is probed or
+worse, or a scanned target is vulnerable.
 
 Flags:
 `
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("report", reportHelp, stderr)
-	in := fs.String("in", "", "saved JSON result (required; - for stdin)")
-	format := fs.String("format", "text", "text, html, sarif or csv")
+	in := fs.String("in", "", "saved result, JSON or JSON lines (required; - for stdin)")
+	format := fs.String("format", "text", "text, json, jsonl, html, sarif or csv")
 	out := fs.String("o", "", "write to this file instead of stdout")
 	verbose := fs.Bool("verbose", false, "text format: list every finding and gap")
 	if err := fs.Parse(args); err != nil {
@@ -36,7 +39,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *in == "" {
 		return usageError("report: --in is required", "save a run with exhunt hunt --format json -o run.json")
 	}
-	if err := checkFormat(*format, false); err != nil {
+	if err := checkFormat(*format, true); err != nil {
 		return err
 	}
 	var r io.Reader = os.Stdin
@@ -48,10 +51,6 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		defer f.Close()
 		r = f
 	}
-	res, err := report.ReadJSON(r)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *in, err)
-	}
 	// rule descriptions for SARIF come from this build's catalog; a rule
 	// unknown to it is described from its findings
 	cat, _ := catalog.Load()
@@ -59,15 +58,25 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	err = render(w, res, *format, cat, *verbose)
+	h, err := report.New(*format, w, reportOptions(cat, *verbose))
+	if err != nil {
+		closeOut()
+		return usageError(err.Error(), "")
+	}
+	var seen stream.Collector
+	err = stream.Read(r, stream.Tee(&seen, h))
+	if errors.Is(err, stream.ErrTruncated) {
+		warn(stderr, "%s: %v", *in, err)
+		err = nil
+	}
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("write report: %w", err)
+		return fmt.Errorf("%s: %w", *in, err)
 	}
 	_ = ctx
-	if res.Worst() != finding.VerdictClean {
+	if seen.Result().Notable() {
 		return errFindings
 	}
 	return nil

@@ -1,6 +1,11 @@
 package stream
 
-import "github.com/exhunt/exhunt/internal/finding"
+import (
+	"cmp"
+	"slices"
+
+	"github.com/exhunt/exhunt/internal/finding"
+)
 
 // Collector rebuilds a result from a stream, for the outputs that need all
 // of it (documents) and for replays. Findings and gaps join their server
@@ -8,6 +13,9 @@ import "github.com/exhunt/exhunt/internal/finding"
 type Collector struct {
 	res    finding.Result
 	server map[string]int
+	// ranks are the servers in the order of their server messages, which
+	// is the result's order; findings may have added them earlier.
+	rank   map[string]int
 	closed bool
 }
 
@@ -33,6 +41,12 @@ func (c *Collector) Handle(m *Message) error {
 		s := c.serverNamed(m.Gap.Server)
 		s.Gaps = append(s.Gaps, *m.Gap)
 	case m.Server != nil:
+		if c.rank == nil {
+			c.rank = map[string]int{}
+		}
+		if _, ok := c.rank[m.Server.Name]; !ok {
+			c.rank[m.Server.Name] = len(c.rank)
+		}
 		s := c.serverNamed(m.Server.Name)
 		fs, gs := s.Findings, s.Gaps
 		*s = *m.Server
@@ -81,6 +95,18 @@ func (c *Collector) Closed() bool { return c.closed }
 // when the stream had no start message.
 func (c *Collector) Result() *finding.Result {
 	c.res.SchemaVersion = finding.SchemaVersion
+	if len(c.rank) > 0 {
+		rank := func(s *finding.Server) int {
+			if r, ok := c.rank[s.Name]; ok {
+				return r
+			}
+			return len(c.rank) // after the announced ones, in first-seen order
+		}
+		slices.SortStableFunc(c.res.Servers, func(a, b finding.Server) int { return cmp.Compare(rank(&a), rank(&b)) })
+		for i := range c.res.Servers {
+			c.server[c.res.Servers[i].Name] = i
+		}
+	}
 	if c.res.Kind == "" {
 		c.res.Kind = finding.KindHunt
 	}

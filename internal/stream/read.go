@@ -181,6 +181,11 @@ func ParseLine(b []byte) (*Message, error) {
 	}
 	var m Message
 	if err := json.Unmarshal(b, &m); err != nil {
+		// an old bare scan result: its "target" is a URL, not an object
+		var t finding.Target
+		if json.Unmarshal(b, &t) == nil && t.Status != "" {
+			return &Message{Target: &t}, nil
+		}
 		return nil, err
 	}
 	switch m.kinds() {
