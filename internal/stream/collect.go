@@ -38,8 +38,12 @@ func (c *Collector) Handle(m *Message) error {
 			r.Gaps = append(r.Gaps, *m.Gap)
 			break
 		}
+		// inside its server a gap does not repeat the name, as in the
+		// result the hunt builds
 		s := c.serverNamed(m.Gap.Server)
-		s.Gaps = append(s.Gaps, *m.Gap)
+		g := *m.Gap
+		g.Server = ""
+		s.Gaps = append(s.Gaps, g)
 	case m.Server != nil:
 		if c.rank == nil {
 			c.rank = map[string]int{}
@@ -50,7 +54,7 @@ func (c *Collector) Handle(m *Message) error {
 		s := c.serverNamed(m.Server.Name)
 		fs, gs := s.Findings, s.Gaps
 		*s = *m.Server
-		s.Findings, s.Gaps = append(fs, m.Server.Findings...), append(gs, m.Server.Gaps...)
+		s.Findings, s.Gaps = joined(fs, m.Server.Findings), joined(gs, m.Server.Gaps)
 	case m.Target != nil:
 		r.Kind = cmpOr(r.Kind, finding.KindScan)
 		r.Targets = append(r.Targets, *m.Target)
@@ -111,4 +115,13 @@ func (c *Collector) Result() *finding.Result {
 		c.res.Kind = finding.KindHunt
 	}
 	return &c.res
+}
+
+// joined appends b to a; an empty b that is not nil keeps the result
+// non-nil, so a server with no findings replays as "findings": [].
+func joined[T any](a, b []T) []T {
+	if a == nil && b != nil {
+		return b
+	}
+	return append(a, b...)
 }

@@ -52,7 +52,9 @@ func Read(r io.Reader, h Handler) error {
 			line++
 			m, perr := ParseLine(b)
 			if perr != nil {
-				if err != io.EOF {
+				if err != io.EOF || line == 1 {
+					// a first line cut short is not a run with an end
+					// missing: nothing was read
 					return fmt.Errorf("line %d: %w", line, perr)
 				}
 				// a last line cut short by a killed run: what came before

@@ -149,8 +149,10 @@ func Emit(r *finding.Result, h Handler) error {
 		}
 	}
 	for i := range r.Servers {
+		// findings and gaps were sent; an empty, non-nil list stays so, to
+		// tell "none" from "not recorded"
 		s := r.Servers[i]
-		s.Findings, s.Gaps = nil, nil
+		s.Findings, s.Gaps = emptied(s.Findings), emptied(s.Gaps)
 		if err := send(Message{Server: &s}); err != nil {
 			return err
 		}
@@ -174,4 +176,11 @@ func Closing(r *finding.Result) *finding.Result {
 	c := *r
 	c.Servers, c.Targets, c.Gaps = nil, nil, nil
 	return &c
+}
+
+func emptied[T any](s []T) []T {
+	if s == nil {
+		return nil
+	}
+	return []T{}
 }

@@ -25,7 +25,7 @@ func huntResult() *finding.Result {
 		Servers: []finding.Server{
 			{Name: "EXCH01", Verdict: finding.VerdictExploited,
 				Findings: []finding.Finding{f("EXCH01", "proxylogon-ssrf", finding.StageExploitation, 7), f("EXCH01", "webshell-cmd", finding.StageExecution, 9)},
-				Gaps:     []finding.Gap{{Server: "EXCH01", File: "EXCH01/u_ex210304.log.gz", Reason: "truncated gzip at offset 4096"}},
+				Gaps:     []finding.Gap{{File: "EXCH01/u_ex210304.log.gz", Reason: "truncated gzip at offset 4096"}},
 				Timeline: []finding.TimelineEntry{{Time: t0, Rule: "proxylogon-ssrf", Stage: finding.StageExploitation}}},
 			{Name: "EXCH02", Verdict: finding.VerdictClean},
 			{Name: "EXCH03", Verdict: finding.VerdictProbed, Findings: []finding.Finding{f("EXCH03", "scan-autodiscover", finding.StageReconnaissance, 1)}},

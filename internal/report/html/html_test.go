@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/exhunt/exhunt/internal/finding"
 )
@@ -32,6 +33,8 @@ var payloads = []string{
 	"line\u2028sep\u2029para",
 	"ctl\x00\x07\x1b[31m\r\n\x7f\u0085",
 	"\u202egpj.exe",
+	"bad\xffutf8\xc3",
+	"=cmd|' /C calc'!A0",
 }
 
 // mustNotAppear are the payload fragments that would be live markup if they
@@ -206,9 +209,9 @@ func TestEscapesHostileEvidence(t *testing.T) {
 	if m == nil {
 		t.Fatal("no Content-Security-Policy meta")
 	}
-	csp := html.UnescapeString(m[1])
-	if csp != csp {
-		t.Errorf("CSP %q, want %q", csp, csp)
+	got := html.UnescapeString(m[1])
+	if got != csp {
+		t.Errorf("CSP %q, want %q", got, csp)
 	}
 	script := regexp.MustCompile(`(?s)<script>(.*?)</script>`).FindStringSubmatch(out)
 	style := regexp.MustCompile(`(?s)<style>(.*?)</style>`).FindStringSubmatch(out)
@@ -217,12 +220,12 @@ func TestEscapesHostileEvidence(t *testing.T) {
 	}
 	for _, want := range []string{"default-src 'none'", "script-src '" + cspHash(script[1]) + "'", "style-src '" + cspHash(style[1]) + "'",
 		"img-src data:", "form-action 'none'", "base-uri 'none'"} {
-		if !strings.Contains(csp, want) {
-			t.Errorf("CSP %q lacks %q", csp, want)
+		if !strings.Contains(got, want) {
+			t.Errorf("CSP %q lacks %q", got, want)
 		}
 	}
-	if strings.Contains(csp, "unsafe") || strings.Contains(csp, "connect-src") || strings.Contains(csp, "frame-src") {
-		t.Errorf("CSP too permissive: %q", csp)
+	if strings.Contains(got, "unsafe") || strings.Contains(got, "connect-src") || strings.Contains(got, "frame-src") {
+		t.Errorf("CSP too permissive: %q", got)
 	}
 	if !strings.Contains(out, `<meta name="referrer" content="no-referrer">`) {
 		t.Error("no referrer policy")
@@ -372,6 +375,7 @@ func TestInChromium(t *testing.T) {
 		return "file://" + filepath.ToSlash(p)
 	}
 	hostileURL, fleetURL := write("hostile.html", hostileResult()), write("fleet.html", fleetResult())
+	scanURL := write("scan.html", hostileScan())
 
 	rows := regexp.MustCompile(`<tr class="ev"[^>]*>`)
 	visible := func(dom string) int {
@@ -410,6 +414,18 @@ func TestInChromium(t *testing.T) {
 		if n := len(rows.FindAllString(dom, -1)); n != 24 || visible(dom) != 24 {
 			t.Errorf("%d evidence rows (%d visible), want 24", n, visible(dom))
 		}
+	})
+
+	t.Run("scan", func(t *testing.T) {
+		dom := chromiumDumpDOM(t, scanURL)
+		if regexp.MustCompile(`<[a-zA-Z][^>]*\sdata-pwned`).MatchString(dom) {
+			t.Error("a payload ran: data-pwned set")
+		}
+		elements(t, dom, map[string]int{"script": 0, "style": 1, "img": 0, "iframe": 0, "svg": 0, "body": 1})
+		if !strings.Contains(dom, `&lt;script&gt;window.pwned=1&lt;/script&gt;`) {
+			t.Error("hostile target not shown as text")
+		}
+		checkCounts(t, dom, map[string]int{"count-targets": len(payloads) + 1, "count-vulnerable": len(payloads)})
 	})
 
 	t.Run("fleet", func(t *testing.T) {
@@ -451,4 +467,53 @@ func TestInChromium(t *testing.T) {
 			t.Error("the EXCH01 lane is not shown as selected")
 		}
 	})
+}
+
+// TestScanPageHostile renders a scan whose servers answered with hostile
+// strings: what a server says reaches the page only as text.
+func hostileScan() *finding.Result {
+	t0 := time.Date(2021, 3, 3, 4, 0, 0, 0, time.UTC)
+	r := &finding.Result{SchemaVersion: finding.SchemaVersion, Kind: finding.KindScan, Tool: "exhunt", Version: hostile(0), StartedAt: t0}
+	for i := range len(payloads) {
+		r.Targets = append(r.Targets, finding.Target{Seq: uint64(i), Target: "https://" + hostile(i) + "/", IP: "192.0.2.7",
+			Status: finding.StatusExchange, Error: hostile(i + 1),
+			Exchange: &finding.Exchange{Build: hostile(i + 2), Product: hostile(i + 3), Update: hostile(i + 4)},
+			Chains: []finding.ChainVerdict{{Chain: "proxylogon", Verdict: finding.ChainVulnerable, Reason: hostile(i + 5)},
+				{Chain: "proxyshell", Verdict: hostile(i + 6)}},
+			Webshells: []finding.Webshell{{Path: "/owa/auth/" + hostile(i+7), Status: 200}}, Time: t0})
+	}
+	r.Targets = append(r.Targets, finding.Target{Seq: 99, Input: hostile(8), Status: finding.StatusInvalid})
+	return r
+}
+
+func TestScanPageHostile(t *testing.T) {
+	r := hostileScan()
+	out := render(t, r)
+	for _, p := range mustNotAppear {
+		if strings.Contains(out, p) {
+			t.Errorf("scan page carries %q unescaped", p)
+		}
+	}
+	if !utf8.ValidString(out) {
+		t.Error("scan page is not valid UTF-8")
+	}
+	if regexp.MustCompile(`(?i)\b(href|src|action)\s*=\s*["']?\s*javascript:`).MatchString(out) {
+		t.Error("a javascript: URL reached an attribute")
+	}
+	if strings.Contains(out, "<script") || strings.Count(out, "<style") != 1 || !strings.Contains(out, `content="`+html.EscapeString(csp)+`"`) {
+		t.Error("scan page: want no script, our one style and the report's CSP")
+	}
+	title := regexp.MustCompile(`(?s)<title>(.*?)</title>`).FindStringSubmatch(out)
+	if title == nil || title[1] != fmt.Sprintf("Exchange exposure scan — %d targets, %d vulnerable", len(r.Targets), len(payloads)) {
+		t.Errorf("title %q", title)
+	}
+	for _, want := range []string{`\u202egpj.exe`, "bad\ufffdutf8", `=cmd|&#39; /C calc&#39;!A0`, `&lt;script&gt;window.pwned=1&lt;/script&gt;`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scan page lacks the escaped payload %q", want)
+		}
+	}
+	checkCounts(t, out, map[string]int{"count-targets": len(payloads) + 1, "count-vulnerable": len(payloads)})
+	if n := strings.Count(out, `<tr class="cs-bad"`); n != len(payloads) {
+		t.Errorf("%d vulnerable rows, want %d", n, len(payloads))
+	}
 }
