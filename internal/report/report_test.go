@@ -109,7 +109,7 @@ func TestScanReport(t *testing.T) {
 		Targets: []finding.Target{
 			{Seq: 0, Target: "https://192.0.2.10/", IP: "192.0.2.10", Status: finding.StatusExchange, Time: t0,
 				Exchange: &finding.Exchange{Build: "15.1.2176.2", Exact: true, Source: "x-owa-version", Product: "Exchange 2016", Update: "CU19"},
-				Chains: []finding.ChainVerdict{{Chain: "proxylogon", Verdict: finding.ChainVulnerable}, {Chain: "proxyshell", Verdict: finding.ChainVulnerable, Mitigated: true}}},
+				Chains:   []finding.ChainVerdict{{Chain: "proxylogon", Verdict: finding.ChainVulnerable}, {Chain: "proxyshell", Verdict: finding.ChainVulnerable, Mitigated: true}}},
 			{Seq: 1, Target: "https://192.0.2.11/", IP: "192.0.2.11", Status: finding.StatusExchange, Time: t0,
 				Exchange: &finding.Exchange{Build: "15.2.1118.20", Exact: true, Product: "Exchange 2019", Update: "CU12 Nov22SU"},
 				Chains:   []finding.ChainVerdict{{Chain: "proxylogon", Verdict: finding.ChainPatched}, {Chain: "owassrf", Verdict: finding.ChainPatched}}},
