@@ -157,3 +157,33 @@ func TestScanReport(t *testing.T) {
 		t.Error("a scan rendered as SARIF")
 	}
 }
+
+func TestEventLines(t *testing.T) {
+	var b bytes.Buffer
+	id := stream.NewRunID()
+	e, err := NewEventLines(&b, id, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Write([]byte(`{"time":"2023-01-10T09:00:00Z","client":"198.51.100.7","method":"POST","uri":"/ecp/y.js","status":241,"class":"exploit","kind":"proxylogon-ssrf"}` + "\n"))
+	e.Write([]byte("not json\n"))
+	e.Close()
+	var kinds []string
+	err = stream.Read(&b, stream.HandlerFunc(func(m *stream.Message) error {
+		if m.RunID != id {
+			t.Errorf("message without the run id: %+v", m)
+		}
+		switch {
+		case m.Start != nil:
+			kinds = append(kinds, "start:"+m.Start.Kind)
+		case m.Event != nil:
+			kinds = append(kinds, "event:"+string(m.Event[:14]))
+		case m.Run != nil:
+			kinds = append(kinds, "run:"+m.Run.Kind)
+		}
+		return nil
+	}))
+	if err != nil || strings.Join(kinds, " ") != `start:decoy event:{"time":"2023- run:decoy` {
+		t.Errorf("decoy stream %q (%v)", kinds, err)
+	}
+}

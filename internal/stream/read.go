@@ -205,7 +205,7 @@ func ParseLine(b []byte) (*Message, error) {
 			}
 			return &Message{Run: &doc}, nil
 		}
-		return nil, errors.New("not a message: none of start, progress, finding, gap, server, target, run")
+		return nil, errors.New("not a message: none of start, progress, finding, gap, server, target, event, run")
 	}
 	return nil, fmt.Errorf("a message must have one kind, this one has %d", m.kinds())
 }

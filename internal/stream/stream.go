@@ -8,6 +8,7 @@ package stream
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"time"
 
 	"github.com/exhunt/exhunt/internal/finding"
@@ -37,6 +38,9 @@ type Message struct {
 	Server *finding.Server `json:"server,omitempty"`
 	// Target is what a scan learnt about one target.
 	Target *finding.Target `json:"target,omitempty"`
+	// Event is one request a decoy classified, as the decoy writes it
+	// (docs/scanning.md); the stream carries it unchanged.
+	Event json.RawMessage `json:"event,omitempty"`
 	// Run closes the run: the result's top-level fields (duration, rules
 	// count), its servers, targets and gaps left out.
 	Run *finding.Result `json:"run,omitempty"`
@@ -46,7 +50,7 @@ type Message struct {
 func (m *Message) kinds() int {
 	n := 0
 	for _, set := range []bool{m.Start != nil, m.Progress != nil, m.Finding != nil, m.Gap != nil,
-		m.Server != nil, m.Target != nil, m.Run != nil} {
+		m.Server != nil, m.Target != nil, len(m.Event) > 0, m.Run != nil} {
 		if set {
 			n++
 		}

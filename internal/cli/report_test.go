@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/report"
+)
+
+// scanStream writes a scan's results as `exhunt scan -o` does.
+func scanStream(t *testing.T, cut int) string {
+	t.Helper()
+	t0 := time.Date(2023, 1, 10, 9, 0, 0, 0, time.UTC)
+	r := &finding.Result{SchemaVersion: finding.SchemaVersion, Kind: finding.KindScan, RunID: "0123456789abcdef0123456789abcdef",
+		Tool: "exhunt", StartedAt: t0, Targets: []finding.Target{
+			{Seq: 0, Target: "https://192.0.2.10/", IP: "192.0.2.10", Status: finding.StatusExchange, Time: t0,
+				Exchange: &finding.Exchange{Build: "15.1.2176.2", Exact: true, Product: "Exchange 2016", Update: "CU19", Server: "EXCH\x1b[2J01"},
+				Chains:   []finding.ChainVerdict{{Chain: "proxylogon", Verdict: finding.ChainVulnerable}}},
+			{Seq: 1, Target: "https://192.0.2.11/", IP: "192.0.2.11", Status: finding.StatusExchange, Time: t0,
+				Exchange: &finding.Exchange{Build: "15.2.1118.20", Exact: true, Product: "Exchange 2019", Update: "CU12 Nov22SU"},
+				Chains:   []finding.ChainVerdict{{Chain: "proxylogon", Verdict: finding.ChainPatched}}},
+			{Seq: 2, Target: "https://192.0.2.12/", Status: finding.StatusUnreachable, Time: t0},
+		}}
+	var b bytes.Buffer
+	if err := report.Render(&b, r, "jsonl", report.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "scan.jsonl")
+	os.WriteFile(p, b.Bytes()[:b.Len()-cut], 0o644)
+	return p
+}
+
+func TestReportRendersScan(t *testing.T) {
+	in := scanStream(t, 0)
+	for format, want := range map[string][]string{
+		"text": {"https://192.0.2.10/  15.1.2176.2", "3 target(s): 2 exchange, 1 unreachable"},
+		"json": {`"kind": "scan"`, `"run_id": "0123456789abcdef0123456789abcdef"`, `"targets": [`},
+		"html": {"Exchange exposure scan — 3 targets, 1 vulnerable", "Content-Security-Policy"},
+		"csv":  {"target,input,ip,status", "https://192.0.2.10/,,192.0.2.10,exchange,,15.1.2176.2,true,Exchange 2016,CU19,EXCH\\x1b[2J01,vulnerable"},
+	} {
+		code, out, errs := exh(t, "report", "--in", in, "--format", format)
+		if code != ExitFindings {
+			t.Errorf("report %s of a scan: exit %d, stderr %q", format, code, errs)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("report %s of a scan lacks %q:\n%.600s", format, w, out)
+			}
+		}
+	}
+	if code, _, errs := exh(t, "report", "--in", in, "--format", "sarif"); code != ExitError || !strings.Contains(errs, "sarif holds hunt results only") {
+		t.Errorf("sarif of a scan: exit %d %q", code, errs)
+	}
+	// a scan killed mid-write: rendered up to its last whole line, with a
+	// warning naming the file and line
+	cut := scanStream(t, 30)
+	code, out, errs := exh(t, "report", "--in", cut, "--format", "text")
+	if code != ExitFindings || !strings.Contains(out, "3 target(s)") || !strings.Contains(errs, "exhunt: warning: "+cut+": line 5: input ends inside a message") {
+		t.Errorf("truncated scan: exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+func TestWarnShowsControlCharacters(t *testing.T) {
+	var b bytes.Buffer
+	warn(&b, "%s: %s", "evil\x1b]0;pwned\x07\r\u202e.zip", "zip: not a valid zip file")
+	if got, want := b.String(), `exhunt: warning: evil\x1b]0;pwned\x07\x0d\u202e.zip: zip: not a valid zip file`+"\n"; got != want {
+		t.Errorf("warning %q, want %q", got, want)
+	}
+}
