@@ -187,7 +187,11 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 	}
 	stopProgress := func() {}
 	if live {
-		stopProgress = streamProgress(out, runID, opt.Progress, 5*time.Second)
+		tr := opt.Progress
+		stopProgress = streamProgress(out, runID, func() (p stream.Progress) {
+			p.FilesDone, p.FilesTotal, p.BytesDone, p.BytesTotal = tr.Snapshot()
+			return p
+		}, 5*time.Second)
 	}
 	res, err := hunt.New(cat, opt).Run(ctx, set, roots)
 	stopProgress()
@@ -224,10 +228,10 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 	return res, nil
 }
 
-// streamProgress sends a progress message every interval while the hunt
-// runs, when it has moved; the returned func stops it, and nothing is
+// streamProgress sends a progress message every interval while a run
+// goes on, when it has moved; the returned func stops it, and nothing is
 // sent after it returns.
-func streamProgress(h stream.Handler, runID string, t *progress.Tracker, interval time.Duration) func() {
+func streamProgress(h stream.Handler, runID string, snap func() stream.Progress, interval time.Duration) func() {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -240,8 +244,7 @@ func streamProgress(h stream.Handler, runID string, t *progress.Tracker, interva
 			case <-stop:
 				return
 			case now := <-tick.C:
-				var p stream.Progress
-				p.FilesDone, p.FilesTotal, p.BytesDone, p.BytesTotal = t.Snapshot()
+				p := snap()
 				if p == last {
 					continue
 				}

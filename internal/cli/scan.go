@@ -12,6 +12,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/exhunt/exhunt/internal/finding"
@@ -171,8 +173,16 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	// scan loses at most the line being written, which --resume cuts off
 	// and scans again.
 	var jl stream.Handler = stream.HandlerFunc(func(*stream.Message) error { return nil })
+	var scanned atomic.Int64
+	stopProgress := func() {}
 	if w != nil {
-		jl = report.NewJSONLines(w)
+		out := report.NewJSONLines(w)
+		var mu sync.Mutex // results and progress come from two goroutines
+		jl = stream.HandlerFunc(func(m *stream.Message) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return out.Handle(m)
+		})
 	}
 	started := time.Now().UTC()
 	if done == nil || done.Len() == 0 {
@@ -180,6 +190,12 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			Kind: finding.KindScan, Tool: "exhunt", Version: Version(), StartedAt: started}}); err != nil {
 			return err
 		}
+	}
+	if w != nil {
+		stopProgress = streamProgress(jl, runID, func() stream.Progress {
+			return stream.Progress{TargetsDone: scanned.Load()}
+		}, 5*time.Second)
+		defer func() { stopProgress() }()
 	}
 	emit := func(r *scan.Result) error {
 		if table != nil {
@@ -189,10 +205,13 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		} else {
 			sum.Add(r)
 		}
+		scanned.Add(1)
 		return jl.Handle(&stream.Message{RunID: runID, Target: r})
 	}
 	s := scan.New(opt, data)
 	runErr := s.Run(ctx, in, done.Skip, emit)
+	stopProgress()
+	stopProgress = func() {}
 	if table != nil {
 		table.Close()
 	} else {

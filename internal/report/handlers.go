@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/finding"
@@ -51,9 +50,6 @@ func New(format string, w io.Writer, opt Options) (stream.Handler, error) {
 	}
 	return nil, fmt.Errorf("unknown format %q: use one of %v", format, Formats)
 }
-
-// Valid reports whether format is one New knows.
-func Valid(format string) bool { return slices.Contains(Formats, format) }
 
 // document collects the stream and writes it once it closes.
 func document(write func(*finding.Result) error) stream.Handler {
