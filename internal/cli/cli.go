@@ -44,13 +44,13 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		var e *exitError
 		if errors.As(err, &e) {
 			if e.msg != "" {
-				fmt.Fprintf(stderr, "exhunt: %s\n", e.msg)
+				fmt.Fprintf(stderr, "exhunt: %s\n", shownLines(e.msg))
 			}
 			if e.hint != "" {
-				fmt.Fprintf(stderr, "exhunt: hint: %s\n", e.hint)
+				fmt.Fprintf(stderr, "exhunt: hint: %s\n", shownLines(e.hint))
 			}
 		} else if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "exhunt: error: %v\n", err)
+			fmt.Fprintf(stderr, "exhunt: error: %s\n", shownLines(err.Error()))
 		}
 	}
 	if errors.Is(err, flag.ErrHelp) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/finding"
@@ -42,4 +43,14 @@ func reportOptions(cat *catalog.Catalog, verbose bool) report.Options {
 // files, so it is shown visibly.
 func warn(stderr io.Writer, format string, args ...any) {
 	fmt.Fprintf(stderr, "exhunt: warning: %s\n", visible.String(fmt.Sprintf(format, args...)))
+}
+
+// shownLines shows each line of a message visibly: errors name evidence
+// files and rules, and some span lines on purpose.
+func shownLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = visible.String(l)
+	}
+	return strings.Join(lines, "\n")
 }

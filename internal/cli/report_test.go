@@ -72,3 +72,11 @@ func TestWarnShowsControlCharacters(t *testing.T) {
 		t.Errorf("warning %q, want %q", got, want)
 	}
 }
+
+func TestErrorsShowControlCharacters(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "evil\x1b]0;pwned\x07.json")
+	code, _, errs := exh(t, "report", "--in", in)
+	if code != ExitError || strings.ContainsAny(errs, "\x1b\x07") || !strings.Contains(errs, `evil\x1b]0;pwned\x07.json`) {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}
