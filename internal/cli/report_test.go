@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +80,52 @@ func TestErrorsShowControlCharacters(t *testing.T) {
 	code, _, errs := exh(t, "report", "--in", in)
 	if code != ExitError || strings.ContainsAny(errs, "\x1b\x07") || !strings.Contains(errs, `evil\x1b]0;pwned\x07.json`) {
 		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestHuntStreamReplays: a hunt saved as a stream and as a document
+// renders the same in every format, and every line carries the run's id.
+func TestHuntStreamReplays(t *testing.T) {
+	dir := labDir(t, "proxylogon-full", "clean")
+	tmp := t.TempDir()
+	lines, doc := filepath.Join(tmp, "run.jsonl"), filepath.Join(tmp, "run.json")
+	if code, _, errs := exh(t, "hunt", "--format", "jsonl", "-o", lines, dir); code != ExitFindings {
+		t.Fatalf("hunt jsonl: exit %d %s", code, errs)
+	}
+	raw, _ := os.ReadFile(lines)
+	var runID string
+	for i, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var m struct {
+			RunID string          `json:"run_id"`
+			Start *map[string]any `json:"start"`
+		}
+		if err := json.Unmarshal([]byte(l), &m); err != nil || len(m.RunID) != 32 || (runID != "" && m.RunID != runID) || (i == 0) != (m.Start != nil) {
+			t.Fatalf("line %d %.100q: %v", i+1, l, err)
+		}
+		runID = m.RunID
+	}
+	// the document of the same evidence, with the stream's run as reference
+	if code, _, _ := exh(t, "hunt", "--format", "json", "-o", doc, dir); code != ExitFindings {
+		t.Fatalf("hunt json: exit %d", code)
+	}
+	fromLines, err := report.ReadJSON(bytes.NewReader(raw))
+	if err != nil || fromLines.RunID != runID || fromLines.Kind != finding.KindHunt {
+		t.Fatalf("stream read back: %v %+v", err, fromLines)
+	}
+	for _, format := range []string{"text", "csv", "sarif", "html"} {
+		_, a, _ := exh(t, "report", "--in", lines, "--format", format)
+		_, b, _ := exh(t, "report", "--in", doc, "--format", format)
+		norm := func(s string) string { // the two runs differ only in run id and timing
+			s = regexp.MustCompile(`[0-9a-f]{32}`).ReplaceAllString(s, "ID")
+			s = regexp.MustCompile(`\d+(\.\d+)?(ms|s)\b|"duration_ms": \d+|[0-9-]{10}[T ][0-9:.]{8,}Z?`).ReplaceAllString(s, "T")
+			return regexp.MustCompile(`(Run started|duration|took)[^<\n]*`).ReplaceAllString(s, "")
+		}
+		if na, nb := norm(a), norm(b); na != nb || len(a) < 1000 {
+			i := 0
+			for i < min(len(na), len(nb)) && na[i] == nb[i] {
+				i++
+			}
+			t.Errorf("%s from the stream differs from the document's at byte %d: %.120q vs %.120q", format, i, na[i:], nb[i:])
+		}
 	}
 }

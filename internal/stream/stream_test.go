@@ -176,5 +176,8 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("read %d messages without error but no closing run", n)
 		}
 		c.Result()
+		if r, err := ReadResult(strings.NewReader(in)); err == nil && r.SchemaVersion != finding.SchemaVersion {
+			t.Fatalf("ReadResult accepted schema version %d", r.SchemaVersion)
+		}
 	})
 }
