@@ -13,7 +13,6 @@ import (
 
 	"github.com/exhunt/exhunt/internal/decoy"
 	"github.com/exhunt/exhunt/internal/report"
-	"github.com/exhunt/exhunt/internal/scan"
 	"github.com/exhunt/exhunt/internal/stream"
 )
 
@@ -67,7 +66,7 @@ func runDecoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(listen) == 0 {
 		listen = multiFlag{"https://127.0.0.1:8443"}
 	}
-	data, err := scan.LoadData()
+	data, err := loadScanData()
 	if err != nil {
 		return err
 	}

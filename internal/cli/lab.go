@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 )
 
 const labHelp = `Usage: exhunt lab generate --out DIR [flags]
+       exhunt lab fleet --out DIR [flags]   (see exhunt lab fleet -h)
 
 Writes evidence trees in the real Exchange and IIS layouts and formats, one
 sub-folder per server: background traffic plus attack scenarios, and
@@ -22,8 +22,8 @@ Flags:
 `
 
 func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "generate" {
-		return usageError("lab: want \"exhunt lab generate\"", "")
+	if len(args) > 0 && args[0] == "fleet" {
+		return runLabFleet(ctx, args[1:], stdout, stderr)
 	}
 	fs := newFlags("lab generate", fmt.Sprintf(labHelp, strings.Join(lab.Scenarios(), ", ")), stderr)
 	out := fs.String("out", "", "output folder (required)")
@@ -31,11 +31,19 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	size := fs.String("size", "0", "approximate total size of background traffic, e.g. 500MB or 2GB (0: small)")
 	seed := fs.Int64("seed", 1, "generator seed: the same seed gives the same bytes")
 	scen := fs.String("scenarios", "", "comma-separated scenarios, one per server (cycled)")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError(err.Error(), "run exhunt lab generate -h")
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		fs.Usage()
+		return flag.ErrHelp
+	case len(args) == 0 || args[0] != "generate":
+		fs.Usage()
+		return usageError("lab: want \"exhunt lab generate\" or \"exhunt lab fleet\"", "")
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	if *out == "" {
 		return usageError("lab generate: --out is required", "")

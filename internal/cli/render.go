@@ -12,7 +12,8 @@ import (
 	"github.com/exhunt/exhunt/internal/visible"
 )
 
-// formats every command that writes a result accepts.
+// formats every command that writes a result accepts; jsonl streams and is
+// only for hunt.
 var formats = report.Formats
 
 func checkFormat(f string, allowJSONL bool) error {

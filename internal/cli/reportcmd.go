@@ -13,13 +13,15 @@ import (
 	"github.com/exhunt/exhunt/internal/stream"
 )
 
-const reportHelp = `Usage: exhunt report --in RESULT [--format text|json|html|sarif|csv] [-o FILE]
+const reportHelp = `Usage: exhunt report --in RESULT [--format text|json|html|sarif|csv|remediation|remediation-csv] [-o FILE]
 
 Renders a saved run again, without reading the evidence: a hunt saved with
 --format json or jsonl, or a scan's results (exhunt scan -o FILE). A stream
 cut short by a killed run is rendered up to its last whole line, with a
-warning. The exit code is the run's: 3 when a server in it is probed or
-worse, or a scanned target is vulnerable.
+warning. --format remediation prints only each server's remediation plan,
+as a Markdown checklist for a change ticket; remediation-csv gives it one
+row per item for importing. The exit code is the run's: 3 when a server in
+it is probed or worse, or a scanned target is vulnerable.
 
 Flags:
 `
@@ -27,7 +29,7 @@ Flags:
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("report", reportHelp, stderr)
 	in := fs.String("in", "", "saved result, JSON or JSON lines (required; - for stdin)")
-	format := fs.String("format", "text", "text, json, html, sarif or csv")
+	format := fs.String("format", "text", "text, json, html, sarif, csv, remediation or remediation-csv")
 	out := fs.String("o", "", "write to this file instead of stdout")
 	verbose := fs.Bool("verbose", false, "text format: list every finding and gap")
 	if err := fs.Parse(args); err != nil {

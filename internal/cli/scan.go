@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/report"
 	"github.com/exhunt/exhunt/internal/scan"
@@ -75,6 +75,11 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.IntVar(&opt.SUProbe, "su-probe", 0, "when only the CU is known, try up to this many of its updates' /ecp/<build>/ folders")
 	fs.BoolVar(&opt.Webshells, "webshells", false, "request the known web-shell paths (about 120 requests per Exchange server)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	dispatch := fs.Bool("dispatch", false, "split the scan into jobs on a NATS JetStream queue for \"exhunt worker\"s, and gather their results")
+	natsURL := fs.String("nats", "", "with --dispatch: NATS server URLs, comma-separated")
+	batch := fs.Int("batch", 100, "with --dispatch: targets per job")
+	dispatchID := fs.String("dispatch-id", "", "with --dispatch: the dispatch to continue (default: derived from the targets and options)")
+	replicas := fs.Int("replicas", 3, "with --dispatch: stream replicas when the streams are created (3 on a cluster, 1 on one server)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -89,20 +94,11 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if opt.Concurrency < 1 || opt.Retries < 0 || opt.ErrorBudget < 1 || opt.Rate < 0 || opt.HostRate < 0 {
 		return usageError("concurrency and error budget must be at least 1; retries and rates not negative", "")
 	}
-	for _, p := range splitList(*scopeFlag) {
-		if p == "" {
-			continue
-		}
-		pre, err := netip.ParsePrefix(p)
-		if err != nil {
-			a, aerr := netip.ParseAddr(p)
-			if aerr != nil {
-				return usageError(fmt.Sprintf("scope %q: want CIDR ranges such as 192.0.2.0/24", p), "")
-			}
-			pre = netip.PrefixFrom(a, a.BitLen())
-		}
-		opt.Scope = append(opt.Scope, pre.Masked())
+	scope, err := parseScope(*scopeFlag)
+	if err != nil {
+		return err
 	}
+	opt.Scope = scope
 	in := &scan.Input{Stdin: stdin, MaxExpand: *maxExpand, Confirmed: *yes}
 	for _, p := range splitList(*ports) {
 		n, err := strconv.Atoi(p)
@@ -127,13 +123,16 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if len(in.Args) == 0 && len(in.Files) == 0 {
 		return usageError("no targets", "give targets as arguments, -i FILE, or - for standard input")
 	}
+	if *dispatch && *natsURL == "" {
+		return usageError("--dispatch needs --nats URL", "")
+	}
 	if *resume && *out == "" {
 		return usageError("--resume needs -o: the results file of the interrupted run", "")
 	}
 	if opt.LegacyTLS {
 		scan.AllowSHA1Signatures()
 	}
-	data, err := scan.LoadData()
+	data, err := loadScanData()
 	if err != nil {
 		return err
 	}
@@ -208,8 +207,12 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		scanned.Add(1)
 		return jl.Handle(&stream.Message{RunID: runID, Target: r})
 	}
-	s := scan.New(opt, data)
-	runErr := s.Run(ctx, in, done.Skip, emit)
+	var runErr error
+	if *dispatch {
+		runErr = dispatchScan(ctx, *natsURL, *dispatchID, *batch, *replicas, opt, in, done, stderr, emit)
+	} else {
+		runErr = scan.New(opt, data).Run(ctx, in, done.Skip, emit)
+	}
 	stopProgress()
 	stopProgress = func() {}
 	if table != nil {
@@ -269,4 +272,14 @@ func lessGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+}
+
+// loadScanData gives the scanner and the decoy their reference data from
+// the catalog: the build table and the web-shell URL paths.
+func loadScanData() (*scan.Data, error) {
+	d, err := catalog.LoadData()
+	if err != nil {
+		return nil, err
+	}
+	return &scan.Data{Builds: d.Builds, Shells: d.WebshellURLPaths()}, nil
 }

@@ -60,12 +60,17 @@ const (
 	ChainVulnerable    = "vulnerable"
 	ChainPatched       = "patched"
 	ChainIndeterminate = "indeterminate" // the security-update level is not known
-	ChainNotAffected   = "not-affected"  // Exchange 2010
+	ChainNotAffected   = "not-affected"  // Exchange 2010, for the chains that need HttpProxy
+	// ChainCVEOnly: open to one CVE of the chain that cannot be reached
+	// without the others (Exchange 2010 before SP3 RU32 and CVE-2021-26857);
+	// CVEs then lists that CVE alone.
+	ChainCVEOnly = "cve-only"
 )
 
 // ChainVerdict is a scan's verdict for one exploit chain.
 type ChainVerdict struct {
-	Chain   string   `json:"chain"`
+	Chain string `json:"chain"`
+	// CVEs are the chain's CVEs that apply to the product.
 	CVEs    []string `json:"cves"`
 	Verdict string   `json:"verdict"`
 	Reason  string   `json:"reason"`

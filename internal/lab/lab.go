@@ -29,6 +29,8 @@ import (
 	"regexp"
 	"slices"
 	"sync"
+
+	"github.com/exhunt/exhunt/internal/exchange"
 )
 
 // Options says what to generate.
@@ -44,6 +46,9 @@ type Options struct {
 	// default the demo mix is assigned in order, so with Servers >= 8 each
 	// of its scenarios appears. See Scenarios.
 	Scenarios []string
+	// Builds is the Exchange build table the scenarios' builds come from;
+	// nil means the catalog's shipped table.
+	Builds *exchange.Table
 }
 
 // Truth is what a correct hunt over the tree finds; Generate also writes it
@@ -116,6 +121,13 @@ func Generate(ctx context.Context, opt Options) (*Truth, error) {
 			return nil, fmt.Errorf("lab: unknown scenario %q (known: %v)", s, Scenarios())
 		}
 	}
+	builds := opt.Builds
+	if builds == nil {
+		var err error
+		if builds, err = shippedBuilds(); err != nil {
+			return nil, fmt.Errorf("lab: %w", err)
+		}
+	}
 	per := int64(defaultServerSize)
 	if opt.Size > 0 {
 		per = opt.Size / int64(opt.Servers)
@@ -139,6 +151,7 @@ func Generate(ctx context.Context, opt Options) (*Truth, error) {
 			bareHeader: i%4 == 1,
 			altIIS:     i%4 == 2,
 			usedIPs:    map[string]bool{},
+			builds:     builds,
 		}
 		if gzipped < 0 && g.scenario == scScanOnly {
 			gzipped = i

@@ -7,13 +7,16 @@ import (
 
 	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/remedy"
 	"github.com/exhunt/exhunt/internal/report/html"
 	"github.com/exhunt/exhunt/internal/report/sarif"
 	"github.com/exhunt/exhunt/internal/stream"
 )
 
-// Formats are the output formats, as --format names them.
-var Formats = []string{"text", "json", "jsonl", "html", "sarif", "csv"}
+// Formats are the output formats, as --format names them. remediation is
+// each server's remediation plan as a Markdown checklist, remediation-csv
+// the plan one row per item.
+var Formats = []string{"text", "json", "jsonl", "html", "sarif", "csv", "remediation", "remediation-csv"}
 
 // Options tune the outputs.
 type Options struct {
@@ -40,6 +43,10 @@ func New(format string, w io.Writer, opt Options) (stream.Handler, error) {
 		return document(func(r *finding.Result) error { return html.Write(w, r) }), nil
 	case "csv":
 		return document(func(r *finding.Result) error { return CSV(w, r) }), nil
+	case "remediation":
+		return document(func(r *finding.Result) error { return remedy.Markdown(w, r) }), nil
+	case "remediation-csv":
+		return document(func(r *finding.Result) error { return RemediationCSV(w, r) }), nil
 	case "sarif":
 		return document(func(r *finding.Result) error {
 			if r.Kind == finding.KindScan {

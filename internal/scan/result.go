@@ -1,6 +1,9 @@
 package scan
 
-import "github.com/exhunt/exhunt/internal/finding"
+import (
+	"github.com/exhunt/exhunt/internal/exchange"
+	"github.com/exhunt/exhunt/internal/finding"
+)
 
 // Result is everything learnt about one target; the type lives in finding
 // because every output and the result stream carry it.
@@ -31,7 +34,23 @@ const (
 	VerdictPatched       = finding.ChainPatched
 	VerdictIndeterminate = finding.ChainIndeterminate
 	VerdictNotAffected   = finding.ChainNotAffected
+	VerdictCVEOnly       = finding.ChainCVEOnly
 )
+
+// VerdictOf maps a build-table status to the chain verdict a scan reports.
+func VerdictOf(status string) string {
+	switch status {
+	case exchange.StatusVulnerable, exchange.StatusPartial:
+		return VerdictVulnerable
+	case exchange.StatusPatched:
+		return VerdictPatched
+	case exchange.StatusNotAffected:
+		return VerdictNotAffected
+	case exchange.StatusCVEOnly:
+		return VerdictCVEOnly
+	}
+	return VerdictIndeterminate
+}
 
 // Probe results.
 const (

@@ -255,6 +255,8 @@ type serverView struct {
 	SuppressedTotal              int64
 	Findings                     int
 	Stages                       []stageCount
+	Plan                         []action
+	Unusable                     int64
 }
 
 type buildView struct{ Build, Release, First, Last, Source string }
@@ -461,6 +463,7 @@ func newServer(i int, s *finding.Server) serverView {
 		stages[f.Stage]++
 	}
 	v.Stages = stageCounts(stages)
+	v.Plan, v.Unusable = plan(s), s.UnusableClientAddresses
 	return v
 }
 

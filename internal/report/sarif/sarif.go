@@ -201,6 +201,10 @@ type Server struct {
 	Verdict      finding.Verdict `json:"verdict"`
 	Inconclusive bool            `json:"inconclusive"`
 	Reasons      []string        `json:"reasons"`
+	// Remediation is the server's plan as the JSON result has it: a
+	// SARIF fix is an edit of an artifact, which this is not.
+	Remediation             []finding.Action `json:"remediation,omitempty"`
+	UnusableClientAddresses int64            `json:"unusable_client_addresses,omitempty"`
 }
 
 // SARIF writes the result as a SARIF 2.1.0 log with one run. rules is the
@@ -225,6 +229,7 @@ func Write(w io.Writer, r *finding.Result, rules []catalog.RuleDoc) error {
 		s := &r.Servers[i]
 		run.Properties.Servers = append(run.Properties.Servers, Server{
 			Name: s.Name, Verdict: s.Verdict, Inconclusive: s.Inconclusive, Reasons: append([]string{}, s.Reasons...),
+			Remediation: s.Remediation, UnusableClientAddresses: s.UnusableClientAddresses,
 		})
 	}
 	hits := r.Hits()
