@@ -486,12 +486,7 @@ func catalogRules(t *testing.T) []catalog.RuleDoc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rules []catalog.RuleDoc
-	for _, d := range cat.Docs() {
-		rules = append(rules, catalog.RuleDoc{ID: d.ID, Title: d.Title, Description: d.Description, CVEs: d.CVEs,
-			Chain: d.Chain, Stage: d.Stage, Severity: d.Severity, References: d.References})
-	}
-	return rules
+	return cat.Docs()
 }
 
 // labResult hunts freshly generated lab evidence for every scenario, as the
