@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exhunt/exhunt/internal/decoy"
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/report"
 )
@@ -126,6 +127,40 @@ func TestHuntStreamReplays(t *testing.T) {
 				i++
 			}
 			t.Errorf("%s from the stream differs from the document's at byte %d: %.120q vs %.120q", format, i, na[i:], nb[i:])
+		}
+	}
+}
+
+// TestScanThenReport scans decoys, then renders the results file in every
+// report format: the scan's stream is what report reads.
+func TestScanThenReport(t *testing.T) {
+	urls, _ := decoyFleet(t, 6, decoy.Config{}, decoy.Shell{Path: "/owa/auth/shel.aspx", Kind: decoy.ShellChopper})
+	out := filepath.Join(t.TempDir(), "results.jsonl")
+	code, stdout, errs := exh(t, append([]string{"scan", "--scope", testScope, "--host-rate", "0", "--webshells", "-o", out}, urls...)...)
+	if code != ExitFindings {
+		t.Fatalf("scan: exit %d\n%s\n%s", code, stdout, errs)
+	}
+	// the summary is printed once: no second table of the same servers
+	if n := strings.Count(stdout, "TARGET"); n > 1 {
+		t.Errorf("summary table printed %d times:\n%s", n, stdout)
+	}
+	raw, _ := os.ReadFile(out)
+	res, err := report.ReadJSON(bytes.NewReader(raw))
+	if err != nil || res.Kind != finding.KindScan || len(res.Targets) != 6 || len(res.RunID) != 32 || res.DurationMS == 0 && res.StartedAt.IsZero() {
+		t.Fatalf("results file read as %+v (%v)", res, err)
+	}
+	for format, want := range map[string]string{
+		"text": "6 target(s): 6 exchange", "json": `"targets": [`, "csv": "target,input,ip,status",
+		"html": "Exchange exposure scan — 6 targets",
+	} {
+		code, got, errs := exh(t, "report", "--in", out, "--format", format)
+		if code != ExitFindings || !strings.Contains(got, want) {
+			t.Errorf("report %s: exit %d, stderr %q, output lacks %q:\n%.400s", format, code, errs, want, got)
+		}
+		for _, u := range urls {
+			if format != "json" && !strings.Contains(got, strings.TrimSuffix(u, "/")) {
+				t.Errorf("report %s lacks target %s", format, u)
+			}
 		}
 	}
 }
