@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/report"
 	"github.com/exhunt/exhunt/internal/stream"
 )
@@ -65,8 +66,18 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		closeOut()
 		return usageError(err.Error(), "")
 	}
-	var seen stream.Collector
-	err = stream.Read(r, stream.Tee(&seen, h))
+	// the exit code, without keeping the run a second time
+	notable := false
+	seen := stream.HandlerFunc(func(m *stream.Message) error {
+		switch {
+		case m.Server != nil && m.Server.Verdict.Rank() > finding.VerdictClean.Rank():
+			notable = true
+		case m.Target != nil && m.Target.Vulnerable():
+			notable = true
+		}
+		return nil
+	})
+	err = stream.Read(r, stream.Tee(seen, h))
 	if errors.Is(err, stream.ErrTruncated) {
 		warn(stderr, "%s: %v", *in, err)
 		err = nil
@@ -78,7 +89,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%s: %w", *in, err)
 	}
 	_ = ctx
-	if seen.Result().Notable() {
+	if notable {
 		return errFindings
 	}
 	return nil
