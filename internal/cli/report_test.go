@@ -7,12 +7,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/exhunt/exhunt/internal/decoy"
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/stream"
 )
 
 // scanStream writes a scan's results as `exhunt scan -o` does.
@@ -162,5 +165,46 @@ func TestScanThenReport(t *testing.T) {
 				t.Errorf("report %s lacks target %s", format, u)
 			}
 		}
+	}
+}
+
+// TestStreamProgress: progress messages while a run goes on, only when it
+// moved, none after the stop returns.
+func TestStreamProgress(t *testing.T) {
+	var mu sync.Mutex
+	var got []stream.Progress
+	var stopped atomic.Bool
+	h := stream.HandlerFunc(func(m *stream.Message) error {
+		if stopped.Load() {
+			t.Error("progress sent after the stop returned")
+		}
+		if m.RunID != "run" || m.Progress == nil {
+			t.Errorf("message %+v", m)
+		}
+		mu.Lock()
+		got = append(got, *m.Progress)
+		mu.Unlock()
+		return nil
+	})
+	var done atomic.Int64
+	stop := streamProgress(h, "run", func() stream.Progress { return stream.Progress{TargetsDone: done.Load()} }, time.Millisecond)
+	for i := 1; i <= 3; i++ {
+		done.Store(int64(i))
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			mu.Lock()
+			n := len(got)
+			mu.Unlock()
+			if n == i || time.Now().After(deadline) {
+				break
+			}
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // ticks without movement send nothing
+	stop()
+	stopped.Store(true)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 3 || got[0].TargetsDone != 1 || got[2].TargetsDone != 3 || got[2].Time.IsZero() {
+		t.Errorf("progress messages %+v", got)
 	}
 }
