@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/exhunt/exhunt/internal/catalog"
-	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/report"
 	"github.com/exhunt/exhunt/internal/visible"
 )
@@ -25,11 +24,6 @@ func checkFormat(f string, allowJSONL bool) error {
 		return usageError(fmt.Sprintf("unknown format %q", f), fmt.Sprintf("use one of %v", ok))
 	}
 	return nil
-}
-
-// render writes a finished result in one of the formats.
-func render(w io.Writer, res *finding.Result, format string, cat *catalog.Catalog, verbose bool) error {
-	return report.Render(w, res, format, reportOptions(cat, verbose))
 }
 
 func reportOptions(cat *catalog.Catalog, verbose bool) report.Options {
