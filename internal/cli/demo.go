@@ -9,7 +9,7 @@ import (
 
 	"github.com/exhunt/exhunt/internal/evidence"
 	"github.com/exhunt/exhunt/internal/lab"
-	"github.com/exhunt/exhunt/internal/report/html"
+	"github.com/exhunt/exhunt/internal/report"
 )
 
 const demoHelp = `Usage: exhunt demo [flags]
@@ -61,7 +61,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if err := html.Write(f, res); err != nil {
+	if err := report.Render(f, res, "html", report.Options{}); err != nil {
 		f.Close()
 		return err
 	}
