@@ -166,7 +166,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	var table *report.ScanTable
 	if *format == "text" {
 		table = report.NewScanTable(stdout)
-		table.Sum = sum
+		table.Sum, table.Live = sum, true
 	}
 	// Every result is one stream message, written with one Write: a killed
 	// scan loses at most the line being written, which --resume cuts off

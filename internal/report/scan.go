@@ -149,8 +149,16 @@ func (s *ScanSummary) Write(w io.Writer) {
 type ScanTable struct {
 	w    io.Writer
 	rows *tabwriter.Writer
+	n    int
 	Sum  *ScanSummary
+	// Live prints each row as it comes (a running scan); otherwise rows
+	// are aligned in blocks of tableBlock.
+	Live bool
 }
+
+// tableBlock is how many rows a replayed table aligns at once: enough to
+// read well, few enough to bound the memory of a huge results file.
+const tableBlock = 1000
 
 // NewScanTable writes to w.
 func NewScanTable(w io.Writer) *ScanTable {
@@ -168,7 +176,10 @@ func (t *ScanTable) Add(r *finding.Target) error {
 		fmt.Fprintln(t.rows, ScanRowHeader)
 	}
 	fmt.Fprintln(t.rows, ScanRow(r))
-	return t.rows.Flush()
+	if t.n++; t.Live || t.n%tableBlock == 0 {
+		return t.rows.Flush()
+	}
+	return nil
 }
 
 // Close prints the summary.
