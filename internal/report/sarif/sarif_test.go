@@ -387,7 +387,7 @@ func reordered(r *finding.Result) *finding.Result {
 // names that are not valid URI paths as they stand.
 func hostileResult() (*finding.Result, []catalog.RuleDoc) {
 	t0 := time.Date(2021, 3, 3, 5, 12, 44, 123e6, time.UTC)
-	hostile := "\"quoted\" <script>alert(1)</script> \x1b[31m\x07\x00\r\n\u2028 ünïcödé 日本語 \xff"
+	hostile := "\"quoted\" <script>alert(1)</script> \x1b[31m\x07\x00\r\n\u2028 ünïcödé 日本語 \xff \u202egpj.exe javascript:alert(1) =cmd|' /C calc'!A0"
 	files := []string{
 		"EXCH 01/Logging/HttpProxy/Ecp/HttpProxy 2021030305 #1.log",
 		"triage.zip!EXCH02/V15/Logging/HttpProxy/Owa/100%!?.log",
@@ -430,6 +430,8 @@ func hostileResult() (*finding.Result, []catalog.RuleDoc) {
 		References: []string{"not a URI <script>", "https://example.org/ref"},
 	}, {
 		ID: "unused-rule", Title: "Unused", Severity: "critical", References: []string{"https://example.org/a b"},
+	}, {
+		ID: "script-rule", Title: "Script", Severity: "low", References: []string{"javascript:alert(1)", "https://example.org/ok"},
 	}}
 	return r, rules
 }
@@ -452,6 +454,12 @@ func TestHostile(t *testing.T) {
 		}
 		if rd.ID == "rule-not-in-catalog" && (rd.DefaultConfiguration != nil || rd.Properties.SecuritySeverity != "") {
 			t.Errorf("derived rule entry claims a severity: %+v", rd)
+		}
+	}
+	// what a viewer prints shows hidden characters visibly
+	for _, res := range doc.Runs[0].Results {
+		if strings.ContainsFunc(res.Message.Text, visible.Hidden) || !strings.Contains(res.Message.Text, "gpj.exe") && res.RuleID == "hostile-rule" {
+			t.Errorf("message %q carries a hidden character or lost the payload", res.Message.Text)
 		}
 	}
 	// no uri base can be derived from a relative or multiple roots, but
