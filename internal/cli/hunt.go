@@ -158,15 +158,12 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 		return nil, err
 	}
 	opt := hunt.Options{Workers: hf.workers, MaxFindingsPerRule: hf.maxPer, Files: files.Options{MaxScanBytes: maxScan}}
-	out, err := report.New(hf.format, w, reportOptions(cat, hf.verbose))
-	if err != nil {
-		closeOut()
-		return nil, err
-	}
 	started := time.Now().UTC()
 	runID := stream.NewRunID()
 	live := hf.format == "jsonl"
+	var out stream.Handler
 	if live {
+		out = report.NewJSONLines(w)
 		// a stream opens at once and shows progress; the rest follows the
 		// hunt's aggregation
 		if err := out.Handle(&stream.Message{RunID: runID, Start: &stream.Start{SchemaVersion: stream.SchemaVersion,
@@ -210,16 +207,16 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 			}
 		}
 	}
-	var h stream.Handler = out
 	if live { // the start is written
-		h = stream.HandlerFunc(func(m *stream.Message) error {
+		err = stream.Emit(res, stream.HandlerFunc(func(m *stream.Message) error {
 			if m.Start != nil {
 				return nil
 			}
 			return out.Handle(m)
-		})
+		}))
+	} else {
+		err = report.Render(w, res, hf.format, reportOptions(cat, hf.verbose))
 	}
-	err = stream.Emit(res, h)
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}

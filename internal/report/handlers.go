@@ -58,24 +58,37 @@ func New(format string, w io.Writer, opt Options) (stream.Handler, error) {
 	return nil, fmt.Errorf("unknown format %q: use one of %v", format, Formats)
 }
 
-// document collects the stream and writes it once it closes.
+// documentHandler collects the stream and writes it once it closes.
+type documentHandler struct {
+	c     stream.Collector
+	write func(*finding.Result) error
+}
+
 func document(write func(*finding.Result) error) stream.Handler {
-	var c stream.Collector
-	return stream.HandlerFunc(func(m *stream.Message) error {
-		c.Handle(m)
-		if m.Run != nil {
-			return write(c.Result())
-		}
-		return nil
-	})
+	return &documentHandler{write: write}
+}
+
+func (d *documentHandler) Handle(m *stream.Message) error {
+	d.c.Handle(m)
+	if m.Run != nil {
+		return d.write(d.c.Result())
+	}
+	return nil
 }
 
 // Render writes a finished result in format: the result as a stream, into
-// that format's handler.
+// that format's handler. A document is written from the result itself,
+// which the stream would rebuild equal, without a second copy in memory.
 func Render(w io.Writer, r *finding.Result, format string, opt Options) error {
 	h, err := New(format, w, opt)
 	if err != nil {
 		return err
+	}
+	switch h := h.(type) {
+	case *documentHandler:
+		return h.write(r)
+	case *textHandler:
+		return Text(w, r, h.verbose)
 	}
 	return stream.Emit(r, h)
 }
