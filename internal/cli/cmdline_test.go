@@ -52,7 +52,7 @@ func TestHelpEverywhere(t *testing.T) {
 	for _, args := range [][]string{
 		{"-h"}, {"--help"}, {"help"}, {"help", "hunt"},
 		{"hunt", "-h"}, {"demo", "-h"}, {"report", "-h"},
-		{"lab", "-h"}, {"lab", "--help"}, {"lab", "generate", "-h"},
+		{"lab", "-h"}, {"lab", "--help"}, {"lab", "generate", "-h"}, {"lab", "fleet", "-h"}, {"worker", "-h"},
 		{"rules", "-h"}, {"rules", "list", "-h"}, {"rules", "validate", "-h"}, {"rules", "literals", "-h"},
 		{"evtx", "-h"}, {"evtx", "dump", "-h"}, {"evtx", "stat", "-h"},
 		{"scan", "-h"}, {"decoy", "-h"}, {"version", "-h"},
@@ -85,5 +85,33 @@ func TestVersion(t *testing.T) {
 	version = ""
 	if v := Version(); v != "dev-0123456789ab" {
 		t.Errorf("version from the commit alone: %q", v)
+	}
+}
+
+// A log folder copied on its own is hunted; a folder without logs names
+// the layouts exhunt expects.
+func TestLooseLogFolders(t *testing.T) {
+	src := labDir(t, "proxylogon-full")
+	for _, dir := range []string{"C/inetpub/logs/LogFiles/W3SVC1", "C/Program Files/Microsoft/Exchange Server/V15/Logging/HttpProxy"} {
+		loose := filepath.Join(t.TempDir(), filepath.Base(dir))
+		if err := os.CopyFS(loose, os.DirFS(filepath.Join(src, "EXCH01", filepath.FromSlash(dir)))); err != nil {
+			t.Fatal(err)
+		}
+		// alone, and as one folder per server
+		code, out, errs := exh(t, "hunt", "--format", "json", loose)
+		if code != ExitFindings {
+			t.Fatalf("%s: exit %d: %s", dir, code, errs)
+		}
+		res, err := report.ReadJSON(strings.NewReader(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Servers) != 1 || len(res.Servers[0].Findings) == 0 {
+			t.Errorf("%s: %d servers, want one with findings", dir, len(res.Servers))
+		}
+	}
+	code, _, errs := exh(t, "hunt", t.TempDir())
+	if code != ExitError || !strings.Contains(errs, `W3SVC1\u_ex*.log`) || !strings.Contains(errs, `HttpProxy\<protocol>`) {
+		t.Errorf("no logs: exit %d, %q", code, errs)
 	}
 }

@@ -11,7 +11,6 @@ import (
 )
 
 const labHelp = `Usage: exhunt lab generate --out DIR [flags]
-       exhunt lab fleet --out DIR [flags]   (see exhunt lab fleet -h)
 
 Writes evidence trees in the real Exchange and IIS layouts and formats, one
 sub-folder per server: background traffic plus attack scenarios, and
@@ -21,9 +20,23 @@ Scenarios: ` + "%s" + `
 Flags:
 `
 
+const labUsage = `Usage:
+  exhunt lab generate --out DIR [flags]  evidence trees of Exchange servers with attacks and ground truth
+  exhunt lab fleet --out DIR [flags]     a fleet's hunt, scan and decoy results replaying the 2021 campaign
+
+Run "exhunt lab generate -h" or "exhunt lab fleet -h" for their flags.
+`
+
 func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "fleet" {
+	switch {
+	case len(args) > 0 && args[0] == "fleet":
 		return runLabFleet(ctx, args[1:], stdout, stderr)
+	case len(args) > 0 && isHelp(args[0]):
+		fmt.Fprint(stderr, labUsage)
+		return flag.ErrHelp
+	case len(args) == 0 || args[0] != "generate":
+		fmt.Fprint(stderr, labUsage)
+		return usageError("lab: want \"exhunt lab generate\" or \"exhunt lab fleet\"", "")
 	}
 	fs := newFlags("lab generate", fmt.Sprintf(labHelp, strings.Join(lab.Scenarios(), ", ")), stderr)
 	out := fs.String("out", "", "output folder (required)")
@@ -31,14 +44,6 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	size := fs.String("size", "0", "approximate total size of background traffic, e.g. 500MB or 2GB (0: small)")
 	seed := fs.Int64("seed", 1, "generator seed: the same seed gives the same bytes")
 	scen := fs.String("scenarios", "", "comma-separated scenarios, one per server (cycled)")
-	switch {
-	case len(args) > 0 && isHelp(args[0]):
-		fs.Usage()
-		return flag.ErrHelp
-	case len(args) == 0 || args[0] != "generate":
-		fs.Usage()
-		return usageError("lab: want \"exhunt lab generate\" or \"exhunt lab fleet\"", "")
-	}
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}

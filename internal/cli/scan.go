@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -80,11 +79,8 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	batch := fs.Int("batch", 100, "with --dispatch: targets per job")
 	dispatchID := fs.String("dispatch-id", "", "with --dispatch: the dispatch to continue (default: derived from the targets and options)")
 	replicas := fs.Int("replicas", 3, "with --dispatch: stream replicas when the streams are created (3 on a cluster, 1 on one server)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError(err.Error(), "run exhunt scan -h")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	opt.LegacyTLS = !*noLegacy
 	opt.ProxyLogonProbe, opt.ProxyShellProbe, opt.MitigationProbe = !*noPL, !*noPS, !*noMit

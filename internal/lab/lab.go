@@ -7,12 +7,14 @@
 // attackers, mailboxes and every expected finding by file, line, rule and
 // stage.
 //
-// The formats follow what real servers write, quirks included: HttpProxy
-// rows with commas turned into two spaces and an optional bare header row,
-// two field lists depending on the build, IIS restarts that start a new
-// directive block mid-file (once with a different field order), CSV-quoted
-// ECP EventData, gzipped rotated files, CRLF line ends and modification
-// times set to each file's last line.
+// Rows are written by internal/logs, the writers the decoy shares, in the
+// formats real servers write, quirks included: HttpProxy rows with commas
+// turned into two spaces, two field lists depending on the build, CSV-quoted
+// ECP EventData, CRLF line ends. The lab adds the layout quirks: an optional
+// bare header row, IIS restarts that start a new directive block mid-file
+// (once with a different field order), gzipped rotated files and
+// modification times set to each file's last line. Builds come from the
+// Exchange build table (Options.Builds, by default the catalog's).
 //
 // Output is a pure function of Options: the same options give byte-identical
 // trees, whatever the scheduling of the two worker goroutines.

@@ -8,10 +8,12 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/exhunt/exhunt/internal/literal"
 )
 
 const (
-	chunkSize = 1 << 20
+	chunkSize = 256 << 10
 	// MaxLine is the longest line read; longer ones are skipped and reported.
 	MaxLine = 1 << 20
 	// maxFields bounds columns per header or row against hostile input.
@@ -63,7 +65,16 @@ type Scanner struct {
 	first bool // first data record seen
 	last  []byte
 	lastS *Schema
+	// schemas caches headers by their text: a collection repeats the same
+	// few #Fields lines in thousands of files.
+	schemas   map[string]*Schema
+	schemaFmt Format
+	scratch   []string // fields of the last line, split once per file
 }
+
+// maxSchemas bounds the header cache against files that each write a
+// different header.
+const maxSchemas = 64
 
 // ErrStop may be returned by the callback to end the scan early.
 var ErrStop = errors.New("stop scan")
@@ -77,7 +88,7 @@ func (s *Scanner) Scan(ctx context.Context, r io.Reader, fn func(*Record) error)
 	}
 	s.st = Stats{}
 	s.sch, s.first, s.last, s.lastS = nil, false, s.last[:0], nil
-	s.rec = Record{format: s.Format}
+	s.rec = Record{format: s.Format, Values: s.rec.Values[:0]}
 	if s.Format == Text {
 		s.sch = &Schema{timeCol: -1, dateCol: -1, clockCol: -1}
 	}
@@ -88,11 +99,9 @@ func (s *Scanner) Scan(ctx context.Context, r io.Reader, fn func(*Record) error)
 		if err := ctx.Err(); err != nil {
 			return s.st, err
 		}
-		want := chunkSize
-		if carry > 0 {
-			want = len(s.buf) - carry
-		}
-		n, err := io.ReadFull(r, s.buf[carry:carry+min(want, len(s.buf)-carry)])
+		// Blocks of chunkSize stay in cache between the copy from the
+		// kernel and the prefilter; a longer line grows the read.
+		n, err := io.ReadFull(r, s.buf[carry:carry+min(chunkSize, len(s.buf)-carry)])
 		s.st.Bytes += int64(n)
 		eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 		if err != nil && !eof {
@@ -271,7 +280,10 @@ func (s *Scanner) line(b []byte, n int64, fn func(*Record) error, candidate bool
 	}
 	if s.Format != Text && s.sch == nil || s.Format == CSV && s.isHeaderRow(b) {
 		if s.Format == CSV && looksLikeHeader(b) {
-			s.setSchema(splitCSV(string(b), nil))
+			if !s.cachedSchema(b) {
+				s.setSchema(splitCSV(string(b), nil))
+				s.cacheSchema(b)
+			}
 			return nil
 		}
 		if s.sch == nil {
@@ -332,38 +344,66 @@ func looksLikeHeader(b []byte) bool {
 }
 
 func (s *Scanner) directive(b []byte, n int64) {
-	line := string(b)
-	key, val, ok := strings.Cut(line[1:], ":")
+	// every file starts with a few directives: read them without copies
+	k, v, ok := bytes.Cut(b[1:], []byte(":"))
 	if !ok {
 		return
 	}
-	val = strings.TrimSpace(val)
-	switch strings.ToLower(strings.TrimSpace(key)) {
-	case "fields":
+	key, val := bytes.TrimSpace(k), bytes.TrimSpace(v)
+	switch {
+	case literal.EqualFold(key, "fields"):
+		if s.cachedSchema(b) {
+			return
+		}
 		var names []string
 		if s.Format == W3C {
-			names = strings.Fields(val)
+			names = strings.Fields(string(val))
 		} else {
-			names = splitCSV(val, nil)
+			names = splitCSV(string(val), nil)
 		}
 		if len(names) == 0 || len(names) > maxFields {
 			s.gap(n, fmt.Sprintf("#Fields directive with %d fields ignored", len(names)))
 			return
 		}
 		s.setSchema(names)
-	case "version":
+		s.cacheSchema(b)
+	case literal.EqualFold(key, "version"):
 		if s.st.Version == "" {
-			s.st.Version = val
+			s.st.Version = string(val)
 		}
-	case "software":
+	case literal.EqualFold(key, "software"):
 		if s.st.Software == "" {
-			s.st.Software = val
+			s.st.Software = string(val)
 		}
-	case "log-type":
+	case literal.EqualFold(key, "log-type"):
 		if s.st.LogType == "" {
-			s.st.LogType = val
+			s.st.LogType = string(val)
 		}
 	}
+}
+
+// cachedSchema makes the schema of a header line seen before the one in
+// force, and reports whether there was one.
+func (s *Scanner) cachedSchema(header []byte) bool {
+	if s.schemaFmt != s.Format {
+		return false
+	}
+	sch, ok := s.schemas[string(header)]
+	if ok {
+		s.sch = sch
+	}
+	return ok
+}
+
+// cacheSchema remembers the schema in force as the one of header.
+func (s *Scanner) cacheSchema(header []byte) {
+	if s.sch == nil {
+		return
+	}
+	if s.schemas == nil || len(s.schemas) >= maxSchemas || s.schemaFmt != s.Format {
+		s.schemas, s.schemaFmt = map[string]*Schema{}, s.Format
+	}
+	s.schemas[string(header)] = s.sch
 }
 
 func (s *Scanner) setSchema(names []string) {
@@ -405,9 +445,11 @@ func (s *Scanner) recordTime(b []byte) (time.Time, bool) {
 	case Text:
 		return leadingTime(string(b))
 	case CSV:
-		return s.timeOf(splitCSV(string(b), nil))
+		s.scratch = splitCSV(string(b), s.scratch[:0])
+	default:
+		s.scratch = splitW3C(string(b), s.scratch[:0])
 	}
-	return s.timeOf(splitW3C(string(b), nil))
+	return s.timeOf(s.scratch)
 }
 
 func (s *Scanner) timeOf(v []string) (time.Time, bool) {
