@@ -221,6 +221,7 @@ func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
 		return j
 	}
 	ev := w.h.events
+	var buf []finding.Finding
 	st, err := r.Events(ctx, 1, func(e *evtx.Event) error {
 		j.stats.Records++
 		if !e.Time.IsZero() {
@@ -234,7 +235,10 @@ func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
 		if j.stats.Host == "" {
 			j.stats.Host, _ = e.Field("Computer")
 		}
-		j.findings = ev.match(e, j.file, j.findings)
+		buf = ev.match(e, j.file, buf[:0])
+		for _, f := range buf {
+			j.col.add(f)
+		}
 		return nil
 	})
 	for _, p := range st.Corrupt {

@@ -92,12 +92,10 @@ func (s *Scanner) Scan(ctx context.Context, r io.Reader, fn func(*Record) error)
 		if carry > 0 {
 			want = len(s.buf) - carry
 		}
-		n, err := io.ReadFull(r, s.buf[carry:carry+min(want, len(s.buf)-carry)])
+		n, eof, err := fill(r, s.buf[carry:carry+min(want, len(s.buf)-carry)])
 		s.st.Bytes += int64(n)
-		eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
-		if err != nil && !eof {
-			s.finish(lineNo)
-			return s.st, fmt.Errorf("line %d: %w", lineNo+1, err)
+		if err != nil {
+			return s.st, s.readFailed(ctx, s.buf[:carry+n], skipping, &lineNo, fn, err)
 		}
 		data := s.buf[:carry+n]
 		if skipping {
@@ -137,6 +135,56 @@ func (s *Scanner) Scan(ctx context.Context, r io.Reader, fn func(*Record) error)
 	}
 	s.finish(lineNo)
 	return s.st, nil
+}
+
+// fill reads until p is full or the reader ends. Only io.EOF is a clean
+// end: io.ErrUnexpectedEOF from below (a cut gzip stream or zip member)
+// is an error like any other, which io.ReadFull would hide.
+func fill(r io.Reader, p []byte) (n int, eof bool, err error) {
+	empty := 0
+	for n < len(p) {
+		k, err := r.Read(p[n:])
+		n += k
+		switch {
+		case err == io.EOF:
+			return n, true, nil
+		case err != nil:
+			return n, false, err
+		case k > 0:
+			empty = 0
+		default:
+			if empty++; empty > 100 { // a reader stuck returning nothing
+				return n, false, io.ErrNoProgress
+			}
+		}
+	}
+	return n, false, nil
+}
+
+// readFailed handles a read that broke off: the complete lines read before
+// the break are still hunted, and the error names the line and the byte
+// offset where the data ends. The partial line at the break is not parsed
+// (it is cut), and counts towards the error's line.
+func (s *Scanner) readFailed(ctx context.Context, data []byte, skipping bool, lineNo *int64, fn func(*Record) error, rerr error) error {
+	if skipping {
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			data = data[i+1:]
+			*lineNo++
+		} else {
+			data = nil
+		}
+	}
+	end := bytes.LastIndexByte(data, '\n') + 1
+	if err := ctx.Err(); err != nil {
+		s.finish(*lineNo)
+		return err
+	}
+	if err := s.block(data[:end], lineNo, fn); err != nil && !errors.Is(err, ErrStop) {
+		s.finish(*lineNo)
+		return err
+	}
+	s.finish(*lineNo)
+	return fmt.Errorf("read broke off at line %d, the lines before it were read: %w", *lineNo+1, rerr)
 }
 
 func (s *Scanner) finish(lineNo int64) {
