@@ -116,13 +116,13 @@ func New(cat *catalog.Catalog, opt Options) *Hunter {
 
 // fileResult is what one worker learned from one file.
 type fileResult struct {
-	srv      int
-	file     *evidence.File
-	stats    logs.Stats
+	srv   int
+	file  *evidence.File
+	stats logs.Stats
 	// col holds the file's findings, capped per rule like a server's
 	col   *collector
 	err   error
-	shell    bool // the file hunt found a web shell in a web root
+	shell bool // the file hunt found a web shell in a web root
 }
 
 // Run hunts every server of the set.
