@@ -43,13 +43,13 @@ gen() {
 }
 
 for kind in attack benign; do
-  gen "$kind" "$OUT/$kind"
+  gen "$kind" "$OUT/$kind-$LINES"
 done
-cat "$OUT"/attack/SRV1/inetpub/logs/LogFiles/W3SVC1/*.log "$OUT"/benign/SRV1/inetpub/logs/LogFiles/W3SVC1/*.log > /dev/null
+cat "$OUT"/*-"$LINES"/SRV1/inetpub/logs/LogFiles/W3SVC1/*.log > /dev/null
 echo "lines: $LINES per corpus, $(nproc) cores"
 for kind in attack benign; do
-  size=$(du -sm "$OUT/$kind" | cut -f1)
-  /usr/bin/time -v "$OUT/exhunt" hunt --no-files --format json -o "$OUT/$kind.json" "$OUT/$kind" 2> "$OUT/$kind.time" || [ $? -eq 3 ]
+  size=$(du -sm "$OUT/$kind-$LINES" | cut -f1)
+  /usr/bin/time -v "$OUT/exhunt" hunt --no-files --format json -o "$OUT/$kind.json" "$OUT/$kind-$LINES" 2> "$OUT/$kind.time" || [ $? -eq 3 ]
   rss=$(awk -F': ' '/Maximum resident/ {print $2}' "$OUT/$kind.time")
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$OUT/$kind.time")
   printf '%-7s %5d MB  wall %s  peak RSS %d MB\n' "$kind" "$size" "$wall" $((rss / 1024))
