@@ -6,7 +6,8 @@
 #
 #   bash bench/hostile.sh [LINES]        default 1000000
 #
-# Needs /usr/bin/time (apt-get install -y time).
+# Wall time depends on what else the machine runs; CPU time (user + system)
+# is printed beside it. Needs /usr/bin/time (apt-get install -y time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LINES="${1:-1000000}"
@@ -52,5 +53,6 @@ for kind in attack benign; do
   /usr/bin/time -v "$OUT/exhunt" hunt --no-files --format json -o "$OUT/$kind.json" "$OUT/$kind-$LINES" 2> "$OUT/$kind.time" || [ $? -eq 3 ]
   rss=$(awk -F': ' '/Maximum resident/ {print $2}' "$OUT/$kind.time")
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$OUT/$kind.time")
-  printf '%-7s %5d MB  wall %s  peak RSS %d MB\n' "$kind" "$size" "$wall" $((rss / 1024))
+  cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$OUT/$kind.time")
+  printf '%-7s %5d MB  wall %s  CPU %s s  peak RSS %d MB\n' "$kind" "$size" "$wall" "$cpu" $((rss / 1024))
 done
