@@ -94,7 +94,7 @@ func (h *Hunter) joinShells(ctx context.Context, st *serverState) error {
 	if kr == nil {
 		return nil
 	}
-	sc := &logs.Scanner{Format: kr.format, Prefilter: logs.NewPrefilter(lits)}
+	sc := &logs.Scanner{Format: kr.format, Prefilter: logs.NewPrefilter(lits), Kind: string(evidence.IIS)}
 	// a flood of requests to a shell must not grow memory: capped like
 	// every rule's findings
 	found := newCollector(h.opt.MaxFindingsPerRule)

@@ -245,7 +245,7 @@ func (w *worker) read(ctx context.Context, j fileResult) fileResult {
 		sc = &logs.Scanner{Format: kr.format}
 		w.scanner[kr.format] = sc
 	}
-	sc.Prefilter, sc.All = kr.pf, kr.all
+	sc.Prefilter, sc.All, sc.Kind = kr.pf, kr.all, string(j.file.Kind)
 	rc, err := j.file.Open()
 	if err != nil {
 		j.err = err

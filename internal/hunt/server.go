@@ -301,7 +301,7 @@ func (h *Hunter) correlateEWS(ctx context.Context, s *serverState) error {
 	for ip := range ips {
 		lits = append(lits, ip)
 	}
-	sc := &logs.Scanner{Format: logs.CSV, Prefilter: logs.NewPrefilter(lits)}
+	sc := &logs.Scanner{Format: logs.CSV, Prefilter: logs.NewPrefilter(lits), Kind: string(evidence.EWS)}
 	for _, f := range s.ews {
 		rc, err := f.Open()
 		if err != nil {

@@ -55,6 +55,9 @@ type Scanner struct {
 	Prefilter *Prefilter
 	// All hands every data line to the callback.
 	All bool
+	// Kind is the log kind (as in the registry), for the default field
+	// lists used when a file's header is missing or damaged.
+	Kind string
 
 	buf   []byte
 	rec   Record
@@ -63,7 +66,11 @@ type Scanner struct {
 	first bool // first data record seen
 	last  []byte
 	lastS *Schema
+	hdr   headerState
 }
+
+// errNoFit: a record has more fields than its header names.
+var errNoFit = errors.New("record does not fit the header")
 
 // ErrStop may be returned by the callback to end the scan early.
 var ErrStop = errors.New("stop scan")
@@ -77,6 +84,7 @@ func (s *Scanner) Scan(ctx context.Context, r io.Reader, fn func(*Record) error)
 	}
 	s.st = Stats{}
 	s.sch, s.first, s.last, s.lastS = nil, false, s.last[:0], nil
+	s.hdr.reset()
 	s.rec = Record{format: s.Format}
 	if s.Format == Text {
 		s.sch = &Schema{timeCol: -1, dateCol: -1, clockCol: -1}
@@ -319,10 +327,11 @@ func (s *Scanner) line(b []byte, n int64, fn func(*Record) error, candidate bool
 	}
 	if s.Format != Text && s.sch == nil || s.Format == CSV && s.isHeaderRow(b) {
 		if s.Format == CSV && looksLikeHeader(b) {
+			s.newHeader(n)
 			s.setSchema(splitCSV(string(b), nil))
 			return nil
 		}
-		if s.sch == nil {
+		if s.sch == nil && !s.noHeader(b, n) {
 			s.gap(n, "record before any #Fields header")
 			return nil
 		}
@@ -332,6 +341,12 @@ func (s *Scanner) line(b []byte, n int64, fn func(*Record) error, candidate bool
 		return nil
 	}
 	err := s.parse(b, n)
+	if err == errNoFit && s.refit(b, n) {
+		err = s.parse(b, n)
+	}
+	if err == nil {
+		s.fitted()
+	}
 	if !s.first {
 		s.first = true
 		if err == nil {
@@ -345,6 +360,10 @@ func (s *Scanner) line(b []byte, n int64, fn func(*Record) error, candidate bool
 		}
 	}
 	if !candidate {
+		return nil
+	}
+	if err == errNoFit {
+		s.gap(n, fmt.Sprintf("%d fields where the header names %d", len(s.rec.Values), len(s.sch.Names)))
 		return nil
 	}
 	if err != nil {
@@ -398,6 +417,7 @@ func (s *Scanner) directive(b []byte, n int64) {
 			s.gap(n, fmt.Sprintf("#Fields directive with %d fields ignored", len(names)))
 			return
 		}
+		s.newHeader(n)
 		s.setSchema(names)
 	case "version":
 		if s.st.Version == "" {
@@ -442,7 +462,7 @@ func (s *Scanner) parse(b []byte, n int64) error {
 		return fmt.Errorf("more than %d fields", maxFields)
 	}
 	if len(s.rec.Values) > len(s.sch.Names)+1 {
-		return fmt.Errorf("%d fields where the header names %d", len(s.rec.Values), len(s.sch.Names))
+		return errNoFit
 	}
 	s.rec.Time, _ = s.timeOf(s.rec.Values)
 	return nil
