@@ -13,7 +13,7 @@ type headerState struct {
 	schLine  int64   // the line of the schema in force
 	prev     *Schema // the header before the one in force
 	prevLine int64
-	told     bool    // a fallback was reported for the schema in force
+	told     bool // a fallback was reported for the schema in force
 }
 
 func (h *headerState) reset() { *h = headerState{} }
