@@ -182,6 +182,7 @@ func clip(v string) string {
 func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
 	var ra io.ReaderAt
 	var size int64
+	var readErr error
 	fh, plain, err := j.file.OpenFile()
 	if err != nil {
 		j.err = err
@@ -205,8 +206,13 @@ func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
 		defer rc.Close()
 		data, err := io.ReadAll(io.LimitReader(w.h.opt.Progress.Reader(w.id, rc), maxEvtxInMemory+1))
 		if err != nil {
+			// a read that broke off (a cut zip member or gzip stream) is a
+			// gap; the chunks read before it are still hunted
 			j.err = err
-			return j
+			if len(data) < evtxMinSize {
+				return j
+			}
+			readErr = err
 		}
 		if len(data) > maxEvtxInMemory {
 			j.err = fmt.Errorf("%s: event log larger than %d bytes inside an archive; extract it", j.file.Rel, maxEvtxInMemory)
@@ -250,8 +256,14 @@ func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
 	if err != nil {
 		j.err = err
 	}
+	if readErr != nil {
+		j.err = readErr
+	}
 	return j
 }
+
+// evtxMinSize is a file header and one chunk: less holds no event.
+const evtxMinSize = 4096 + 65536
 
 func lineGap(p evtx.Problem) logs.LineGap {
 	return logs.LineGap{Line: int64(p.Record), Reason: p.String()}

@@ -418,3 +418,31 @@ func hasGap(res *finding.Result, parts []string) bool {
 	}
 	return false
 }
+
+// An event log in a zip cut short: the chunks read before the cut are
+// hunted, and the cut is a gap naming the member.
+func TestEventLogInCutZip(t *testing.T) {
+	ev, err := os.ReadFile("../../testdata/evtx/Security.evtx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev) < 4096+3*65536 {
+		t.Skipf("Security.evtx has %d bytes, too few chunks", len(ev))
+	}
+	const name = "C/Windows/System32/winevt/Logs/Security.evtx"
+	dir := t.TempDir()
+	whole := zipOf(t, member{name, ev, zip.Deflate})
+	write(t, dir, map[string][]byte{"SRV1.zip": whole[:len(whole)*2/3]}, time.Now())
+	res := huntWith(t, loadCatalog(t), hunt.Options{}, filepath.Join(dir, "SRV1.zip"))
+	s := server(t, res, "SRV1")
+	var events int64
+	for _, c := range s.Coverage {
+		events += c.Lines
+	}
+	if events == 0 {
+		t.Errorf("no event read from the part before the cut: %+v", s.Coverage)
+	}
+	if !hasGap(res, []string{"SRV1.zip!" + name, "at offset"}) {
+		t.Errorf("the cut is not a gap naming the member: %v", allGaps(res))
+	}
+}

@@ -43,7 +43,6 @@ func (s *Scanner) noHeader(b []byte, n int64) bool {
 	}
 	s.sch, s.hdr.schLine = NewSchema(names), 0
 	s.gap(n, fmt.Sprintf("no #Fields header before this record; read with the default %s field list (%d fields)", s.Kind, len(names)))
-	s.hdr.told = true
 	return true
 }
 
