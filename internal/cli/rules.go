@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,11 +14,35 @@ import (
 	"github.com/exhunt/exhunt/internal/rule"
 )
 
+const rulesHelp = `Usage:
+  exhunt rules list                list the detection rules: log and event rules, then the file hunt's
+  exhunt rules validate [PATH...]  load and check the built-in rules and the rule files or folders given
+  exhunt rules literals            print every prefilter literal, one per line (what bench/ gives ripgrep)
+`
+
 func runRules(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError("rules: want list or validate", "")
+	if len(args) == 0 || isHelp(args[0]) {
+		fmt.Fprint(stderr, rulesHelp)
+		if len(args) == 0 {
+			return usageError("rules: want list, validate or literals", "")
+		}
+		return flag.ErrHelp
 	}
-	switch args[0] {
+	sub := args[0]
+	if sub != "list" && sub != "validate" && sub != "literals" {
+		fmt.Fprint(stderr, rulesHelp)
+		return usageError(fmt.Sprintf("rules: unknown subcommand %q", sub), "want list, validate or literals")
+	}
+	fs := newFlags("rules "+sub, rulesHelp+"\n", stderr)
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if sub != "validate" {
+		if err := noArgs(fs); err != nil {
+			return err
+		}
+	}
+	switch sub {
 	case "list":
 		cat, err := catalog.Load()
 		if err != nil {
@@ -52,9 +77,9 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	case "validate":
-		return validateRules(args[1:], stdout)
+		return validateRules(fs.Args(), stdout)
 	}
-	return usageError(fmt.Sprintf("rules: unknown subcommand %q", args[0]), "want list or validate")
+	return nil
 }
 
 // validateRules loads the shipped rules and those given, each with the

@@ -5,15 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"runtime/debug"
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/scan"
 )
 
@@ -70,11 +69,13 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.IntVar(&opt.SUProbe, "su-probe", 0, "when only the CU is known, try up to this many of its updates' /ecp/<build>/ folders")
 	fs.BoolVar(&opt.Webshells, "webshells", false, "request the known web-shell paths (about 120 requests per Exchange server)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError(err.Error(), "run exhunt scan -h")
+	dispatch := fs.Bool("dispatch", false, "split the scan into jobs on a NATS JetStream queue for \"exhunt worker\"s, and gather their results")
+	natsURL := fs.String("nats", "", "with --dispatch: NATS server URLs, comma-separated")
+	batch := fs.Int("batch", 100, "with --dispatch: targets per job")
+	dispatchID := fs.String("dispatch-id", "", "with --dispatch: the dispatch to continue (default: derived from the targets and options)")
+	replicas := fs.Int("replicas", 3, "with --dispatch: stream replicas when the streams are created (3 on a cluster, 1 on one server)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	opt.LegacyTLS = !*noLegacy
 	opt.ProxyLogonProbe, opt.ProxyShellProbe, opt.MitigationProbe = !*noPL, !*noPS, !*noMit
@@ -84,20 +85,11 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if opt.Concurrency < 1 || opt.Retries < 0 || opt.ErrorBudget < 1 || opt.Rate < 0 || opt.HostRate < 0 {
 		return usageError("concurrency and error budget must be at least 1; retries and rates not negative", "")
 	}
-	for _, p := range splitList(*scopeFlag) {
-		if p == "" {
-			continue
-		}
-		pre, err := netip.ParsePrefix(p)
-		if err != nil {
-			a, aerr := netip.ParseAddr(p)
-			if aerr != nil {
-				return usageError(fmt.Sprintf("scope %q: want CIDR ranges such as 192.0.2.0/24", p), "")
-			}
-			pre = netip.PrefixFrom(a, a.BitLen())
-		}
-		opt.Scope = append(opt.Scope, pre.Masked())
+	scope, err := parseScope(*scopeFlag)
+	if err != nil {
+		return err
 	}
+	opt.Scope = scope
 	in := &scan.Input{Stdin: stdin, MaxExpand: *maxExpand, Confirmed: *yes}
 	for _, p := range splitList(*ports) {
 		n, err := strconv.Atoi(p)
@@ -122,13 +114,16 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if len(in.Args) == 0 && len(in.Files) == 0 {
 		return usageError("no targets", "give targets as arguments, -i FILE, or - for standard input")
 	}
+	if *dispatch && *natsURL == "" {
+		return usageError("--dispatch needs --nats URL", "")
+	}
 	if *resume && *out == "" {
 		return usageError("--resume needs -o: the results file of the interrupted run", "")
 	}
 	if opt.LegacyTLS {
 		scan.AllowSHA1Signatures()
 	}
-	data, err := scan.LoadData()
+	data, err := loadScanData()
 	if err != nil {
 		return err
 	}
@@ -184,11 +179,21 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		// written, which --resume cuts off and scans again.
 		return bw.Flush()
 	}
-	s := scan.New(opt, data)
-	runErr := s.Run(ctx, in, done.Skip, emit)
+	var runErr error
+	if *dispatch {
+		runErr = dispatchScan(ctx, *natsURL, *dispatchID, *batch, *replicas, opt, in, done, stderr, emit)
+	} else {
+		runErr = scan.New(opt, data).Run(ctx, in, done.Skip, emit)
+	}
 	if rows != nil {
 		rows.Flush()
 		fmt.Fprintln(stdout)
+	}
+	notable := sum.Notable != nil
+	if rows != nil {
+		// The rows above list every Exchange target already; the summary
+		// would repeat the vulnerable ones.
+		sum.Notable, sum.More = nil, 0
 	}
 	sum.Write(summaryTo)
 	if runErr != nil {
@@ -197,7 +202,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		return runErr
 	}
-	if sum.Notable != nil {
+	if notable {
 		return errFindings
 	}
 	return nil
@@ -238,4 +243,14 @@ func lessGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+}
+
+// loadScanData gives the scanner and the decoy their reference data from
+// the catalog: the build table and the web-shell URL paths.
+func loadScanData() (*scan.Data, error) {
+	d, err := catalog.LoadData()
+	if err != nil {
+		return nil, err
+	}
+	return &scan.Data{Builds: d.Builds, Shells: d.WebshellURLPaths()}, nil
 }

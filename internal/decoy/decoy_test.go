@@ -15,22 +15,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/exchange"
-	"github.com/exhunt/exhunt/rules"
 )
 
 func table(t testing.TB) *exchange.Table {
 	t.Helper()
-	f, err := rules.FS.Open("data/exchange-builds.csv")
+	d, err := catalog.LoadData()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	tb, err := exchange.LoadTable(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tb
+	return d.Builds
 }
 
 // start serves each profile on its own loopback port.
@@ -116,6 +111,8 @@ func TestPublicChecks(t *testing.T) {
 		{"15.1.2176.2", StatePatched, false, false, false},     // CU19 May21SU
 		{"15.1.2176.2", StateMitigated, false, true, true},     // EOMT does not cover ProxyShell
 		{"15.0.1497.2", StateVulnerable, true, true, false},    // 2013 CU23
+		{"15.1.2176.12", StateVulnerable, false, false, false}, // 2016 CU19 Apr21SU: CVE-2021-34473 fixed
+		{"15.2.858.10", StateVulnerable, false, false, false},  // 2019 CU9 Apr21SU
 		{"15.2.792.10", StateVulnerable, false, true, false},   // 2019 CU8 Mar21SU
 		{"15.2.1118.20", StateVulnerable, false, false, false}, // 2019 CU12 Nov22SU
 	}
@@ -353,5 +350,113 @@ func TestHoneypotEvents(t *testing.T) {
 	data, _ := os.ReadFile(iis[0])
 	if n := strings.Count(string(data), "\r\n") - 4; n != 4 {
 		t.Errorf("IIS log has %d request lines, want 4:\n%s", n, data)
+	}
+}
+
+// TestFixedAnswers: a build that fixes CVE-2021-34473 answers the
+// ProxyShell check with the endpoint's one 400, the same headers and body
+// as any malformed autodiscover.json request; a vulnerable build's proxied
+// answers carry the back-end headers of a 2013+ front end.
+func TestFixedAnswers(t *testing.T) {
+	fixed := profile(t, "15.1.2176.12", StateVulnerable, RevealAll) // Apr21SU
+	vuln := profile(t, "15.1.2176.2", StateVulnerable, RevealAll)
+	_, ts := start(t, Config{}, fixed, vuln)
+	c := client(false)
+	check := "/autodiscover/autodiscover.json?@test.com/owa/?&Email=autodiscover/autodiscover.json%3F@test.com"
+	a := get(t, c, "GET", ts[0].URL+check)
+	b := get(t, c, "GET", ts[0].URL+"/autodiscover/autodiscover.json")
+	if a.status != 400 || b.status != 400 {
+		t.Fatalf("statuses %d and %d, want 400", a.status, b.status)
+	}
+	if a.body != b.body {
+		t.Errorf("two 400 bodies:\n%s\n%s", a.body, b.body)
+	}
+	for _, h := range []string{"Content-Type", "Server", "X-Powered-By", "X-FEServer"} {
+		if a.header.Get(h) != b.header.Get(h) || a.header.Get(h) == "" {
+			t.Errorf("%s: %q vs %q", h, a.header.Get(h), b.header.Get(h))
+		}
+	}
+	for _, h := range []string{"X-BackEndHttpStatus", "X-BEServer", "X-CalculatedBETarget"} {
+		if a.header.Get(h) != "" {
+			t.Errorf("a refused check is not proxied, but carries %s", h)
+		}
+	}
+
+	r := get(t, c, "GET", ts[1].URL+check)
+	if r.status != 302 {
+		t.Fatalf("vulnerable build: %d", r.status)
+	}
+	want := map[string]string{"X-BackEndHttpStatus": "302", "X-BEServer": "EXCH01", "X-DiagInfo": "EXCH01", "X-FEServer": "EXCH01",
+		"X-CalculatedBETarget": "exch01.contoso.local"}
+	for h, v := range want {
+		if got := r.header.Get(h); got != v {
+			t.Errorf("proxied answer %s = %q, want %q", h, got, v)
+		}
+	}
+	r = get(t, c, "POST", ts[1].URL+"/ecp/y.js", "Cookie", "X-BEResource=a]@exch01.contoso.local:444/ecp/proxyLogon.ecp?#~1941962753")
+	if r.status != 241 || r.header.Get("X-BackEndHttpStatus") != "241" || r.header.Get("X-BEServer") != "EXCH01" {
+		t.Errorf("ProxyLogon back-end step: %d, X-BackEndHttpStatus %q, X-BEServer %q", r.status, r.header.Get("X-BackEndHttpStatus"), r.header.Get("X-BEServer"))
+	}
+	// The front end's own answers are not proxied.
+	r = get(t, c, "GET", ts[1].URL+"/owa/auth/logon.aspx")
+	if r.header.Get("X-BackEndHttpStatus") != "" {
+		t.Errorf("logon page carries X-BackEndHttpStatus %q", r.header.Get("X-BackEndHttpStatus"))
+	}
+}
+
+// TestExchange2010: Exchange 2010 has no HttpProxy; before SP3 RU32 it is
+// open to CVE-2021-26857 alone, which the profile reflects.
+func TestExchange2010(t *testing.T) {
+	old := profile(t, "14.3.509.0", StateVulnerable, RevealAll)
+	if len(old.Open) != 0 {
+		t.Errorf("Exchange 2010 RU31 open to %v through the chains' SSRFs", old.Open)
+	}
+	st, note := table(t).Status(old.Served.Build, "proxylogon")
+	if st != exchange.StatusCVEOnly || !strings.Contains(note, "CVE-2021-26857") {
+		t.Errorf("2010 RU31: %s (%s)", st, note)
+	}
+	_, ts := start(t, Config{}, old)
+	r := get(t, client(false), "GET", ts[0].URL+"/owa/auth/x.js", "Cookie", nseCookie)
+	if r.err == nil && strings.Contains(r.header.Get("X-CalculatedBETarget"), "localhost") {
+		t.Error("Exchange 2010 reflected the ProxyLogon cookie")
+	}
+}
+
+// TestOverlongRequest: a request far past HTTP.sys's limit is refused as
+// HTTP.sys refuses it, and still logged, cut, with its size.
+func TestOverlongRequest(t *testing.T) {
+	dir := t.TempDir()
+	var ev bytes.Buffer
+	p := profile(t, "15.1.2176.2", StateVulnerable, RevealAll)
+	s, ts := start(t, Config{LogDir: dir, Events: &ev}, p)
+	long := "/owa/auth/x.js?" + strings.Repeat("A", 900<<10)
+	r := get(t, client(false), "GET", ts[0].URL+long)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.status != 400 || !strings.Contains(r.body, "Request Too Long") || r.header.Get("Server") != "Microsoft-HTTPAPI/2.0" {
+		t.Errorf("answer %d, Server %q, body %q", r.status, r.header.Get("Server"), r.body)
+	}
+	if r.header.Get("X-Powered-By") != "" {
+		t.Error("HTTP.sys answers before ASP.NET: no X-Powered-By")
+	}
+	s.Close()
+	var e Event
+	if err := json.Unmarshal(bytes.TrimSpace(ev.Bytes()), &e); err != nil {
+		t.Fatalf("event %q: %v", ev.String(), err)
+	}
+	if e.Kind != "oversized-request" || !e.URITruncated || len(e.URI) > 4<<10 || e.RequestBytes < 900<<10 {
+		t.Errorf("event kind %s truncated %v uri %d bytes, request %d bytes", e.Kind, e.URITruncated, len(e.URI), e.RequestBytes)
+	}
+	if !strings.HasPrefix(long, e.URI) {
+		t.Error("the logged URI is not the start of the request's")
+	}
+	iis, _ := filepath.Glob(filepath.Join(dir, "EXCH01", "C", "inetpub", "logs", "LogFiles", "W3SVC1", "u_ex*.log"))
+	if len(iis) != 1 {
+		t.Fatalf("IIS logs %v", iis)
+	}
+	data, _ := os.ReadFile(iis[0])
+	if !strings.Contains(string(data), "/owa/auth/x.js AAAA") || len(data) > 16<<10 {
+		t.Errorf("IIS log (%d bytes) lacks the cut request", len(data))
 	}
 }

@@ -23,6 +23,7 @@ type exchangeCtx struct {
 	status  int
 	written int
 	aborted bool
+	size    int // request line and headers, in bytes
 
 	// HttpProxy row: protocol "" means the front end answered itself.
 	proto                  string
@@ -63,6 +64,59 @@ func (x *exchangeCtx) reply(status int, ctype string, body []byte) {
 		n, _ := x.w.Write(body)
 		x.written = n
 	}
+}
+
+// tooLong answers a request over HTTP.sys's size limit as HTTP.sys does
+// (400, "Request Too Long", from the kernel, so without IIS's or ASP.NET's
+// headers), and marks it for the honeypot's logs: attackers send such
+// requests to overflow parsers and to hide payloads from log readers.
+func (x *exchangeCtx) tooLong() {
+	x.class, x.kind = classProbe, "oversized-request"
+	x.detail = "request of " + strconv.Itoa(x.size) + " bytes (URI " + strconv.Itoa(len(x.r.RequestURI)) + " bytes) refused as HTTP.sys refuses it"
+	h := x.w.Header()
+	h["Server"] = []string{"Microsoft-HTTPAPI/2.0"}
+	h["Connection"] = []string{"close"}
+	x.reply(http.StatusBadRequest, "text/html; charset=us-ascii", []byte("<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\"\"http://www.w3.org/TR/html4/strict.dtd\">\r\n<HTML><HEAD><TITLE>Bad Request</TITLE>\r\n<META HTTP-EQUIV=\"Content-Type\" Content=\"text/html; charset=us-ascii\"></HEAD>\r\n<BODY><h2>Bad Request - Request Too Long</h2>\r\n<hr><p>HTTP Error 400. The size of the request headers is too long.</p>\r\n</BODY></HTML>\r\n"))
+}
+
+// proxied answers with what the back end said, with the headers an
+// Exchange 2013+ front end adds to proxied answers: the back end's status
+// (X-BackEndHttpStatus) and name (X-BEServer, X-DiagInfo). Sources:
+// Microsoft, "Instrumenting client requests for EWS and REST in Exchange";
+// msxfaq.de, "Exchange HTTP Header" (captured answers).
+func (x *exchangeCtx) proxied(status int, ctype string, body []byte) {
+	x.backEndHeaders(status)
+	x.reply(status, ctype, body)
+	x.beStatus = status
+}
+
+func (x *exchangeCtx) proxiedRedirect(loc string) {
+	x.backEndHeaders(http.StatusFound)
+	x.redirect(http.StatusFound, loc)
+	x.beStatus = http.StatusFound
+}
+
+func (x *exchangeCtx) backEndHeaders(status int) {
+	if !x.p.frontEnd() {
+		return
+	}
+	h := x.w.Header()
+	h["X-BackEndHttpStatus"] = []string{strconv.Itoa(status)}
+	h["X-BEServer"] = []string{strings.ToUpper(x.p.ServerName)}
+	h["X-DiagInfo"] = []string{strings.ToUpper(x.p.ServerName)}
+	x.feServer()
+}
+
+// badRequest is the autodiscover.json endpoint's one 400 answer, sent
+// alike for a malformed request and for the ProxyShell check on a build
+// that fixes CVE-2021-34473: a fixed front end rejects the Email value in
+// the same handler. The status is what the public checks read (Beaumont's
+// NSE, nuclei CVE-2021-34473: 400 = not vulnerable); the JSON body is the
+// handler's error shape (msxfaq.de, "Autodiscover Redirect"); that the
+// fixed path answers with this same body is assumed, not captured.
+func (x *exchangeCtx) badRequest() {
+	x.feServer()
+	x.reply(http.StatusBadRequest, "application/json; charset=utf-8", []byte(`{"ErrorCode":"InvalidRequest","ErrorMessage":"The request is invalid."}`))
 }
 
 func (x *exchangeCtx) redirect(status int, loc string) {
@@ -300,7 +354,7 @@ func (x *exchangeCtx) proxyLogon(c cookieList) bool {
 	x.detail = "back end " + host
 	x.proto = protoOf(x.path)
 	x.anchor, x.hint = "ServerInfo~"+target, hint
-	if !p.Exposed["proxylogon"] {
+	if !p.Open["CVE-2021-26855"] {
 		x.detail += "; refused: the build is patched"
 		x.errCode = "ServerNotFound"
 		return false
@@ -321,21 +375,20 @@ func (x *exchangeCtx) proxyLogon(c cookieList) bool {
 	x.detail += " path /" + bePath
 	switch {
 	case strings.HasPrefix(be, "/autodiscover/autodiscover.xml"):
-		x.reply(http.StatusOK, "text/xml; charset=utf-8", p.autodiscoverXML())
+		x.proxied(http.StatusOK, "text/xml; charset=utf-8", p.autodiscoverXML())
 	case strings.HasPrefix(be, "/mapi/emsmdb"):
-		x.reply(http.StatusOK, "application/mapi-http", []byte("PROCESSING\r\nDONE\r\nX-ElapsedTime: 2\r\nX-StartTime: "+time.Now().UTC().Format(time.RFC1123)+"\r\n\r\n with SID S-1-5-21-2725560159-1428537199-2260736313-500 and MasterAccountSid S-1-5-21-2725560159-1428537199-2260736313-500\r\n"))
+		x.proxied(http.StatusOK, "application/mapi-http", []byte("PROCESSING\r\nDONE\r\nX-ElapsedTime: 2\r\nX-StartTime: "+time.Now().UTC().Format(time.RFC1123)+"\r\n\r\n with SID S-1-5-21-2725560159-1428537199-2260736313-500 and MasterAccountSid S-1-5-21-2725560159-1428537199-2260736313-500\r\n"))
 	case strings.HasPrefix(be, "/ecp/proxylogon.ecp"):
 		h.Add("Set-Cookie", "ASP.NET_SessionId="+strings.ReplaceAll(guidString(newGUID()), "-", "")[:24]+"; path=/; secure; HttpOnly")
 		h.Add("Set-Cookie", "msExchEcpCanary="+strings.ReplaceAll(guidString(newGUID()), "-", "")+"; path=/ecp")
-		x.reply(241, "text/html", nil)
+		x.proxied(241, "text/html", nil)
 	case strings.HasPrefix(be, "/ecp/ddi/ddiservice.svc"):
-		x.reply(http.StatusOK, "application/json; charset=utf-8", []byte(`{"d":{"__type":"JsonDictionaryOfanyType:#Microsoft.Exchange.Management.ControlPanel","ErrorRecords":[],"Output":[]}}`))
+		x.proxied(http.StatusOK, "application/json; charset=utf-8", []byte(`{"d":{"__type":"JsonDictionaryOfanyType:#Microsoft.Exchange.Management.ControlPanel","ErrorRecords":[],"Output":[]}}`))
 	case strings.HasPrefix(be, "/ews/"):
-		x.reply(http.StatusOK, "text/xml; charset=utf-8", []byte(`<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body></s:Body></s:Envelope>`))
+		x.proxied(http.StatusOK, "text/xml; charset=utf-8", []byte(`<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body></s:Body></s:Envelope>`))
 	default:
-		x.reply(http.StatusOK, "text/html", nil)
+		x.proxied(http.StatusOK, "text/html", nil)
 	}
-	x.beStatus = x.status
 	return true
 }
 
@@ -363,7 +416,7 @@ func (x *exchangeCtx) autodiscoverJSON(c cookieList) {
 			x.reply(http.StatusOK, "application/json; charset=utf-8", p.autodiscoverJSON(x.host))
 			return
 		}
-		x.reply(http.StatusBadRequest, "application/json; charset=utf-8", []byte(`{"ErrorCode":"InvalidRequest","ErrorMessage":"The request is invalid."}`))
+		x.badRequest()
 		return
 	}
 	// The back-end path: from the first '/' of the query to its end or
@@ -380,9 +433,9 @@ func (x *exchangeCtx) autodiscoverJSON(c cookieList) {
 		x.class = classProbe
 	}
 	x.anchor, x.hint = "", "Url-Email"
-	if !p.Exposed["proxyshell"] {
-		x.detail += "; refused: the build is patched"
-		x.reply(http.StatusBadRequest, "text/html", []byte("<html><head><title>Bad Request</title></head><body><h2>Bad Request - Invalid URL</h2></body></html>\r\n"))
+	if !p.Open["CVE-2021-34473"] {
+		x.detail += "; refused: the build fixes CVE-2021-34473"
+		x.badRequest()
 		return
 	}
 	x.w.Header()["X-CalculatedBETarget"] = []string{strings.ToLower(p.FQDN())}
@@ -393,17 +446,16 @@ func (x *exchangeCtx) autodiscoverJSON(c cookieList) {
 		// error page; the address names the exception and the build.
 		loc := "https://" + x.host + "/owa/auth/errorFE.aspx?httpCode=500&owaError=Microsoft.Exchange.Clients.Owa2.Server.Core.OwaADUserNotFoundException&owaVer=" + p.Served.Build.String() + "&be=" + p.ServerName + "&ts=" + strconv.FormatInt(time.Now().UnixMilli()*10000+116444736000000000, 10)
 		x.w.Header()["X-OWA-Error"] = []string{"Microsoft.Exchange.Clients.Owa2.Server.Core.OwaADUserNotFoundException"}
-		x.redirect(http.StatusFound, loc)
+		x.proxiedRedirect(loc)
 	case strings.HasPrefix(be, "/mapi/nspi"):
-		x.reply(http.StatusOK, "text/html", p.mapiPage())
+		x.proxied(http.StatusOK, "text/html", p.mapiPage())
 	case strings.HasPrefix(be, "/autodiscover/autodiscover.xml"):
-		x.reply(http.StatusOK, "text/xml; charset=utf-8", p.autodiscoverXML())
+		x.proxied(http.StatusOK, "text/xml; charset=utf-8", p.autodiscoverXML())
 	case strings.HasPrefix(be, "/powershell"), strings.HasPrefix(be, "/ews/"), strings.HasPrefix(be, "/mapi/"):
-		x.reply(http.StatusOK, "text/html", nil)
+		x.proxied(http.StatusOK, "text/html", nil)
 	default:
-		x.reply(http.StatusNotFound, "text/html", notFound)
+		x.proxied(http.StatusNotFound, "text/html", notFound)
 	}
-	x.beStatus = x.status
 }
 
 // ntlmOr answers an NTLM negotiate message with a challenge that names the

@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
-	"github.com/exhunt/exhunt/internal/lab"
+	"github.com/exhunt/exhunt/internal/logs"
 )
 
 // Event classes.
@@ -36,6 +36,21 @@ type Event struct {
 	Class  string `json:"class"`
 	Kind   string `json:"kind"`
 	Detail string `json:"detail,omitempty"`
+	// RequestBytes is the size of the request line and headers; URI is
+	// cut to its first 4 KiB when longer, and URITruncated says so.
+	RequestBytes int  `json:"request_bytes"`
+	URITruncated bool `json:"uri_truncated,omitempty"`
+}
+
+// cut keeps the first max bytes of s, on a UTF-8 boundary.
+func cut(s string, max int) (string, bool) {
+	if len(s) <= max {
+		return s, false
+	}
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max], true
 }
 
 // eventSink writes events as JSON lines, one write per line.
@@ -70,9 +85,11 @@ func (s *Server) record(x *exchangeCtx, start time.Time) {
 		client = r.RemoteAddr
 	}
 	ua := r.UserAgent()
+	uri, truncated := cut(r.RequestURI, maxLoggedURI)
 	if x.class != "" && s.events != nil {
 		s.events.emit(&Event{Time: now, Listener: x.t.URL, Server: x.p.ServerName, Client: client, Method: r.Method,
-			URI: r.RequestURI, UserAgent: ua, Status: x.status, Class: x.class, Kind: x.kind, Detail: x.detail})
+			URI: uri, UserAgent: ua, Status: x.status, Class: x.class, Kind: x.kind, Detail: x.detail,
+			RequestBytes: x.size, URITruncated: truncated})
 	}
 	if s.logs == nil {
 		return
@@ -83,7 +100,9 @@ func (s *Server) record(x *exchangeCtx, start time.Time) {
 		// IIS logs a rewrite abort with the connection's reset status.
 		status, win32 = 200, 64
 	}
-	w3c := &lab.W3CRow{Time: now, ServerIP: x.t.ip, Method: r.Method, Stem: r.URL.EscapedPath(), Query: r.URL.RawQuery,
+	stem, _ := cut(r.URL.EscapedPath(), maxLoggedURI)
+	query, _ := cut(r.URL.RawQuery, maxLoggedURI)
+	w3c := &logs.W3CRow{Time: now, ServerIP: x.t.ip, Method: r.Method, Stem: stem, Query: query,
 		Port: x.t.port, ClientIP: client, UserAgent: ua, Referer: r.Referer(), Status: status, Win32: win32, TakenMS: took}
 	if status == http.StatusNotFound {
 		w3c.Win32 = 2
@@ -99,24 +118,17 @@ func (s *Server) record(x *exchangeCtx, start time.Time) {
 		if target == "" && x.proto != "" {
 			target = strings.ToLower(x.p.FQDN())
 		}
-		rec.proxy = &lab.ProxyRow{Time: now, RequestID: newGUID(), Major: b.Major, Minor: b.Minor, Build: b.Build, Rev: b.Rev,
-			Protocol: x.proto, Host: r.Host, Stem: r.URL.EscapedPath(), Query: r.URL.RawQuery, Method: r.Method,
+		v := logs.Version{Major: b.Major, Minor: b.Minor, Build: b.Build, Rev: b.Rev}
+		rec.proxy = &logs.ProxyRow{Time: now, RequestID: newGUID(), Version: v,
+			Protocol: x.proto, Host: r.Host, Stem: stem, Query: query, Method: r.Method,
 			Anchor: x.anchor, UserAgent: ua, ClientIP: client, ServerName: x.p.ServerName,
 			Status: x.status, BackEndStatus: x.beStatus, ErrorCode: x.errCode, TargetServer: target,
-			TargetVersion: strconv.Itoa(b.Major) + "." + pad(b.Minor, 2) + "." + pad(b.Build, 4) + ".000",
-			RoutingType:   "IntraForest", RoutingHint: x.hint, ReqBytes: reqBytes, RespBytes: x.written, TotalMS: took,
+			TargetVer:   v.TargetVersion(),
+			RoutingType: "IntraForest", RoutingHint: x.hint, ReqBytes: reqBytes, RespBytes: x.written, TotalMS: took,
 			GenericErrors: x.genericErr}
-		rec.version = lab.LogVersion(b.Major, b.Minor, b.Build, b.Rev)
+		rec.version = v.LogVersion()
 	}
 	s.logs.put(rec)
-}
-
-func pad(n, w int) string {
-	s := strconv.Itoa(n)
-	for len(s) < w {
-		s = "0" + s
-	}
-	return s
 }
 
 type logRec struct {
@@ -124,8 +136,8 @@ type logRec struct {
 	server  string
 	iis     string
 	version string
-	w3c     *lab.W3CRow
-	proxy   *lab.ProxyRow
+	w3c     *logs.W3CRow
+	proxy   *logs.ProxyRow
 }
 
 // logWriter appends log lines to files in an Exchange server's folder
@@ -166,6 +178,7 @@ func (w *logWriter) run() {
 	defer close(w.done)
 	buf := map[string]*pending{}
 	tick := time.NewTicker(250 * time.Millisecond)
+	var clk logs.Clock // this goroutine formats every line
 	defer tick.Stop()
 	flush := func() {
 		for name, p := range buf {
@@ -197,12 +210,14 @@ func (w *logWriter) run() {
 				return
 			}
 			root := filepath.Join(w.dir, r.server)
-			iisName := filepath.Join(root, filepath.FromSlash(lab.FrontEndIIS), "u_ex"+r.t.Format("060102")+".log")
-			add(iisName, func() []byte { return lab.AppendW3CHeader(nil, r.iis, r.t) }, lab.AppendW3CRow(nil, r.w3c))
+			iisName := filepath.Join(root, filepath.FromSlash(logs.FrontEndIISDir), "u_ex"+r.t.Format("060102")+".log")
+			add(iisName, func() []byte { return logs.AppendW3CHeader(nil, &clk, r.iis, r.t, false) }, logs.AppendW3CRow(nil, &clk, r.w3c))
 			if r.proxy != nil {
-				fields := lab.ProxyFieldsFor(r.proxy.Major, r.proxy.Minor, r.proxy.Build)
-				name := filepath.Join(root, filepath.FromSlash(lab.ExchangeLogs), "HttpProxy", r.proxy.Protocol, "HttpProxy_"+r.t.Format("2006010215")+"-1.LOG")
-				add(name, func() []byte { return lab.AppendProxyHeader(nil, r.version, r.t, fields) }, lab.AppendProxyRow(nil, r.proxy))
+				fields := r.proxy.Version.ProxyFieldList()
+				name := filepath.Join(root, filepath.FromSlash(logs.ExchangeLogsDir), "HttpProxy", r.proxy.Protocol, "HttpProxy_"+r.t.Format("2006010215")+"-1.LOG")
+				add(name, func() []byte {
+					return logs.AppendExchangeHeader(nil, &clk, r.version, logs.LogTypeProxy, r.t, fields)
+				}, logs.AppendProxyRow(nil, &clk, r.proxy))
 			}
 		case <-tick.C:
 			flush()

@@ -90,9 +90,10 @@ type Profile struct {
 	ServerName string `json:"server"`
 	Domain     string `json:"domain"`
 
-	// Exposed says, per chain, whether the served build is open to it
-	// (table status vulnerable or partial).
-	Exposed map[string]bool `json:"-"`
+	// Open holds the CVEs the served build is open to: an update can fix
+	// part of a chain (April 2021 closed ProxyShell's SSRF, CVE-2021-34473,
+	// and left CVE-2021-31207), and the checks answer by the CVE they touch.
+	Open map[string]bool `json:"-"`
 }
 
 // FQDN is the server's DNS name.
@@ -168,10 +169,17 @@ func NewProfile(t *exchange.Table, build, state, reveal, name string) (*Profile,
 			}
 		}
 	}
-	p.Exposed = map[string]bool{}
+	p.Open = map[string]bool{}
 	for _, c := range exchange.Chains {
 		st, _ := t.Status(p.Served.Build, c.Name)
-		p.Exposed[c.Name] = exchange.Exposed(st)
+		if !exchange.Exposed(st) {
+			continue
+		}
+		for _, cve := range c.CVEs {
+			if !t.FixesCVE(p.Served.Build, cve) {
+				p.Open[cve] = true
+			}
+		}
 	}
 	return p, nil
 }

@@ -79,7 +79,9 @@ func New(cfg Config) (*Server, error) {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       30 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		// Far above HTTP.sys's limit, so that over-long requests reach the
+		// handler and are logged rather than refused unseen.
+		MaxHeaderBytes: maxHeaderBytes,
 		// IIS answers HTTP/1.1 here; HTTP/2 stays off.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
@@ -185,7 +187,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if host == "" {
 		host = net.JoinHostPort(t.ip, strconv.Itoa(t.port))
 	}
-	x := &exchangeCtx{t: t, p: t.Profile, w: w, r: r, path: strings.ToLower(r.URL.Path), host: host}
+	x := &exchangeCtx{t: t, p: t.Profile, w: w, r: r, path: strings.ToLower(r.URL.Path), host: host, size: requestBytes(r)}
 	defer func() {
 		// Aborts (EOMT rules) end the handler with http.ErrAbortHandler:
 		// log the request, then let net/http drop the connection.
@@ -194,7 +196,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(v)
 		}
 	}()
+	if x.size > httpSysMaxRequestBytes {
+		x.tooLong()
+		return
+	}
 	x.serve()
+}
+
+const (
+	// maxHeaderBytes bounds what one request may hold in memory; requests
+	// larger still are refused by net/http before any handler runs.
+	maxHeaderBytes = 1 << 20
+	// httpSysMaxRequestBytes is HTTP.sys's default MaxRequestBytes (request
+	// line and headers, 16 KiB): IIS never sees a larger request.
+	httpSysMaxRequestBytes = 16 << 10
+	// maxLoggedURI is how much of a request's URI events and logs keep.
+	maxLoggedURI = 4 << 10
+)
+
+// requestBytes is the size of the request line and headers as sent.
+func requestBytes(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n + 2
 }
 
 // targetListener tags each accepted connection with its target.

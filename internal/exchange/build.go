@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,9 +103,11 @@ type Release struct {
 	Build   Build
 	Date    time.Time
 	Kind    string // cu or su
-	// Fixes lists chains this build fixes in full; Partial those it fixes in part.
-	Fixes   []string
-	Partial []string
+	// Fixes lists chains this build fixes in full; Partial those it fixes in
+	// part, and PartialCVEs which CVEs of each such chain it fixes.
+	Fixes       []string
+	Partial     []string
+	PartialCVEs map[string][]string
 }
 
 func (r Release) fixes(chain string) bool {
@@ -165,20 +168,52 @@ func LoadTable(r io.Reader) (*Table, error) {
 		if rel.Date, err = time.Parse("2006-01-02", d); err != nil {
 			rel.Date, _ = time.Parse("2006-01", d)
 		}
-		for _, f := range strings.Split(get("fixes"), ";") {
-			f = strings.TrimSpace(f)
+		for _, f := range splitFixes(get("fixes")) {
+			name, cves, _ := strings.Cut(f, "(")
 			switch {
-			case f == "":
-			case strings.HasSuffix(strings.SplitN(f, "(", 2)[0], "-partial"):
-				rel.Partial = append(rel.Partial, strings.TrimSuffix(strings.SplitN(f, "(", 2)[0], "-partial"))
+			case name == "":
+			case strings.HasSuffix(name, "-partial"):
+				chain := strings.TrimSuffix(name, "-partial")
+				rel.Partial = append(rel.Partial, chain)
+				if cves = strings.TrimSuffix(cves, ")"); cves != "" {
+					if rel.PartialCVEs == nil {
+						rel.PartialCVEs = map[string][]string{}
+					}
+					for _, c := range strings.Split(cves, ";") {
+						rel.PartialCVEs[chain] = append(rel.PartialCVEs[chain], strings.TrimSpace(c))
+					}
+				}
 			default:
-				rel.Fixes = append(rel.Fixes, f)
+				rel.Fixes = append(rel.Fixes, name)
 			}
 		}
 		t.rels = append(t.rels, rel)
 	}
 	sort.SliceStable(t.rels, func(i, j int) bool { return t.rels[i].Build.Compare(t.rels[j].Build) < 0 })
 	return t, nil
+}
+
+// splitFixes splits the fixes column at the semicolons outside
+// parentheses: "proxylogon;proxyshell-partial(CVE-A;CVE-B)" is two entries.
+func splitFixes(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			if depth > 0 {
+				depth--
+			}
+		case ';':
+			if depth == 0 {
+				out = append(out, strings.TrimSpace(s[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	return append(out, strings.TrimSpace(s[start:]))
 }
 
 // Releases returns the table rows in build order.
@@ -218,7 +253,15 @@ const (
 	StatusPartial     = "partial"
 	StatusNotAffected = "not-affected"
 	StatusUnknown     = "unknown"
+	// StatusCVEOnly: the build is open to one CVE of the chain that cannot
+	// be reached without the others (Exchange 2010 and CVE-2021-26857).
+	StatusCVEOnly = "cve-only"
 )
+
+// exchange2010Fix is the Exchange 2010 update for CVE-2021-26857: Update
+// Rollup 32 for SP3 (14.3.513.0, 2021-03-02), released "for
+// defense-in-depth purposes" alongside the March 2021 security updates.
+const exchange2010Fix = "march2021-defense-in-depth"
 
 // Status says whether build b is exposed to chain, with a note on how sure
 // that is. A build between known updates of one CU takes the status of the
@@ -227,7 +270,7 @@ const (
 // fixes the chain.
 func (t *Table) Status(b Build, chain string) (status, note string) {
 	if b.Major == 14 {
-		return StatusNotAffected, "Exchange 2010 is affected only by CVE-2021-26857 of these chains"
+		return t.status2010(b, chain)
 	}
 	rel, exact, ok := t.Lookup(b)
 	if !ok {
@@ -254,6 +297,68 @@ func (t *Table) Status(b Build, chain string) (status, note string) {
 		return StatusVulnerable, "no update of this CU fixes it"
 	}
 	return StatusVulnerable, name + " does not fix it"
+}
+
+// status2010: Exchange 2010 has no HttpProxy, so no SSRF of these chains
+// reaches it; only CVE-2021-26857 (Unified Messaging deserialization)
+// applies, fixed by its own update rather than a chain's.
+func (t *Table) status2010(b Build, chain string) (status, note string) {
+	if chain != "proxylogon" {
+		return StatusNotAffected, "Exchange 2010 is not affected by " + chain
+	}
+	for _, r := range t.rels {
+		if r.Build.Major != 14 || !slices.Contains(r.Fixes, exchange2010Fix) {
+			continue
+		}
+		fix := r.Product + " " + r.Update + " (" + r.Build.String() + ")"
+		// Each 2010 rollup has its own third part, so three parts suffice.
+		cu := Build{Major: b.Major, Minor: b.Minor, Build: b.Build, Rev: 0}
+		if cu.Compare(Build{Major: r.Build.Major, Minor: r.Build.Minor, Build: r.Build.Build, Rev: 0}) >= 0 {
+			return StatusPatched, "CVE-2021-26857, the only one of the chain that applies to Exchange 2010, is fixed in " + fix
+		}
+		return StatusCVEOnly, "Exchange 2010 is open to CVE-2021-26857 alone (no SSRF to chain it with) until " + fix
+	}
+	return StatusCVEOnly, "Exchange 2010 is open to CVE-2021-26857 alone (no SSRF to chain it with)"
+}
+
+// CVEs returns the CVEs of chain that apply to builds of b's product.
+func CVEs(b Build, chain string) []string {
+	c, ok := ChainByName(chain)
+	if !ok {
+		return nil
+	}
+	if b.Major == 14 {
+		if chain == "proxylogon" {
+			return []string{"CVE-2021-26857"}
+		}
+		return nil
+	}
+	return c.CVEs
+}
+
+// FixesCVE reports whether build b has the fix for one CVE: its release
+// (or the newest below it in its CU, updates being cumulative) fixes the
+// CVE's whole chain or names the CVE among the part it fixes.
+func (t *Table) FixesCVE(b Build, cve string) bool {
+	chain := ""
+	for _, c := range Chains {
+		if slices.Contains(c.CVEs, cve) {
+			chain = c.Name
+		}
+	}
+	if chain == "" {
+		return false
+	}
+	if b.Major == 14 {
+		st, _ := t.status2010(b, chain)
+		return st == StatusPatched || st == StatusNotAffected
+	}
+	rel, _, ok := t.Lookup(b)
+	if !ok {
+		newest := t.newest(b.Major, b.Minor)
+		return newest != nil && b.Compare(newest.Build) > 0 && newest.fixes(chain)
+	}
+	return rel.fixes(chain) || slices.Contains(rel.PartialCVEs[chain], cve)
 }
 
 func (t *Table) hasLaterInCU(r Release) bool {

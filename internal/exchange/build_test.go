@@ -47,7 +47,10 @@ func TestStatus(t *testing.T) {
 		{"15.1.2507.16", "owassrf", StatusPatched},         // CU23 Nov22SU
 		{"15.1.2507.99", "owassrf", StatusPatched},         // later SU of a fixed CU
 		{"15.2.1544.4", "proxynotshell", StatusPatched},    // 2019 CU14
-		{"14.3.513.0", "proxylogon", StatusNotAffected},    // 2010
+		{"14.3.513.0", "proxylogon", StatusPatched},        // 2010 SP3 RU32 fixes CVE-2021-26857
+		{"14.3.509.0", "proxylogon", StatusCVEOnly},        // 2010 SP3 RU31: CVE-2021-26857 alone
+		{"14.3.509", "proxylogon", StatusCVEOnly},          // three parts name the rollup
+		{"14.3.513.0", "proxyshell", StatusNotAffected},    // 2010 has no HttpProxy
 		{"15.1.2000.1", "proxylogon", StatusUnknown},       // CU not in the table
 		{"15.1.9999.1", "proxylogon", StatusPatched},       // newer than every known build, all of which fix it
 		{"15.1.2176", "proxylogon", StatusUnknown},         // three parts: SU level unknown
@@ -74,4 +77,45 @@ func FuzzParseBuild(f *testing.F) {
 			t.Fatalf("%q -> %v -> %v", s, b, b2)
 		}
 	})
+}
+
+// TestFixesCVE: the April 2021 updates fixed CVE-2021-34473 and -34523 of
+// ProxyShell; CVE-2021-31207 waited for May.
+func TestFixesCVE(t *testing.T) {
+	tb := loadTable(t)
+	for _, tc := range []struct {
+		build, cve string
+		want       bool
+	}{
+		{"15.1.2176.9", "CVE-2021-34473", false},  // CU19 Mar21SU
+		{"15.1.2176.12", "CVE-2021-34473", true},  // CU19 Apr21SU
+		{"15.1.2176.12", "CVE-2021-34523", true},  // CU19 Apr21SU
+		{"15.1.2176.12", "CVE-2021-31207", false}, // May21SU fixed it
+		{"15.1.2176.14", "CVE-2021-31207", true},  // CU19 May21SU
+		{"15.1.2176.13", "CVE-2021-34473", true},  // between Apr and May: cumulative
+		{"15.2.858.10", "CVE-2021-34473", true},   // 2019 CU9 Apr21SU
+		{"15.2.858.5", "CVE-2021-34473", false},   // 2019 CU9
+		{"15.1.2176.9", "CVE-2021-26855", true},   // Mar21SU
+		{"14.3.509.0", "CVE-2021-26857", false},   // 2010 RU31
+		{"14.3.513.0", "CVE-2021-26857", true},    // 2010 RU32
+		{"15.1.2176.9", "CVE-0000-0000", false},   // unknown CVE
+	} {
+		b, _ := ParseBuild(tc.build)
+		if got := tb.FixesCVE(b, tc.cve); got != tc.want {
+			t.Errorf("FixesCVE(%s, %s) = %v, want %v", tc.build, tc.cve, got, tc.want)
+		}
+	}
+	rel, _, _ := tb.Lookup(mustBuild(t, "15.1.2176.12"))
+	if len(rel.Fixes) != 1 || rel.Fixes[0] != "proxylogon" {
+		t.Errorf("Apr21SU fixes %q: the partial entry's CVE list must not leak into Fixes", rel.Fixes)
+	}
+}
+
+func mustBuild(t *testing.T, s string) Build {
+	t.Helper()
+	b, ok := ParseBuild(s)
+	if !ok {
+		t.Fatalf("bad build %q", s)
+	}
+	return b
 }

@@ -3,6 +3,7 @@ package hunt
 import (
 	"container/heap"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -95,6 +96,27 @@ func (c *collector) each(fn func(*finding.Finding)) {
 	}
 }
 
+// kept returns a copy of the kept findings of rule r, for a pass that
+// revises them and hands them back with setKept.
+func (c *collector) kept(r string) []finding.Finding {
+	if s := c.keep[r]; s != nil {
+		return slices.Clone(*s)
+	}
+	return nil
+}
+
+// setKept replaces the kept findings of rule r (revised, not new: the
+// tally has them already).
+func (c *collector) setKept(r string, fs []finding.Finding) {
+	if len(fs) == 0 {
+		delete(c.keep, r)
+		return
+	}
+	s := sample(fs)
+	heap.Init(&s)
+	c.keep[r] = &s
+}
+
 // sample is a max-heap of one rule's kept findings: the latest in report
 // order on top, the one a newer earlier finding displaces.
 type sample []finding.Finding
@@ -140,6 +162,8 @@ type tally struct {
 	moreAttackers int64
 	mail          map[string]*finding.MailboxAccess
 	moreMail      int64
+	// unusable counts findings whose client address is not an address
+	unusable int64
 }
 
 func newTally() tally {
@@ -159,8 +183,15 @@ func (t *tally) add(f *finding.Finding) {
 	} else {
 		t.stage = higher(t.stage, f.Stage)
 	}
+	if unusableClient(f.ClientIP) {
+		t.unusable++
+	}
 	if attackerIP(f.ClientIP, f.Fields["s-ip"]) {
-		a := t.attacker(f.ClientIP, f.Stage, f.Time)
+		ip := f.ClientIP
+		if a, _ := clientAddr(ip); a.String() != ip {
+			ip = a.String() // "192.0.2.1:52113" is 192.0.2.1
+		}
+		a := t.attacker(ip, f.Stage, f.Time)
 		if a == nil {
 			t.moreAttackers++
 		} else {
@@ -267,6 +298,7 @@ func (t *tally) merge(o *tally) {
 		}
 	}
 	t.moreMail += o.moreMail
+	t.unusable += o.unusable
 }
 
 // gaps declares what the tally could not itemise.

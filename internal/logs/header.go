@@ -18,10 +18,11 @@ type headerState struct {
 
 func (h *headerState) reset() { *h = headerState{} }
 
-// newHeader records that the header of line n replaced the one in force.
-func (s *Scanner) newHeader(n int64) {
-	if s.sch != nil {
-		s.hdr.prev, s.hdr.prevLine = s.sch, s.hdr.schLine
+// replaced records that the header of line n replaced old, the one that
+// was in force.
+func (s *Scanner) replaced(old *Schema, n int64) {
+	if old != nil {
+		s.hdr.prev, s.hdr.prevLine = old, s.hdr.schLine
 	}
 	s.hdr.schLine = n
 }

@@ -8,10 +8,12 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/exhunt/exhunt/internal/literal"
 )
 
 const (
-	chunkSize = 1 << 20
+	chunkSize = 256 << 10
 	// MaxLine is the longest line read; longer ones are skipped and reported.
 	MaxLine = 1 << 20
 	// maxFields bounds columns per header or row against hostile input.
@@ -66,8 +68,17 @@ type Scanner struct {
 	first bool // first data record seen
 	last  []byte
 	lastS *Schema
-	hdr   headerState
+	// schemas caches headers by their text: a collection repeats the same
+	// few #Fields lines in thousands of files.
+	schemas   map[string]*Schema
+	schemaFmt Format
+	scratch   []string // fields of the last line, split once per file
+	hdr       headerState
 }
+
+// maxSchemas bounds the header cache against files that each write a
+// different header.
+const maxSchemas = 64
 
 // errNoFit: a record has more fields than its header names.
 var errNoFit = errors.New("record does not fit the header")
@@ -85,7 +96,7 @@ func (s *Scanner) Scan(ctx context.Context, r io.Reader, fn func(*Record) error)
 	s.st = Stats{}
 	s.sch, s.first, s.last, s.lastS = nil, false, s.last[:0], nil
 	s.hdr.reset()
-	s.rec = Record{format: s.Format}
+	s.rec = Record{format: s.Format, Values: s.rec.Values[:0]}
 	if s.Format == Text {
 		s.sch = &Schema{timeCol: -1, dateCol: -1, clockCol: -1}
 	}
@@ -96,11 +107,9 @@ func (s *Scanner) Scan(ctx context.Context, r io.Reader, fn func(*Record) error)
 		if err := ctx.Err(); err != nil {
 			return s.st, err
 		}
-		want := chunkSize
-		if carry > 0 {
-			want = len(s.buf) - carry
-		}
-		n, eof, err := fill(r, s.buf[carry:carry+min(want, len(s.buf)-carry)])
+		// Blocks of chunkSize stay in cache between the copy from the
+		// kernel and the prefilter; a longer line grows the read.
+		n, eof, err := fill(r, s.buf[carry:carry+min(chunkSize, len(s.buf)-carry)])
 		s.st.Bytes += int64(n)
 		if err != nil {
 			return s.st, s.readFailed(ctx, s.buf[:carry+n], skipping, &lineNo, fn, err)
@@ -327,8 +336,12 @@ func (s *Scanner) line(b []byte, n int64, fn func(*Record) error, candidate bool
 	}
 	if s.Format != Text && s.sch == nil || s.Format == CSV && s.isHeaderRow(b) {
 		if s.Format == CSV && looksLikeHeader(b) {
-			s.newHeader(n)
-			s.setSchema(splitCSV(string(b), nil))
+			old := s.sch
+			if !s.cachedSchema(b) {
+				s.setSchema(splitCSV(string(b), nil))
+				s.cacheSchema(b)
+			}
+			s.replaced(old, n)
 			return nil
 		}
 		if s.sch == nil && !s.noHeader(b, n) {
@@ -399,39 +412,69 @@ func looksLikeHeader(b []byte) bool {
 }
 
 func (s *Scanner) directive(b []byte, n int64) {
-	line := string(b)
-	key, val, ok := strings.Cut(line[1:], ":")
+	// every file starts with a few directives: read them without copies
+	k, v, ok := bytes.Cut(b[1:], []byte(":"))
 	if !ok {
 		return
 	}
-	val = strings.TrimSpace(val)
-	switch strings.ToLower(strings.TrimSpace(key)) {
-	case "fields":
+	key, val := bytes.TrimSpace(k), bytes.TrimSpace(v)
+	switch {
+	case literal.EqualFold(key, "fields"):
+		old := s.sch
+		if s.cachedSchema(b) {
+			s.replaced(old, n)
+			return
+		}
 		var names []string
 		if s.Format == W3C {
-			names = strings.Fields(val)
+			names = strings.Fields(string(val))
 		} else {
-			names = splitCSV(val, nil)
+			names = splitCSV(string(val), nil)
 		}
 		if len(names) == 0 || len(names) > maxFields {
 			s.gap(n, fmt.Sprintf("#Fields directive with %d fields ignored", len(names)))
 			return
 		}
-		s.newHeader(n)
 		s.setSchema(names)
-	case "version":
+		s.replaced(old, n)
+		s.cacheSchema(b)
+	case literal.EqualFold(key, "version"):
 		if s.st.Version == "" {
-			s.st.Version = val
+			s.st.Version = string(val)
 		}
-	case "software":
+	case literal.EqualFold(key, "software"):
 		if s.st.Software == "" {
-			s.st.Software = val
+			s.st.Software = string(val)
 		}
-	case "log-type":
+	case literal.EqualFold(key, "log-type"):
 		if s.st.LogType == "" {
-			s.st.LogType = val
+			s.st.LogType = string(val)
 		}
 	}
+}
+
+// cachedSchema makes the schema of a header line seen before the one in
+// force, and reports whether there was one.
+func (s *Scanner) cachedSchema(header []byte) bool {
+	if s.schemaFmt != s.Format {
+		return false
+	}
+	sch, ok := s.schemas[string(header)]
+	if ok {
+		s.sch = sch
+	}
+	return ok
+}
+
+// cacheSchema remembers the schema in force as the one of header.
+func (s *Scanner) cacheSchema(header []byte) {
+	if s.sch == nil {
+		return
+	}
+	if s.schemas == nil || len(s.schemas) >= maxSchemas || s.schemaFmt != s.Format {
+		s.schemas, s.schemaFmt = map[string]*Schema{}, s.Format
+	}
+	s.schemas[string(header)] = s.sch
 }
 
 func (s *Scanner) setSchema(names []string) {
@@ -473,9 +516,11 @@ func (s *Scanner) recordTime(b []byte) (time.Time, bool) {
 	case Text:
 		return leadingTime(string(b))
 	case CSV:
-		return s.timeOf(splitCSV(string(b), nil))
+		s.scratch = splitCSV(string(b), s.scratch[:0])
+	default:
+		s.scratch = splitW3C(string(b), s.scratch[:0])
 	}
-	return s.timeOf(splitW3C(string(b), nil))
+	return s.timeOf(s.scratch)
 }
 
 func (s *Scanner) timeOf(v []string) (time.Time, bool) {

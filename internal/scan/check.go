@@ -407,21 +407,15 @@ func (r *run) verdicts() {
 	}
 	for _, ch := range exchange.Chains {
 		v := Chain{Chain: ch.Name, CVEs: ch.CVEs}
+		if r.hasBuild {
+			v.CVEs = exchange.CVEs(r.build, ch.Name)
+		}
 		if !r.hasBuild {
 			v.Verdict, v.Reason = VerdictIndeterminate, "build unknown"
 		} else {
 			st, note := t.Status(r.build, ch.Name)
 			v.Reason = "build " + r.build.String() + ": " + note
-			switch st {
-			case exchange.StatusVulnerable, exchange.StatusPartial:
-				v.Verdict = VerdictVulnerable
-			case exchange.StatusPatched:
-				v.Verdict = VerdictPatched
-			case exchange.StatusNotAffected:
-				v.Verdict = VerdictNotAffected
-			default:
-				v.Verdict = VerdictIndeterminate
-			}
+			v.Verdict = VerdictOf(st)
 		}
 		probe := map[string]string{"proxylogon": "proxylogon-ssrf", "proxyshell": "proxyshell-ssrf"}[ch.Name]
 		if probe != "" && r.probes[probe] == ProbeVulnerable {

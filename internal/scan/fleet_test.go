@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/decoy"
 	"github.com/exhunt/exhunt/internal/exchange"
 )
@@ -19,11 +20,11 @@ var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 
 func testData(t testing.TB) *Data {
 	t.Helper()
-	d, err := LoadData()
+	d, err := catalog.LoadData()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d
+	return &Data{Builds: d.Builds, Shells: d.WebshellURLPaths()}
 }
 
 // testOptions are fast, loopback-only options.
@@ -106,18 +107,6 @@ func scanAll(t testing.TB, s *Scanner, urls []string) map[string]*Result {
 	return got
 }
 
-func verdictOf(st string) string {
-	switch st {
-	case exchange.StatusVulnerable, exchange.StatusPartial:
-		return VerdictVulnerable
-	case exchange.StatusPatched:
-		return VerdictPatched
-	case exchange.StatusNotAffected:
-		return VerdictNotAffected
-	}
-	return VerdictIndeterminate
-}
-
 // expected is the truth for one decoy, from what it serves and what it
 // reveals: the build the scanner can know, the table's status for it,
 // and the public checks, which succeed on an exposed build unless a
@@ -128,21 +117,25 @@ func expected(tb *exchange.Table, d decoy.Description, suProbe bool) (build stri
 		st, _ := tb.Status(served, chain)
 		return exchange.Exposed(st)
 	}
+	// The ProxyShell check's redirect names the build only where the
+	// SSRF itself (CVE-2021-34473) is open: the April 2021 updates closed it
+	// while leaving the chain partly open.
+	ssrf := exposed("proxyshell") && !tb.FixesCVE(served, "CVE-2021-34473")
 	known := served
 	fe := served.Major >= 15
-	exact := !fe || d.Reveal == decoy.RevealAll || (fe && exposed("proxyshell")) || (suProbe && d.Reveal == decoy.RevealCU)
+	exact := !fe || d.Reveal == decoy.RevealAll || (fe && ssrf) || (suProbe && d.Reveal == decoy.RevealCU)
 	if !exact {
 		known.Rev = -1
 	}
 	verdicts = map[string]string{}
 	for _, c := range exchange.Chains {
 		st, _ := tb.Status(known, c.Name)
-		verdicts[c.Name] = verdictOf(st)
+		verdicts[c.Name] = VerdictOf(st)
 	}
 	if fe && exposed("proxylogon") && d.State != decoy.StateMitigated {
 		verdicts["proxylogon"] = VerdictVulnerable
 	}
-	if fe && exposed("proxyshell") {
+	if fe && ssrf {
 		verdicts["proxyshell"] = VerdictVulnerable
 	}
 	// A rewrite rule shows only to the probe it drops, and probes are not
@@ -211,7 +204,7 @@ func TestFleetVerdicts(t *testing.T) {
 	got := scanAll(t, New(testOptions(), d), urls)
 	count := checkFleet(t, d, fleet, got, false)
 	// Every kind of verdict occurs, so none of the paths above is dead.
-	for _, k := range []string{"proxylogon vulnerable", "proxylogon patched", "proxylogon indeterminate", "proxylogon not-affected",
+	for _, k := range []string{"proxylogon vulnerable", "proxylogon patched", "proxylogon indeterminate", "proxylogon cve-only", "proxyshell not-affected",
 		"proxyshell vulnerable", "proxyshell patched", "proxyshell indeterminate", "proxynotshell vulnerable", "proxynotshell patched", "owassrf indeterminate"} {
 		if count[k] == 0 {
 			keys := make([]string, 0, len(count))

@@ -98,6 +98,11 @@ func (d *Done) add(seq uint64, h uint32) {
 // Len is how many targets are done.
 func (d *Done) Len() int { return d.n }
 
+// Has reports whether the output holds a result for target number seq.
+func (d *Done) Has(seq uint64) bool {
+	return d != nil && seq < uint64(len(d.hashes)) && d.hashes[seq] != 0
+}
+
 // Skip reports whether t is done; an error when the output holds another
 // target under t's number, meaning the input changed.
 func (d *Done) Skip(t *Target) (bool, error) {

@@ -1,6 +1,10 @@
 package scan
 
-import "time"
+import (
+	"time"
+
+	"github.com/exhunt/exhunt/internal/exchange"
+)
 
 // Result is everything learnt about one target: one JSON line of the scan
 // output. Fields are stable; new ones may be added.
@@ -60,12 +64,32 @@ const (
 	VerdictVulnerable    = "vulnerable"
 	VerdictPatched       = "patched"
 	VerdictIndeterminate = "indeterminate" // the security-update level is not known
-	VerdictNotAffected   = "not-affected"  // Exchange 2010
+	VerdictNotAffected   = "not-affected"  // Exchange 2010, for the chains that need HttpProxy
+	// VerdictCVEOnly: open to one CVE of the chain that cannot be reached
+	// without the others (Exchange 2010 before SP3 RU32 and CVE-2021-26857);
+	// CVEs then lists that CVE alone.
+	VerdictCVEOnly = "cve-only"
 )
+
+// VerdictOf maps a build-table status to the chain verdict a scan reports.
+func VerdictOf(status string) string {
+	switch status {
+	case exchange.StatusVulnerable, exchange.StatusPartial:
+		return VerdictVulnerable
+	case exchange.StatusPatched:
+		return VerdictPatched
+	case exchange.StatusNotAffected:
+		return VerdictNotAffected
+	case exchange.StatusCVEOnly:
+		return VerdictCVEOnly
+	}
+	return VerdictIndeterminate
+}
 
 // Chain is the verdict for one exploit chain.
 type Chain struct {
-	Chain   string   `json:"chain"`
+	Chain string `json:"chain"`
+	// CVEs are the chain's CVEs that apply to the product.
 	CVEs    []string `json:"cves"`
 	Verdict string   `json:"verdict"`
 	Reason  string   `json:"reason"`
