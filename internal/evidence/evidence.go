@@ -252,8 +252,10 @@ type placement struct {
 type builder struct {
 	servers map[string]*Server
 	gaps    []finding.Gap
-	// nestedUsed counts the bytes of nested zips held in memory
+	// nestedUsed counts the bytes of nested zips held in memory,
+	// nestedZips the zips within zips listed
 	nestedUsed int64
+	nestedZips int
 }
 
 func newBuilder() *builder { return &builder{servers: map[string]*Server{}} }

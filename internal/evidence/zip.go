@@ -59,6 +59,8 @@ const (
 	// zips inflated into memory to be read (a stored one is read in place
 	// and costs nothing).
 	defaultNestedBytes = 256 << 20
+	// maxNestedZips bounds the zips within zips listed per discovery.
+	maxNestedZips = 10000
 	// maxRecovered bounds the members recovered from local headers.
 	maxRecovered = 100000
 )
@@ -171,6 +173,11 @@ func (b *builder) nestedZip(ctx context.Context, z zipSite, e zipHeader, comps [
 	member := strings.Join(comps, "/")
 	if z.depth >= maxZipDepth {
 		gap(member, "", fmt.Sprintf("zip nested deeper than %d levels, not opened", maxZipDepth))
+		return nil
+	}
+	// zips of zips multiply: bound how many are listed in all
+	if b.nestedZips++; b.nestedZips > maxNestedZips {
+		gap(member, "", fmt.Sprintf("more than %d nested zips in the evidence, not opened", maxNestedZips))
 		return nil
 	}
 	if reason := e.unreadable(); reason != "" {
