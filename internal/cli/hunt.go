@@ -34,6 +34,11 @@ Users\Public, IIS's applicationHost.config and msert logs are checked for web
 shells and other artefacts: by path and name, hashes and YARA rules (the
 shipped ones and any given with --yara).
 
+With --dispatch --nats URL, each PATH is hunted by an "exhunt worker" taking
+jobs from a NATS JetStream queue: uploaded to the queue's object store (a
+folder is zipped on the way), or named as it is with --shared when every
+worker reads the same storage. The workers' results are written as one run.
+
 Flags:
 `
 
@@ -51,6 +56,13 @@ type huntFlags struct {
 	maxScan  string // "" means the file hunt's default
 	noFiles  bool
 	noLogs   bool
+
+	// Distributed hunting: the paths go to the queue's workers.
+	dispatch   bool
+	natsURL    string
+	shared     bool
+	dispatchID string
+	replicas   int
 }
 
 type multiFlag []string
@@ -75,8 +87,16 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&hf.noFiles, "no-files", false, "skip the file hunt (web shells, dumps, archives)")
 	fs.BoolVar(&hf.noLogs, "no-logs", false, "skip the logs; hunt files only")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance reports)")
+	fs.BoolVar(&hf.dispatch, "dispatch", false, "hunt each PATH on \"exhunt worker\"s through a NATS JetStream queue (uploaded, or named with --shared)")
+	fs.StringVar(&hf.natsURL, "nats", "", "with --dispatch: NATS server URLs, comma-separated")
+	fs.BoolVar(&hf.shared, "shared", false, "with --dispatch: the paths are on storage every worker reads under the same name; nothing is uploaded")
+	fs.StringVar(&hf.dispatchID, "dispatch-id", "", "with --dispatch: the dispatch's id (default: random)")
+	fs.IntVar(&hf.replicas, "replicas", 3, "with --dispatch: stream replicas when the streams are created (3 on a cluster, 1 on one server)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if hf.dispatch {
+		return runHuntDispatch(ctx, hf, fs.Args(), stdout, stderr)
 	}
 	if err := checkFormat(hf.format, true); err != nil {
 		return err
