@@ -56,7 +56,7 @@ for w in 1 3; do
     wp+=($!); pids+=($!)
   done
   t=$(elapsed "$work/exhunt" scan --dispatch --nats "$urls" --dispatch-id "bench-$w" -o "$work/d$w.jsonl" "${common[@]}")
-  printf "dispatched, %d worker(s): %6.2f s  %6.0f targets/s (%d results)\n" "$w" "$t" "$(echo "$n / $t" | bc -l)" "$(wc -l < "$work/d$w.jsonl")"
+  printf "dispatched, %d worker(s): %6.2f s  %6.0f targets/s (%d results)\n" "$w" "$t" "$(echo "$n / $t" | bc -l)" "$(grep -c '"target":{' "$work/d$w.jsonl")"
   for p in "${wp[@]}"; do kill "$p" 2>/dev/null || true; done
   wait "${wp[@]}" 2>/dev/null || true
 done

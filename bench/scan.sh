@@ -43,7 +43,7 @@ before=$(cpu "$decoy_pid")
   --concurrency 256 -i "$work/targets.txt" -o "$work/results.jsonl" >/dev/null 2>"$work/scan.log" || [ $? -eq 3 ]
 after=$(cpu "$decoy_pid")
 read -r wall user sys rss < <(tail -n 1 "$work/time")
-done_n=$(wc -l < "$work/results.jsonl")
+done_n=$(grep -c '"target":{' "$work/results.jsonl")  # target messages of the stream
 awk -v n="$done_n" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v d="$((after - before))" 'BEGIN {
   printf "%d results in %.2f s: %.0f targets/s; scanner CPU %.1f s, decoy CPU %d s, scanner peak RSS %.0f MB\n", n, w, n / w, u + s, d, r / 1024 }'
 grep -c '"status":"exchange"' "$work/results.jsonl" | xargs printf "%s answered as Exchange\n"
@@ -53,5 +53,5 @@ awk -v n="$lines" 'BEGIN { for (i = 0; i < n; i++) printf "127.3.%d.%d:%d\n", in
 /usr/bin/time -f "%e %M" -o "$work/time2" "$work/exhunt" scan --scope 127.0.0.0/8 --host-rate 0 --retries 0 \
   --concurrency 256 -i "$work/big.txt" -o "$work/big.jsonl" >/dev/null 2>&1 || true
 read -r wall2 rss2 < <(tail -n 1 "$work/time2")
-awk -v n="$(wc -l < "$work/big.jsonl")" -v w="$wall2" -v r="$rss2" 'BEGIN {
+awk -v n="$(grep -c '"target":{' "$work/big.jsonl")" -v w="$wall2" -v r="$rss2" 'BEGIN {
   printf "%d results in %.1f s (%.0f targets/s); scanner peak RSS %.0f MB\n", n, w, n / w, r / 1024 }'

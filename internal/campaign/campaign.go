@@ -689,15 +689,9 @@ func (g *gen) push(t time.Time, st *srvState) {
 	srv.MailboxesAccessed = nonNil(srv.MailboxesAccessed)
 	srv.Findings = nonNil(srv.Findings)
 	srv.Timeline = nonNil(srv.Timeline)
-	res := runDoc{Result: finding.Result{SchemaVersion: 1, Tool: "exhunt", Version: "campaign-replay", StartedAt: t.Add(-2 * time.Minute),
-		DurationMS: 40000, Roots: []string{`C:\Program Files\Microsoft\Exchange Server\V15`}, Servers: []finding.Server{srv}}, RunID: g.runID()}
+	res := finding.Result{SchemaVersion: finding.SchemaVersion, Kind: finding.KindHunt, RunID: g.runID(), Tool: "exhunt", Version: "campaign-replay",
+		StartedAt: t.Add(-2 * time.Minute), DurationMS: 40000, Roots: []string{`C:\Program Files\Microsoft\Exchange Server\V15`}, Servers: []finding.Server{srv}}
 	g.record(t, st.org.Name, "hunt", res)
-}
-
-// runDoc is a hunt result with the run id `exhunt hunt` gives each run.
-type runDoc struct {
-	finding.Result
-	RunID string `json:"run_id"`
 }
 
 func nonNil[T any](s []T) []T {

@@ -159,10 +159,7 @@ func TestReplayTruth(t *testing.T) {
 		if r.Kind != "hunt" {
 			return nil
 		}
-		var res struct {
-			finding.Result
-			RunID string `json:"run_id"`
-		}
+		var res finding.Result
 		if err := json.Unmarshal(r.Doc, &res); err != nil {
 			return err
 		}

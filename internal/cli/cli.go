@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
@@ -46,13 +47,13 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		var e *exitError
 		if errors.As(err, &e) {
 			if e.msg != "" {
-				fmt.Fprintf(stderr, "exhunt: %s\n", e.msg)
+				fmt.Fprintf(stderr, "exhunt: %s\n", shownLines(e.msg))
 			}
 			if e.hint != "" {
-				fmt.Fprintf(stderr, "exhunt: hint: %s\n", e.hint)
+				fmt.Fprintf(stderr, "exhunt: hint: %s\n", shownLines(e.hint))
 			}
 		} else if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "exhunt: error: %v\n", err)
+			fmt.Fprintf(stderr, "exhunt: error: %s\n", shownLines(err.Error()))
 		}
 	}
 	if errors.Is(err, flag.ErrHelp) {
@@ -287,7 +288,9 @@ func parseSize(s string) (int64, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 {
+	// NaN, infinities and sizes past int64 would convert to garbage
+	// (a negative cap): refuse them
+	if err != nil || !(f >= 0) || f*float64(mult) >= math.MaxInt64 {
 		return 0, fmt.Errorf("size %q: want a number with an optional unit (KB, MB, GB)", s)
 	}
 	return int64(f * float64(mult)), nil

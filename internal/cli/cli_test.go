@@ -12,6 +12,7 @@ import (
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/lab"
 	"github.com/exhunt/exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/stream"
 )
 
 func exh(t *testing.T, args ...string) (int, string, string) {
@@ -64,7 +65,7 @@ func TestHuntExitCodesAndFormats(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var kinds []string
 	for _, l := range lines {
-		var m report.Message
+		var m stream.Message
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
 			t.Fatalf("bad json line %q: %v", l, err)
 		}

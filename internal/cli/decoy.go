@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/exhunt/exhunt/internal/decoy"
+	"github.com/exhunt/exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/stream"
 )
 
 const decoyHelp = `Usage: exhunt decoy [flags]
@@ -117,7 +119,12 @@ func runDecoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer closeEvents()
-		cfg.Events = w
+		ev, err := report.NewEventLines(w, stream.NewRunID(), Version())
+		if err != nil {
+			return err
+		}
+		defer ev.Close()
+		cfg.Events = ev
 	}
 	srv, err := decoy.New(cfg)
 	if err != nil {

@@ -61,7 +61,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if err := report.HTML(f, res); err != nil {
+	if err := report.Render(f, res, "html", report.Options{}); err != nil {
 		f.Close()
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/exhunt/exhunt/internal/catalog"
@@ -18,6 +17,7 @@ import (
 	"github.com/exhunt/exhunt/internal/hunt"
 	"github.com/exhunt/exhunt/internal/progress"
 	"github.com/exhunt/exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/stream"
 )
 
 const huntHelp = `Usage: exhunt hunt [flags] [PATH...]
@@ -33,6 +33,11 @@ Temporary ASP.NET Files, ProgramData, Windows\Temp, C:\root and
 Users\Public, IIS's applicationHost.config and msert logs are checked for web
 shells and other artefacts: by path and name, hashes and YARA rules (the
 shipped ones and any given with --yara).
+
+With --dispatch --nats URL, each PATH is hunted by an "exhunt worker" taking
+jobs from a NATS JetStream queue: uploaded to the queue's object store (a
+folder is zipped on the way), or named as it is with --shared when every
+worker reads the same storage. The workers' results are written as one run.
 
 Flags:
 `
@@ -51,6 +56,13 @@ type huntFlags struct {
 	maxScan  string // "" means the file hunt's default
 	noFiles  bool
 	noLogs   bool
+
+	// Distributed hunting: the paths go to the queue's workers.
+	dispatch   bool
+	natsURL    string
+	shared     bool
+	dispatchID string
+	replicas   int
 }
 
 type multiFlag []string
@@ -75,8 +87,16 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&hf.noFiles, "no-files", false, "skip the file hunt (web shells, dumps, archives)")
 	fs.BoolVar(&hf.noLogs, "no-logs", false, "skip the logs; hunt files only")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance reports)")
+	fs.BoolVar(&hf.dispatch, "dispatch", false, "hunt each PATH on \"exhunt worker\"s through a NATS JetStream queue (uploaded, or named with --shared)")
+	fs.StringVar(&hf.natsURL, "nats", "", "with --dispatch: NATS server URLs, comma-separated")
+	fs.BoolVar(&hf.shared, "shared", false, "with --dispatch: the paths are on storage every worker reads under the same name; nothing is uploaded")
+	fs.StringVar(&hf.dispatchID, "dispatch-id", "", "with --dispatch: the dispatch's id (default: random)")
+	fs.IntVar(&hf.replicas, "replicas", 3, "with --dispatch: stream replicas when the streams are created (3 on a cluster, 1 on one server)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if hf.dispatch {
+		return runHuntDispatch(ctx, hf, fs.Args(), stdout, stderr)
 	}
 	if err := checkFormat(hf.format, true); err != nil {
 		return err
@@ -128,7 +148,7 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 		return nil, err
 	}
 	for _, p := range cat.Files.Problems() {
-		fmt.Fprintf(stderr, "exhunt: warning: %s\n", p)
+		warn(stderr, "%s", p)
 	}
 	if hf.noFiles || hf.noLogs {
 		set.Filter(func(f *evidence.File) bool {
@@ -143,7 +163,7 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 		}
 	}
 	for _, g := range set.Gaps {
-		fmt.Fprintf(stderr, "exhunt: warning: %s\n", g)
+		warn(stderr, "%s", g)
 	}
 	if len(set.Servers) == 0 {
 		return nil, &exitError{code: ExitError, msg: "no Exchange or IIS logs found under " + fmt.Sprint(roots),
@@ -154,45 +174,64 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 		return nil, err
 	}
 	opt := hunt.Options{Workers: hf.workers, MaxFindingsPerRule: hf.maxPer, Files: files.Options{MaxScanBytes: maxScan}}
-	var jl *report.JSONLines
-	var mu sync.Mutex
-	var werr error
-	if hf.format == "jsonl" {
-		jl = report.NewJSONLines(w)
-		opt.OnFinding = func(f finding.Finding) {
-			mu.Lock()
-			defer mu.Unlock()
-			if werr == nil {
-				werr = jl.Finding(f)
-			}
+	started := time.Now().UTC()
+	runID := stream.NewRunID()
+	live := hf.format == "jsonl"
+	var out stream.Handler
+	if live {
+		out = report.NewJSONLines(w)
+		// a stream opens at once and shows progress; the rest follows the
+		// hunt's aggregation
+		if err := out.Handle(&stream.Message{RunID: runID, Start: &stream.Start{SchemaVersion: stream.SchemaVersion,
+			Kind: finding.KindHunt, Tool: "exhunt", Version: Version(), StartedAt: started, Roots: roots}}); err != nil {
+			closeOut()
+			return nil, fmt.Errorf("write result: %w", err)
 		}
 	}
-	// progress goes to a terminal on stderr only, never into results
-	var disp *progress.Display
-	if f, ok := stderr.(*os.File); ok && !hf.quiet && progress.IsTerminal(f) {
+	// progress is drawn on a terminal on stderr, and is part of a stream;
+	// it never enters a document
+	f, isFile := stderr.(*os.File)
+	term := isFile && !hf.quiet && progress.IsTerminal(f)
+	if term || live {
 		opt.Progress = progress.NewTracker(max(hf.workers, runtime.GOMAXPROCS(0)))
+	}
+	var disp *progress.Display
+	if term {
 		disp = progress.Start(stderr, opt.Progress, 200*time.Millisecond)
 	}
+	stopProgress := func() {}
+	if live {
+		tr := opt.Progress
+		stopProgress = streamProgress(out, runID, func() (p stream.Progress) {
+			p.FilesDone, p.FilesTotal, p.BytesDone, p.BytesTotal = tr.Snapshot()
+			return p
+		}, 5*time.Second)
+	}
 	res, err := hunt.New(cat, opt).Run(ctx, set, roots)
+	stopProgress()
 	disp.Stop()
 	if err != nil {
 		closeOut()
 		return nil, err
 	}
 	res.Version = Version()
+	res.RunID, res.Kind = runID, finding.KindHunt
 	for _, s := range res.Servers {
 		for _, g := range s.Gaps {
 			if g.Line == 0 {
-				fmt.Fprintf(stderr, "exhunt: warning: %s: %s\n", s.Name, g)
+				warn(stderr, "%s: %s", s.Name, g)
 			}
 		}
 	}
-	if hf.format == "jsonl" {
-		if err = werr; err == nil {
-			err = jl.Close(res)
-		}
+	if live { // the start is written
+		err = stream.Emit(res, stream.HandlerFunc(func(m *stream.Message) error {
+			if m.Start != nil {
+				return nil
+			}
+			return out.Handle(m)
+		}))
 	} else {
-		err = render(w, res, hf.format, cat, hf.verbose)
+		err = report.Render(w, res, hf.format, reportOptions(cat, hf.verbose))
 	}
 	if cerr := closeOut(); err == nil {
 		err = cerr
@@ -201,4 +240,33 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 		return nil, fmt.Errorf("write result: %w", err)
 	}
 	return res, nil
+}
+
+// streamProgress sends a progress message every interval while a run
+// goes on, when it has moved; the returned func stops it, and nothing is
+// sent after it returns.
+func streamProgress(h stream.Handler, runID string, snap func() stream.Progress, interval time.Duration) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		var last stream.Progress
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-tick.C:
+				p := snap()
+				if p == last {
+					continue
+				}
+				last = p
+				p.Time = now.UTC()
+				h.Handle(&stream.Message{RunID: runID, Progress: &p})
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
 }

@@ -4,16 +4,16 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/exhunt/exhunt/internal/catalog"
-	"github.com/exhunt/exhunt/internal/finding"
-	"github.com/exhunt/exhunt/internal/remedy"
 	"github.com/exhunt/exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/visible"
 )
 
 // formats every command that writes a result accepts; jsonl streams and is
 // only for hunt.
-var formats = []string{"text", "json", "jsonl", "html", "sarif", "csv", "remediation", "remediation-csv"}
+var formats = report.Formats
 
 func checkFormat(f string, allowJSONL bool) error {
 	if !slices.Contains(formats, f) || (f == "jsonl" && !allowJSONL) {
@@ -26,33 +26,26 @@ func checkFormat(f string, allowJSONL bool) error {
 	return nil
 }
 
-// render writes a finished result in one of the document formats.
-func render(w io.Writer, res *finding.Result, format string, cat *catalog.Catalog, verbose bool) error {
-	switch format {
-	case "json":
-		return report.JSON(w, res)
-	case "html":
-		return report.HTML(w, res)
-	case "sarif":
-		return report.SARIF(w, res, ruleInfo(cat))
-	case "csv":
-		return report.CSV(w, res)
-	case "remediation":
-		return remedy.Markdown(w, res)
-	case "remediation-csv":
-		return report.RemediationCSV(w, res)
+func reportOptions(cat *catalog.Catalog, verbose bool) report.Options {
+	opt := report.Options{Verbose: verbose}
+	if cat != nil {
+		opt.Rules = cat.Docs()
 	}
-	return report.Text(w, res, verbose)
+	return opt
 }
 
-func ruleInfo(cat *catalog.Catalog) []report.RuleInfo {
-	if cat == nil {
-		return nil
+// warn prints an "exhunt: warning:" line; its text often names evidence
+// files, so it is shown visibly.
+func warn(stderr io.Writer, format string, args ...any) {
+	fmt.Fprintf(stderr, "exhunt: warning: %s\n", visible.String(fmt.Sprintf(format, args...)))
+}
+
+// shownLines shows each line of a message visibly: errors name evidence
+// files and rules, and some span lines on purpose.
+func shownLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = visible.String(l)
 	}
-	var out []report.RuleInfo
-	for _, d := range cat.Docs() {
-		out = append(out, report.RuleInfo{ID: d.ID, Title: d.Title, Description: d.Description, CVEs: d.CVEs,
-			Chain: d.Chain, Stage: d.Stage, Severity: d.Severity, References: d.References})
-	}
-	return out
+	return strings.Join(lines, "\n")
 }

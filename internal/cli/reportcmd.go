@@ -11,23 +11,26 @@ import (
 	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/report"
+	"github.com/exhunt/exhunt/internal/stream"
 )
 
-const reportHelp = `Usage: exhunt report --in RESULT.json [--format text|html|sarif|csv|remediation|remediation-csv] [-o FILE]
+const reportHelp = `Usage: exhunt report --in RESULT [--format text|json|html|sarif|csv|remediation|remediation-csv] [-o FILE]
 
-Renders a run saved with --format json again, without reading the evidence.
---format remediation prints only each server's remediation plan, as a
-Markdown checklist for a change ticket; remediation-csv gives it one row
-per item for importing.
-The exit code is the run's: 3 when a server in it is probed or worse.
+Renders a saved run again, without reading the evidence: a hunt saved with
+--format json or jsonl, or a scan's results (exhunt scan -o FILE). A stream
+cut short by a killed run is rendered up to its last whole line, with a
+warning. --format remediation prints only each server's remediation plan,
+as a Markdown checklist for a change ticket; remediation-csv gives it one
+row per item for importing. The exit code is the run's: 3 when a server in
+it is probed or worse, or a scanned target is vulnerable.
 
 Flags:
 `
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("report", reportHelp, stderr)
-	in := fs.String("in", "", "saved JSON result (required; - for stdin)")
-	format := fs.String("format", "text", "text, html, sarif, csv, remediation or remediation-csv")
+	in := fs.String("in", "", "saved result, JSON or JSON lines (required; - for stdin)")
+	format := fs.String("format", "text", "text, json, html, sarif, csv, remediation or remediation-csv")
 	out := fs.String("o", "", "write to this file instead of stdout")
 	verbose := fs.Bool("verbose", false, "text format: list every finding and gap")
 	if err := fs.Parse(args); err != nil {
@@ -51,10 +54,6 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		defer f.Close()
 		r = f
 	}
-	res, err := report.ReadJSON(r)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *in, err)
-	}
 	// rule descriptions for SARIF come from this build's catalog; a rule
 	// unknown to it is described from its findings
 	cat, _ := catalog.Load()
@@ -62,15 +61,35 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	err = render(w, res, *format, cat, *verbose)
+	h, err := report.New(*format, w, reportOptions(cat, *verbose))
+	if err != nil {
+		closeOut()
+		return usageError(err.Error(), "")
+	}
+	// the exit code, without keeping the run a second time
+	notable := false
+	seen := stream.HandlerFunc(func(m *stream.Message) error {
+		switch {
+		case m.Server != nil && m.Server.Verdict.Rank() > finding.VerdictClean.Rank():
+			notable = true
+		case m.Target != nil && m.Target.Vulnerable():
+			notable = true
+		}
+		return nil
+	})
+	err = stream.Read(r, stream.Tee(seen, h))
+	if errors.Is(err, stream.ErrTruncated) {
+		warn(stderr, "%s: %v", *in, err)
+		err = nil
+	}
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("write report: %w", err)
+		return fmt.Errorf("%s: %w", *in, err)
 	}
 	_ = ctx
-	if res.Worst() != finding.VerdictClean {
+	if notable {
 		return errFindings
 	}
 	return nil

@@ -2,18 +2,23 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
 	"strconv"
-	"text/tabwriter"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/report"
 	"github.com/exhunt/exhunt/internal/scan"
+	"github.com/exhunt/exhunt/internal/stream"
 )
 
 const scanHelp = `Usage: exhunt scan [flags] TARGET...
@@ -134,7 +139,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	defer stopProfile()
 
-	sum := scan.NewSummary()
+	sum := report.NewScanSummary()
 	var done *scan.Done
 	var w io.Writer
 	summaryTo := stdout
@@ -149,35 +154,54 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	case *format == "jsonl":
 		w, summaryTo = stdout, stderr
 	}
+	runID := stream.NewRunID()
 	if done != nil && done.Len() > 0 {
 		fmt.Fprintf(stderr, "exhunt: resuming: %d target(s) already done\n", done.Len())
+		runID = cmp.Or(done.RunID, runID) // one run, however often resumed
 	}
-	var rows *tabwriter.Writer
+	var table *report.ScanTable
 	if *format == "text" {
-		rows = tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(rows, scan.RowHeader)
+		table = report.NewScanTable(stdout)
+		table.Sum, table.Live = sum, true
 	}
-	var bw *bufio.Writer
+	// Every result is one stream message, written with one Write: a killed
+	// scan loses at most the line being written, which --resume cuts off
+	// and scans again.
+	var jl stream.Handler = stream.HandlerFunc(func(*stream.Message) error { return nil })
+	var scanned atomic.Int64
+	stopProgress := func() {}
 	if w != nil {
-		bw = bufio.NewWriterSize(w, 64<<10)
+		out := report.NewJSONLines(w)
+		var mu sync.Mutex // results and progress come from two goroutines
+		jl = stream.HandlerFunc(func(m *stream.Message) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return out.Handle(m)
+		})
 	}
-	emit := func(r *scan.Result) error {
-		sum.Add(r)
-		if rows != nil && r.Status == scan.StatusExchange {
-			fmt.Fprintln(rows, scan.Row(r))
-			rows.Flush()
-		}
-		if bw == nil {
-			return nil
-		}
-		line, err := json.Marshal(r)
-		if err != nil {
+	started := time.Now().UTC()
+	if done == nil || done.Len() == 0 {
+		if err := jl.Handle(&stream.Message{RunID: runID, Start: &stream.Start{SchemaVersion: stream.SchemaVersion,
+			Kind: finding.KindScan, Tool: "exhunt", Version: Version(), StartedAt: started}}); err != nil {
 			return err
 		}
-		bw.Write(append(line, '\n'))
-		// One flush per result: a killed scan loses at most the line being
-		// written, which --resume cuts off and scans again.
-		return bw.Flush()
+	}
+	if w != nil {
+		stopProgress = streamProgress(jl, runID, func() stream.Progress {
+			return stream.Progress{TargetsDone: scanned.Load()}
+		}, 5*time.Second)
+		defer func() { stopProgress() }()
+	}
+	emit := func(r *scan.Result) error {
+		if table != nil {
+			if err := table.Add(r); err != nil {
+				return err
+			}
+		} else {
+			sum.Add(r)
+		}
+		scanned.Add(1)
+		return jl.Handle(&stream.Message{RunID: runID, Target: r})
 	}
 	var runErr error
 	if *dispatch {
@@ -185,24 +209,25 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	} else {
 		runErr = scan.New(opt, data).Run(ctx, in, done.Skip, emit)
 	}
-	if rows != nil {
-		rows.Flush()
-		fmt.Fprintln(stdout)
+	stopProgress()
+	stopProgress = func() {}
+	if table != nil {
+		table.Close()
+	} else {
+		sum.Write(summaryTo)
 	}
-	notable := sum.Notable != nil
-	if rows != nil {
-		// The rows above list every Exchange target already; the summary
-		// would repeat the vulnerable ones.
-		sum.Notable, sum.More = nil, 0
+	if runErr == nil {
+		runErr = jl.Handle(&stream.Message{RunID: runID, Run: &finding.Result{SchemaVersion: finding.SchemaVersion,
+			RunID: runID, Kind: finding.KindScan, Tool: "exhunt", Version: Version(), StartedAt: started,
+			DurationMS: time.Since(started).Milliseconds()}})
 	}
-	sum.Write(summaryTo)
 	if runErr != nil {
 		if errors.Is(runErr, context.Canceled) && *out != "" {
 			return &exitError{code: ExitError, msg: "scan interrupted", hint: "continue it with the same targets and --resume -o " + *out}
 		}
 		return runErr
 	}
-	if notable {
+	if sum.Notable != nil {
 		return errFindings
 	}
 	return nil
@@ -211,7 +236,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 // openResults opens the results file: created afresh, or with resume
 // read for the targets already done (counted into sum) and cut after its
 // last complete line, then positioned for appending.
-func openResults(name string, resume bool, sum *scan.Summary, done **scan.Done) (*os.File, error) {
+func openResults(name string, resume bool, sum *report.ScanSummary, done **scan.Done) (*os.File, error) {
 	if !resume {
 		return os.Create(name)
 	}

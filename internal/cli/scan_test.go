@@ -81,9 +81,19 @@ func normalised(t *testing.T, path string) []string {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+		var msg struct {
+			RunID  string         `json:"run_id"`
+			Target map[string]any `json:"target"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &msg); err != nil {
 			t.Fatalf("%s: bad line %q: %v", path, sc.Text(), err)
+		}
+		if len(msg.RunID) != 32 {
+			t.Errorf("%s: line without a run id: %q", path, sc.Text())
+		}
+		m := msg.Target
+		if m == nil {
+			continue // the run's start and end
 		}
 		delete(m, "time")
 		delete(m, "duration_ms")

@@ -21,7 +21,9 @@ import (
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/hunt"
 	"github.com/exhunt/exhunt/internal/queue"
+	"github.com/exhunt/exhunt/internal/report"
 	"github.com/exhunt/exhunt/internal/scan"
+	"github.com/exhunt/exhunt/internal/stream"
 )
 
 const workerHelp = `Usage: exhunt worker --nats URL [flags]
@@ -252,7 +254,7 @@ func dispatchHunt(ctx context.Context, url, id string, replicas int, shared bool
 	err = c.DispatchHunt(ctx, paths, queue.HuntDispatchOptions{ID: id, Shared: shared, Options: raw,
 		Progress: func(done, total int) { fmt.Fprintf(stderr, "exhunt: %d/%d hunted\n", done, total) }},
 		func(name string, doc []byte) error { docs[name] = doc; return nil })
-	res := &finding.Result{SchemaVersion: 1, Tool: "exhunt", Version: Version(), StartedAt: time.Now().UTC(), Roots: paths}
+	res := &finding.Result{SchemaVersion: finding.SchemaVersion, Tool: "exhunt", Version: Version(), StartedAt: time.Now().UTC(), Roots: paths}
 	for _, p := range paths {
 		doc, ok := docs[p]
 		if !ok {
@@ -273,4 +275,56 @@ func randomID() string {
 	var b [8]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// runHuntDispatch is "exhunt hunt --dispatch": the evidence is hunted by
+// the queue's workers with the built-in rules, and their results are
+// written as one run, in any of the hunt's formats.
+func runHuntDispatch(ctx context.Context, hf huntFlags, paths []string, stdout, stderr io.Writer) error {
+	switch {
+	case hf.natsURL == "":
+		return usageError("--dispatch needs --nats URL", "")
+	case len(paths) == 0:
+		return usageError("--dispatch needs the evidence to hunt as PATH arguments", "")
+	case len(hf.rules)+len(hf.sigma)+len(hf.yara) > 0:
+		return usageError("--dispatch hunts with the workers' built-in rules: --rules, --sigma and --yara are not sent", "")
+	}
+	o := huntOptions{NoFiles: hf.noFiles, NoLogs: hf.noLogs, MaxFindings: hf.maxPer}
+	if hf.maxScan != "" {
+		n, err := parseSize(hf.maxScan)
+		if err != nil {
+			return usageError(err.Error(), "")
+		}
+		o.MaxScan = n
+	}
+	cat, err := catalog.Load()
+	if err != nil {
+		return err
+	}
+	res, derr := dispatchHunt(ctx, hf.natsURL, hf.dispatchID, hf.replicas, hf.shared, o, paths, stderr)
+	if res == nil {
+		return derr
+	}
+	res.RunID, res.Kind = stream.NewRunID(), finding.KindHunt
+	w, closeOut, err := openOutput(hf.output, stdout)
+	if err != nil {
+		return err
+	}
+	if hf.format == "jsonl" {
+		err = stream.Emit(res, report.NewJSONLines(w))
+	} else {
+		err = report.Render(w, res, hf.format, reportOptions(cat, hf.verbose))
+	}
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err != nil:
+		return fmt.Errorf("write result: %w", err)
+	case derr != nil:
+		return derr
+	case res.Worst() != finding.VerdictClean:
+		return errFindings
+	}
+	return nil
 }

@@ -377,16 +377,23 @@ func (r Reason) Empty() bool { return len(r.Findings) == 0 && len(r.Facts) == 0 
 // Result is one run of exhunt: the document --format json writes and
 // `exhunt report` reads back.
 type Result struct {
-	SchemaVersion int       `json:"schema_version"`
-	Tool          string    `json:"tool"`
-	Version       string    `json:"version"`
-	StartedAt     time.Time `json:"started_at"`
-	DurationMS    int64     `json:"duration_ms"`
-	Roots         []string  `json:"roots"`
-	Rules         int       `json:"rules"`
-	Servers       []Server  `json:"servers"`
+	SchemaVersion int `json:"schema_version"`
+	// RunID is the run's random 128-bit id in hex, also carried by every
+	// message of its stream.
+	RunID string `json:"run_id,omitempty"`
+	// Kind is hunt or scan; empty in runs saved before it was added (hunts).
+	Kind       string    `json:"kind,omitempty"`
+	Tool       string    `json:"tool"`
+	Version    string    `json:"version"`
+	StartedAt  time.Time `json:"started_at"`
+	DurationMS int64     `json:"duration_ms"`
+	Roots      []string  `json:"roots"`
+	Rules      int       `json:"rules"`
+	Servers    []Server  `json:"servers"`
 	// Gaps lists input that belongs to no server (unreadable roots, bad zips).
 	Gaps []Gap `json:"gaps,omitempty"`
+	// Targets are a scan's results, one per target.
+	Targets []Target `json:"targets,omitempty"`
 	// SkippedRules lists the rules the run could not use (a feature the
 	// engine lacks, a second copy of a rule), so none is missed silently.
 	SkippedRules []SkippedRule `json:"skipped_rules,omitempty"`
@@ -400,6 +407,28 @@ type SkippedRule struct {
 	Line   int64  `json:"line,omitempty"`
 	Reason string `json:"reason"`
 }
+
+// Notable reports whether the run found something: a server probed or
+// worse, or a scanned target vulnerable or answering on a web-shell path.
+// It decides the findings exit code.
+func (r *Result) Notable() bool {
+	if r.Worst() != VerdictClean {
+		return true
+	}
+	for i := range r.Targets {
+		if r.Targets[i].Vulnerable() {
+			return true
+		}
+	}
+	return false
+}
+
+// Run kinds, in Result.Kind.
+const (
+	KindHunt  = "hunt"
+	KindScan  = "scan"
+	KindDecoy = "decoy"
+)
 
 // Worst returns the highest verdict among the servers.
 func (r *Result) Worst() Verdict {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/exhunt/exhunt/internal/visible"
 )
 
 // Tracker counts work; workers update it, a Display reads it.
@@ -161,17 +163,24 @@ func (d *Display) draw() {
 	io.WriteString(d.w, b.String())
 }
 
+// Snapshot is how far the work has got: files and stored bytes done,
+// counting what workers have read of their current files.
+func (t *Tracker) Snapshot() (files, totalFiles, bytes, totalBytes int64) {
+	if t == nil {
+		return 0, 0, 0, 0
+	}
+	bytes = t.bytes.Load()
+	for i := range t.workers {
+		w := &t.workers[i]
+		bytes += min(w.read.Load(), w.size.Load())
+	}
+	return t.files.Load(), t.totalFiles.Load(), bytes, t.totalBytes.Load()
+}
+
 // Render returns the lines of the display for elapsed time: the overall
 // bar, then one line per busy worker.
 func Render(t *Tracker, elapsed time.Duration) []string {
-	tf, tb := t.totalFiles.Load(), t.totalBytes.Load()
-	files, done := t.files.Load(), t.bytes.Load()
-	var partial int64
-	for i := range t.workers {
-		w := &t.workers[i]
-		partial += min(w.read.Load(), w.size.Load())
-	}
-	cur := done + partial
+	files, tf, cur, tb := t.Snapshot()
 	rate := 0.0
 	if s := elapsed.Seconds(); s > 0 {
 		rate = float64(cur) / s
@@ -217,13 +226,10 @@ func size(n int64) string {
 
 // shorten keeps the end of a path, which names the file, and drops control
 // characters: file names are evidence and must not drive the terminal.
+// shorten shows s visibly (file names come from the evidence and may hold
+// escape sequences) and keeps its last n characters.
 func shorten(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
+	s = visible.String(s)
 	if r := []rune(s); len(r) > n {
 		return "…" + string(r[len(r)-n+1:])
 	}

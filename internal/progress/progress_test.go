@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestRender(t *testing.T) {
@@ -26,7 +28,7 @@ func TestRender(t *testing.T) {
 			t.Errorf("overall line %q lacks %q", lines[0], want)
 		}
 	}
-	if strings.Contains(lines[1], "\x1b") || !strings.Contains(lines[1], "evil?[2Jname.log") {
+	if strings.Contains(lines[1], "\x1b") || !strings.Contains(lines[1], `evil\x1b[2Jname.log`) {
 		t.Errorf("worker line must show the file without control characters: %q", lines[1])
 	}
 	if !strings.HasPrefix(strings.TrimSpace(lines[1]), "[###.........]") {
@@ -55,5 +57,30 @@ func TestNilTrackerIsSafe(t *testing.T) {
 	tr.End(0)
 	if r := strings.NewReader("a"); tr.Reader(0, r) != r {
 		t.Error("nil tracker must not wrap")
+	}
+}
+
+// TestRenderHostileNames: file and zip-member names come from the
+// evidence; none of them may drive the terminal from the progress line.
+func TestRenderHostileNames(t *testing.T) {
+	for _, name := range []string{
+		"SRV1/title\x1b]0;pwned\x07.log", "SRV1/clear\x1b[2J\x1b[H.log", "SRV1/cr\roverwrite.log", "SRV1/nul\x00.log",
+		"SRV1/\u202egol.exe", "SRV1/bad\xff\xc3.log", "SRV1/c1\u009b31m.log", "SRV1/<script>alert(1)</script>.log",
+	} {
+		tr := NewTracker(1)
+		tr.SetTotal(1, 100)
+		tr.Begin(0, name, 100)
+		lines := Render(tr, time.Second)
+		if len(lines) != 2 || !utf8.ValidString(lines[1]) {
+			t.Fatalf("%q: lines %q", name, lines)
+		}
+		for _, c := range lines[1] {
+			if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) {
+				t.Errorf("%q: worker line %q holds %U", name, lines[1], c)
+			}
+		}
+		if !strings.Contains(lines[1], "SRV1/") {
+			t.Errorf("%q: worker line %q does not name the file", name, lines[1])
+		}
 	}
 }

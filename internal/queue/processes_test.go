@@ -208,10 +208,17 @@ func resultSet(t *testing.T, path string, n int) []string {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		var r scan.Result
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+		// the results file is the scan's stream: its target messages
+		var m struct {
+			Target *scan.Result `json:"target"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
+		if m.Target == nil {
+			continue // start, progress, run
+		}
+		r := *m.Target
 		if seen[r.Seq] {
 			t.Errorf("%s: target %d (%s) stored twice", filepath.Base(path), r.Seq, r.Target)
 		}

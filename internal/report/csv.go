@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/visible"
 )
 
 // csvHeader names the columns CSV writes, in order.
@@ -27,6 +28,10 @@ var csvHeader = []string{
 // values come from attacker-written logs, '\' and ';' inside an item (and
 // '=' inside a key) are escaped with '\', so a value cannot forge an item.
 //
+// Control, bidi and other hidden characters are written as visible escapes
+// (\x1b, \u202e), as in the text report: the JSON output keeps the exact
+// values.
+//
 // Cells that a spreadsheet would take for a formula (starting with '=',
 // '+', '-', '@', tab or CR) get a leading single quote, as OWASP advises
 // for CSV injection; so do cells that start with a quote themselves, which
@@ -35,11 +40,14 @@ func CSV(w io.Writer, r *finding.Result) error {
 	if r == nil {
 		return errors.New("csv: no result")
 	}
-	hits := serverFindings(r)
-	slices.SortStableFunc(hits, func(a, b hit) int {
-		return cmp.Or(cmp.Compare(a.s.Name, b.s.Name), a.f.Time.Compare(b.f.Time),
-			cmp.Compare(a.f.Source.File, b.f.Source.File), cmp.Compare(a.f.Source.Line, b.f.Source.Line),
-			cmp.Compare(a.f.Rule, b.f.Rule))
+	if r.Kind == finding.KindScan {
+		return scanCSV(w, r)
+	}
+	hits := r.Hits()
+	slices.SortStableFunc(hits, func(a, b finding.Hit) int {
+		return cmp.Or(cmp.Compare(a.Server.Name, b.Server.Name), a.Finding.Time.Compare(b.Finding.Time),
+			cmp.Compare(a.Finding.Source.File, b.Finding.Source.File), cmp.Compare(a.Finding.Source.Line, b.Finding.Source.Line),
+			cmp.Compare(a.Finding.Rule, b.Finding.Rule))
 	})
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
@@ -47,11 +55,11 @@ func CSV(w io.Writer, r *finding.Result) error {
 	}
 	row := make([]string, len(csvHeader))
 	for _, h := range hits {
-		f := h.f
+		f := h.Finding
 		row = append(row[:0],
-			cmp.Or(f.Server, h.s.Name),
-			string(h.s.Verdict),
-			strconv.FormatBool(h.s.Inconclusive),
+			cmp.Or(f.Server, h.Server.Name),
+			string(h.Server.Verdict),
+			strconv.FormatBool(h.Server.Inconclusive),
 			csvTime(f.Time),
 			string(f.Stage),
 			string(f.Severity),
@@ -68,15 +76,22 @@ func CSV(w io.Writer, r *finding.Result) error {
 			csvList(f.IOCs),
 			csvFields(f.Fields),
 		)
-		for i, c := range row {
-			row[i] = csvCell(c)
-		}
-		if err := cw.Write(row); err != nil {
+		if err := writeRow(cw, row); err != nil {
 			return err
 		}
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// writeRow writes cells made safe for a person reading them in a
+// spreadsheet: hidden characters as visible escapes, then formulas
+// neutralised.
+func writeRow(cw *csv.Writer, row []string) error {
+	for i, c := range row {
+		row[i] = csvCell(visible.String(c))
+	}
+	return cw.Write(row)
 }
 
 // csvCell neutralises a cell a spreadsheet would evaluate.
@@ -109,7 +124,7 @@ var (
 func csvList(items []string) string {
 	esc := make([]string, len(items))
 	for i, s := range items {
-		esc[i] = csvItemEscaper.Replace(s)
+		esc[i] = csvItemEscaper.Replace(visible.String(s))
 	}
 	return strings.Join(esc, ";")
 }
@@ -119,7 +134,7 @@ func csvList(items []string) string {
 func csvFields(m map[string]string) string {
 	items := make([]string, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		items = append(items, csvKeyEscaper.Replace(k)+"="+csvItemEscaper.Replace(m[k]))
+		items = append(items, csvKeyEscaper.Replace(visible.String(k))+"="+csvItemEscaper.Replace(visible.String(m[k])))
 	}
 	return strings.Join(items, ";")
 }

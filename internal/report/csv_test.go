@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/visible"
 )
 
 // splitRaw splits s at each sep not escaped by '\', keeping the escapes.
@@ -137,25 +138,27 @@ func TestCSVRoundTrip(t *testing.T) {
 		if !f.Time.IsZero() {
 			tm = f.Time.UTC().Format(time.RFC3339Nano)
 		}
+		// values are shown visibly (issue 12): the cell holds visible.String
+		// of the value, then the formula guard
 		for col, w := range map[string]string{
 			"server": f.Server, "verdict": string(s.Verdict), "inconclusive": strconv.FormatBool(s.Inconclusive),
 			"time": tm, "stage": string(f.Stage), "severity": string(f.Severity), "rule": f.Rule, "title": f.Title,
 			"outcome": f.Outcome, "chain": f.Chain, "file": f.Source.File, "line": line, "client_ip": f.ClientIP,
 			"user_agent": f.UserAgent, "mailbox": f.Mailbox,
 		} {
-			if got[col] != w {
+			if w = visible.String(w); got[col] != w {
 				t.Errorf("row %d %s = %q, want %q", i+1, col, got[col], w)
 			}
 		}
-		if g := readList(got["cves"]); !slices.Equal(g, f.CVEs) {
+		if g := readList(got["cves"]); !slices.Equal(g, visible.Strings(f.CVEs)) {
 			t.Errorf("row %d cves %q, want %q", i+1, g, f.CVEs)
 		}
-		if g := readList(got["iocs"]); !slices.Equal(g, f.IOCs) {
+		if g := readList(got["iocs"]); !slices.Equal(g, visible.Strings(f.IOCs)) {
 			t.Errorf("row %d iocs %q, want %q", i+1, g, f.IOCs)
 		}
-		wantFields := maps.Clone(f.Fields)
-		if wantFields == nil {
-			wantFields = map[string]string{}
+		wantFields := map[string]string{}
+		for k, v := range f.Fields {
+			wantFields[visible.String(k)] = visible.String(v)
 		}
 		if g := readFields(t, got["fields"]); !maps.Equal(g, wantFields) {
 			t.Errorf("row %d fields %q, want %q", i+1, g, wantFields)
@@ -164,7 +167,7 @@ func TestCSVRoundTrip(t *testing.T) {
 	if got := rows[3][slices.Index(csvHeader, "time")]; got != "2021-03-03T04:12:45.123456789Z" {
 		t.Errorf("time %q, want UTC RFC 3339", got)
 	}
-	if got := rows[3][slices.Index(csvHeader, "fields")]; !strings.HasPrefix(got, "a=line one\nline two") || !strings.Contains(got, `;b=x=y\;z=w;`) {
+	if got := rows[3][slices.Index(csvHeader, "fields")]; !strings.HasPrefix(got, `a=line one\\x0aline two`) || !strings.Contains(got, `;b=x=y\;z=w;`) {
 		t.Errorf("fields cell %q is not key=value;... in key order", got)
 	}
 }
@@ -189,10 +192,12 @@ func TestCSVFormulaNeutralised(t *testing.T) {
 			}
 		}
 	}
-	// \rEXCH02 and its title, file and "-" client; the user agent, mailbox
-	// and outcome of the EXCH01 row; the title that began with a quote
-	if quoted != 8 {
-		t.Errorf("%d cells quoted, want 8:\n%s", quoted, b.String())
+	// the file and "-" client of EXCH02 (its name and title begin with CR
+	// and tab, now shown as \x0d and \x09, no longer formula starts); the
+	// user agent, mailbox and outcome of the EXCH01 row; the title that
+	// began with a quote
+	if quoted != 6 {
+		t.Errorf("%d cells quoted, want 6:\n%s", quoted, b.String())
 	}
 	for in, want := range map[string]string{
 		"=1+1": "'=1+1", "+1": "'+1", "-1": "'-1", "@A1": "'@A1", "\tx": "'\tx", "\rx": "'\rx", "'x": "''x",

@@ -19,7 +19,7 @@ var remediationCSVHeader = []string{
 // RemediationCSV writes each server's remediation plan, one row per item
 // of an action (one row for an action without items), actions numbered in
 // plan order, for importing into a ticket or spreadsheet. Cells are
-// escaped and neutralised as in CSV.
+// shown visibly, escaped and neutralised as in CSV.
 func RemediationCSV(w io.Writer, r *finding.Result) error {
 	if r == nil {
 		return errors.New("csv: no result")
@@ -44,10 +44,7 @@ func RemediationCSV(w io.Writer, r *finding.Result) error {
 					csvList(a.Reason.Findings), csvList(a.Reason.Facts), a.Warning, csvList(a.Preserve),
 					a.Guidance, csvList(a.Sources),
 				)
-				for i, c := range row {
-					row[i] = csvCell(c)
-				}
-				if err := cw.Write(row); err != nil {
+				if err := writeRow(cw, row); err != nil {
 					return err
 				}
 			}

@@ -1,18 +1,22 @@
-// Package report renders a hunt result: terminal text, one JSON document, or
-// JSON lines. Every format is rendered from the same finding.Result, so a
-// saved JSON run can be rendered again in any format.
+// Package report owns exhunt's outputs: every format is a handler of the
+// result stream (internal/stream), so a run is rendered the same whether it
+// is live or replayed from a saved stream or JSON document. Terminal text,
+// JSON, JSON lines and CSV live here; HTML and SARIF in their own packages.
 package report
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/remedy"
+	"github.com/exhunt/exhunt/internal/stream"
+	"github.com/exhunt/exhunt/internal/visible"
 )
 
 // JSON writes the result as one indented document.
@@ -22,53 +26,22 @@ func JSON(w io.Writer, r *finding.Result) error {
 	return enc.Encode(r)
 }
 
-// ReadJSON reads a document written by JSON.
+// ReadJSON reads a saved run: a document written by JSON or a stream of
+// JSON lines (hunt or scan).
 func ReadJSON(rd io.Reader) (*finding.Result, error) {
-	var r finding.Result
-	dec := json.NewDecoder(rd)
-	if err := dec.Decode(&r); err != nil {
+	r, err := stream.ReadResult(rd)
+	if err != nil {
 		return nil, fmt.Errorf("read result: %w", err)
 	}
-	if r.SchemaVersion != finding.SchemaVersion {
-		return nil, fmt.Errorf("read result: schema version %d, this exhunt reads %d", r.SchemaVersion, finding.SchemaVersion)
-	}
-	return &r, nil
+	return r, nil
 }
 
-// Message is one JSON line: exactly one field is set.
-type Message struct {
-	Finding *finding.Finding `json:"finding,omitempty"`
-	Server  *finding.Server  `json:"server,omitempty"`
-	Run     *finding.Result  `json:"run,omitempty"`
-}
-
-// JSONLines streams findings as they are found, then one line per server
-// (its findings omitted, they were streamed) and a closing run line.
-type JSONLines struct {
-	enc *json.Encoder
-}
-
-// NewJSONLines writes to w.
-func NewJSONLines(w io.Writer) *JSONLines { return &JSONLines{enc: json.NewEncoder(w)} }
-
-// Finding writes one finding line.
-func (j *JSONLines) Finding(f finding.Finding) error { return j.enc.Encode(Message{Finding: &f}) }
-
-// Close writes the server and run lines.
-func (j *JSONLines) Close(r *finding.Result) error {
-	for _, s := range r.Servers {
-		s.Findings = nil
-		if err := j.enc.Encode(Message{Server: &s}); err != nil {
-			return err
-		}
-	}
-	run := *r
-	run.Servers = nil
-	return j.enc.Encode(Message{Run: &run})
-}
-
-// Text writes the terminal report: per server the verdict first, then why.
+// Text writes the terminal report: per server the verdict first, then why;
+// for a scan, a row per Exchange server and the summary.
 func Text(w io.Writer, r *finding.Result, verbose bool) error {
+	if r.Kind == finding.KindScan {
+		return scanText(w, r)
+	}
 	p := &printer{w: w}
 	counts := map[finding.Verdict]int{}
 	for _, s := range r.Servers {
@@ -80,7 +53,7 @@ func Text(w io.Writer, r *finding.Result, verbose bool) error {
 	if len(r.Gaps) > 0 {
 		p.f("input not read:\n")
 		for _, g := range r.Gaps {
-			p.f("  %s\n", g)
+			p.f("  %s\n", visible.String(g.String()))
 		}
 		p.f("\n")
 	}
@@ -109,22 +82,22 @@ type printer struct {
 	err error
 }
 
+// f prints with every string argument shown visibly: a saved run may have
+// been edited, so no field is trusted to be free of control characters.
 func (p *printer) f(format string, args ...any) {
+	for i, a := range args {
+		if v := reflect.ValueOf(a); v.Kind() == reflect.String {
+			args[i] = visible.String(v.String())
+		}
+	}
 	if p.err == nil {
 		_, p.err = fmt.Fprintf(p.w, format, args...)
 	}
 }
 
-// clean strips control characters: log fields are attacker-controlled and
-// must not drive the terminal.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '?'
-		}
-		return r
-	}, s)
-}
+// clean shows control characters visibly: log fields are attacker-controlled
+// and must not drive the terminal.
+func clean(s string) string { return visible.String(s) }
 
 func ts(t time.Time) string {
 	if t.IsZero() {
@@ -200,23 +173,37 @@ func (p *printer) server(s *finding.Server, verbose bool) {
 		p.f("  %s %s  %d requests, %s%s\n", label, clean(m.Mailbox), m.Requests, ans, clean(acts))
 	}
 	if len(s.Findings) > 0 {
-		p.f("  evidence\n")
-		limit := len(s.Timeline)
-		if !verbose && limit > 40 {
-			limit = 40
+		// The entries that set the verdict come first and are never cut:
+		// they are the answer's grounds.
+		decisive, rest := splitDecisive(s)
+		if len(decisive) > 0 {
+			p.f("  verdict    %s, set by %d finding(s):\n", s.Verdict, len(decisive))
+			for _, t := range decisive {
+				p.entry(t)
+			}
 		}
-		for _, t := range s.Timeline[:limit] {
-			p.f("    %s  %-14s %s\n", ts(t.Time), t.Stage, clean(t.Summary))
-			p.f("    %19s  %s  [%s]\n", "", clean(t.Source.String()), t.Rule)
-		}
-		if limit < len(s.Timeline) {
-			p.f("    … %d more (use --verbose or --format json)\n", len(s.Timeline)-limit)
+		if len(rest) > 0 {
+			if len(decisive) > 0 {
+				p.f("  other evidence\n")
+			} else {
+				p.f("  evidence\n")
+			}
+			limit := len(rest)
+			if !verbose && limit > 40 {
+				limit = 40
+			}
+			for _, t := range rest[:limit] {
+				p.entry(t)
+			}
+			if limit < len(rest) {
+				p.f("    … %d more (use --verbose or --format json)\n", len(rest)-limit)
+			}
 		}
 	}
 	if len(s.Suppressed) > 0 {
 		var parts []string
 		for _, c := range s.Suppressed {
-			parts = append(parts, fmt.Sprintf("%s: %d", c.Rule, c.Count))
+			parts = append(parts, fmt.Sprintf("%s: %d", clean(c.Rule), c.Count))
 		}
 		p.f("  not listed (over the per-rule cap): %s\n", strings.Join(parts, ", "))
 	}
@@ -244,19 +231,32 @@ func (p *printer) server(s *finding.Server, verbose bool) {
 	p.f("\n")
 }
 
-// hit is a finding with its server, for the flat formats (CSV, SARIF).
-type hit struct {
-	s *finding.Server
-	f *finding.Finding
+func (p *printer) entry(t finding.TimelineEntry) {
+	p.f("    %s  %-14s %s\n", ts(t.Time), clean(string(t.Stage)), clean(t.Summary))
+	p.f("    %19s  %s  [%s]\n", "", clean(t.Source.String()), clean(t.Rule))
 }
 
-func serverFindings(r *finding.Result) []hit {
-	var hits []hit
-	for i := range r.Servers {
-		s := &r.Servers[i]
-		for j := range s.Findings {
-			hits = append(hits, hit{s, &s.Findings[j]})
+// splitDecisive splits a server's timeline into the entries whose stage
+// implies the server's verdict (supporting findings left out, as they do
+// not raise it) and the rest, each in timeline order.
+func splitDecisive(s *finding.Server) (decisive, rest []finding.TimelineEntry) {
+	type key struct {
+		rule string
+		src  finding.Source
+		t    time.Time
+	}
+	supporting := map[key]bool{}
+	for _, f := range s.Findings {
+		if f.Supporting {
+			supporting[key{f.Rule, f.Source, f.Time}] = true
 		}
 	}
-	return hits
+	for _, t := range s.Timeline {
+		if s.Verdict != finding.VerdictClean && t.Stage.Verdict() == s.Verdict && !supporting[key{t.Rule, t.Source, t.Time}] {
+			decisive = append(decisive, t)
+		} else {
+			rest = append(rest, t)
+		}
+	}
+	return decisive, rest
 }

@@ -154,6 +154,9 @@ func FuzzFingerprint(f *testing.F) {
 func FuzzReadDone(f *testing.F) {
 	f.Add([]byte(`{"seq":0,"target":"https://a:443","status":"exchange"}` + "\n" + `{"seq":1,"inp`))
 	f.Add([]byte(`{"seq":99999999999,"status":"invalid","input":"x"}` + "\n"))
+	f.Add([]byte(`{"run_id":"0123456789abcdef0123456789abcdef","start":{"schema_version":1,"kind":"scan"}}` + "\n" +
+		`{"run_id":"0123456789abcdef0123456789abcdef","target":{"seq":3,"target":"https://a:443","status":"exchange"}}` + "\n" +
+		`{"run_id":"0123456789abcdef0123456789abcdef","progress":{"targets_done":1}}` + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, good, err := ReadDone(bytes.NewReader(data), nil)
 		if err != nil {
@@ -164,4 +167,30 @@ func FuzzReadDone(f *testing.F) {
 		}
 		_ = d.Len()
 	})
+}
+
+// TestReadDoneStream: a results file is the scan's stream; resume finds
+// its targets and keeps its run id, and refuses a hunt's stream.
+func TestReadDoneStream(t *testing.T) {
+	const id = "0123456789abcdef0123456789abcdef"
+	file := `{"run_id":"` + id + `","start":{"schema_version":1,"kind":"scan","tool":"exhunt","version":"v1","started_at":"2024-05-02T08:00:00Z"}}
+{"run_id":"` + id + `","target":{"seq":3,"target":"https://a:443","status":"exchange","requests":4,"time":"2024-05-02T08:00:01Z","duration_ms":5}}
+{"run_id":"` + id + `","progress":{"time":"2024-05-02T08:00:05Z","targets_done":1}}
+{"seq":5,"input":"bad host!","status":"invalid","requests":0,"time":"2024-05-02T08:00:01Z","duration_ms":0}
+{"run_id":"` + id + `","target":{"seq":7,"target":"https://b:4`
+	var seen []uint64
+	d, good, err := ReadDone(strings.NewReader(file), func(r *Result) { seen = append(seen, r.Seq) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.RunID != id || d.Len() != 2 || !d.Has(3) || !d.Has(5) || d.Has(7) || len(seen) != 2 {
+		t.Errorf("run %q, %d done, seen %v", d.RunID, d.Len(), seen)
+	}
+	if want := int64(strings.LastIndexByte(file, '\n') + 1); good != want {
+		t.Errorf("good prefix %d, want %d (the cut line dropped)", good, want)
+	}
+	hunt := `{"run_id":"` + id + `","finding":{"server":"EXCH01","rule":"r","title":"t","stage":"attempt","cves":[],"severity":"low","source":{"file":"f","kind":"iis"},"fields":{}}}` + "\n"
+	if _, _, err := ReadDone(strings.NewReader(hunt), nil); err == nil || !strings.Contains(err.Error(), "a hunt's") {
+		t.Errorf("a hunt's stream taken for scan results: %v", err)
+	}
 }

@@ -1,4 +1,4 @@
-package report
+package html
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 	"github.com/exhunt/exhunt/internal/finding"
 )
 
-func TestHTMLRemediationEscaped(t *testing.T) {
+func TestRemediationEscaped(t *testing.T) {
 	r := &finding.Result{SchemaVersion: finding.SchemaVersion, Tool: "exhunt", Servers: []finding.Server{{
 		Name: "EXCH01", Verdict: finding.VerdictCompromised, UnusableClientAddresses: 3,
 		Remediation: []finding.Action{{
@@ -18,7 +18,7 @@ func TestHTMLRemediationEscaped(t *testing.T) {
 			Guidance: "preserve-webshells", Sources: []string{"Microsoft, “HAFNIUM targeting Exchange Servers with 0-day exploits”, 2021-03-02"},
 		}},
 	}}}
-	doc := renderHTML(t, r)
+	doc := render(t, r)
 	for _, bad := range []string{"<script>alert(1)", "<img src=x"} {
 		if strings.Contains(doc, bad) {
 			t.Errorf("evidence rendered as markup: %q", bad)

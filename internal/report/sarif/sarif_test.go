@@ -1,4 +1,4 @@
-package report
+package sarif
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/hunt"
 	"github.com/exhunt/exhunt/internal/lab"
+	"github.com/exhunt/exhunt/internal/visible"
 )
 
 const schemaMissing = "SARIF schema missing: .ci/run must fetch @microsoft/jest-sarif and set EXHUNT_SARIF_SCHEMA"
@@ -179,7 +180,7 @@ func docFile(t *testing.T, a docArtifact) string {
 		}
 		return p
 	}
-	if a.URIBaseID != sarifRootID {
+	if a.URIBaseID != rootID {
 		t.Errorf("uri %q: uriBaseId %q", a.URI, a.URIBaseID)
 	}
 	if u.Scheme != "" || u.Host != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasPrefix(a.URI, "/") {
@@ -209,10 +210,10 @@ type findingKey struct {
 }
 
 // checkSARIF renders r and checks what importers rely on against r itself.
-func checkSARIF(t *testing.T, r *finding.Result, rules []RuleInfo) []byte {
+func checkSARIF(t *testing.T, r *finding.Result, rules []catalog.RuleDoc) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := SARIF(&b, r, rules); err != nil {
+	if err := Write(&b, r, rules); err != nil {
 		t.Fatal(err)
 	}
 	out := b.Bytes()
@@ -220,15 +221,15 @@ func checkSARIF(t *testing.T, r *finding.Result, rules []RuleInfo) []byte {
 	if err := json.Unmarshal(out, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Version != "2.1.0" || doc.Schema != sarifSchema || len(doc.Runs) != 1 {
+	if doc.Version != "2.1.0" || doc.Schema != schemaURI || len(doc.Runs) != 1 {
 		t.Fatalf("version %q, $schema %q, %d runs", doc.Version, doc.Schema, len(doc.Runs))
 	}
 	run := doc.Runs[0]
 	if d := run.Tool.Driver; d.Name != "exhunt" || d.Version != r.Version {
 		t.Errorf("driver %q %q, want exhunt %q", d.Name, d.Version, r.Version)
 	}
-	if _, ok := run.OriginalURIBaseIDs[sarifRootID]; !ok {
-		t.Errorf("originalUriBaseIds lacks %s", sarifRootID)
+	if _, ok := run.OriginalURIBaseIDs[rootID]; !ok {
+		t.Errorf("originalUriBaseIds lacks %s", rootID)
 	}
 
 	rulesDoc := run.Tool.Driver.Rules
@@ -243,7 +244,7 @@ func checkSARIF(t *testing.T, r *finding.Result, rules []RuleInfo) []byte {
 			if rd.DefaultConfiguration == nil || rd.DefaultConfiguration.Level != wantLevel(sev) {
 				t.Errorf("rule %s: severity %s, defaultConfiguration %+v", rd.ID, sev, rd.DefaultConfiguration)
 			}
-			if rd.Properties.SecuritySeverity != sarifSecuritySeverity[finding.Severity(sev)] {
+			if rd.Properties.SecuritySeverity != securitySeverity[finding.Severity(sev)] {
 				t.Errorf("rule %s: severity %s, security-severity %q", rd.ID, sev, rd.Properties.SecuritySeverity)
 			}
 		}
@@ -263,7 +264,7 @@ func checkSARIF(t *testing.T, r *finding.Result, rules []RuleInfo) []byte {
 		for j := range r.Servers[i].Findings {
 			f := &r.Servers[i].Findings[j]
 			file := f.Source.File
-			if sarifWindowsAbs(file) {
+			if windowsAbs(file) {
 				file = strings.ReplaceAll(file, `\`, "/") // separators, not data
 			}
 			want[findingKey{r.Servers[i].Name, f.Rule, file, f.Source.Line}] = f
@@ -294,14 +295,14 @@ func checkSARIF(t *testing.T, r *finding.Result, rules []RuleInfo) []byte {
 		}
 		delete(want, k)
 		if res.Level != wantLevel(string(f.Severity)) || res.Properties.Severity != string(f.Severity) ||
-			res.Properties.SecuritySeverity != sarifSecuritySeverity[f.Severity] {
+			res.Properties.SecuritySeverity != securitySeverity[f.Severity] {
 			t.Errorf("%+v: severity %s gave level %q, security-severity %q", k, f.Severity, res.Level, res.Properties.SecuritySeverity)
 		}
-		if !strings.HasPrefix(res.Message.Text, clean(f.Title)) || !strings.Contains(res.Message.Text, clean(f.Outcome)) ||
-			!strings.Contains(res.Message.Text, clean(k.server)) {
+		if !strings.HasPrefix(res.Message.Text, visible.String(f.Title)) || !strings.Contains(res.Message.Text, visible.String(f.Outcome)) ||
+			!strings.Contains(res.Message.Text, visible.String(k.server)) {
 			t.Errorf("%+v: message %q lacks title, outcome or server", k, res.Message.Text)
 		}
-		fp := res.PartialFingerprints[sarifFingerprintKey]
+		fp := res.PartialFingerprints[fingerprintKey]
 		if len(fp) != 64 || prints[fp] {
 			t.Errorf("%+v: partial fingerprint %q missing or repeated", k, fp)
 		}
@@ -356,7 +357,7 @@ func checkSARIF(t *testing.T, r *finding.Result, rules []RuleInfo) []byte {
 	var again bytes.Buffer
 	rev := slices.Clone(rules)
 	slices.Reverse(rev)
-	if err := SARIF(&again, reordered(r), rev); err != nil {
+	if err := Write(&again, reordered(r), rev); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(again.Bytes(), out) {
@@ -384,9 +385,9 @@ func reordered(r *finding.Result) *finding.Result {
 // hostileResult carries what attacker-written logs and odd evidence trees
 // put into a result: control characters, markup, quotes, non-ASCII and file
 // names that are not valid URI paths as they stand.
-func hostileResult() (*finding.Result, []RuleInfo) {
+func hostileResult() (*finding.Result, []catalog.RuleDoc) {
 	t0 := time.Date(2021, 3, 3, 5, 12, 44, 123e6, time.UTC)
-	hostile := "\"quoted\" <script>alert(1)</script> \x1b[31m\x07\x00\r\n\u2028 ünïcödé 日本語 \xff"
+	hostile := "\"quoted\" <script>alert(1)</script> \x1b[31m\x07\x00\r\n\u2028 ünïcödé 日本語 \xff \u202egpj.exe javascript:alert(1) =cmd|' /C calc'!A0"
 	files := []string{
 		"EXCH 01/Logging/HttpProxy/Ecp/HttpProxy 2021030305 #1.log",
 		"triage.zip!EXCH02/V15/Logging/HttpProxy/Owa/100%!?.log",
@@ -423,17 +424,19 @@ func hostileResult() (*finding.Result, []RuleInfo) {
 		}, {Name: "EXCH-CLEAN", Verdict: finding.VerdictClean}},
 		Gaps: []finding.Gap{{File: "missing root/#1", Reason: "root does not exist"}, {Reason: "no file"}},
 	}
-	rules := []RuleInfo{{
+	rules := []catalog.RuleDoc{{
 		ID: "hostile-rule", Title: "Hostile " + hostile, Description: "Description " + hostile,
 		CVEs: []string{"CVE-2021-27065", "CVE-2021-26855", "CVE-2021-26855"}, Chain: "proxylogon", Stage: "execution", Severity: "high",
 		References: []string{"not a URI <script>", "https://example.org/ref"},
 	}, {
 		ID: "unused-rule", Title: "Unused", Severity: "critical", References: []string{"https://example.org/a b"},
+	}, {
+		ID: "script-rule", Title: "Script", Severity: "low", References: []string{"javascript:alert(1)", "https://example.org/ok"},
 	}}
 	return r, rules
 }
 
-func TestSARIFHostile(t *testing.T) {
+func TestHostile(t *testing.T) {
 	r, rules := hostileResult()
 	out := checkSARIF(t, r, rules)
 	for _, c := range []string{"\x1b", "\x07", "\x00", "<script>"} {
@@ -453,9 +456,15 @@ func TestSARIFHostile(t *testing.T) {
 			t.Errorf("derived rule entry claims a severity: %+v", rd)
 		}
 	}
+	// what a viewer prints shows hidden characters visibly
+	for _, res := range doc.Runs[0].Results {
+		if strings.ContainsFunc(res.Message.Text, visible.Hidden) || !strings.Contains(res.Message.Text, "gpj.exe") && res.RuleID == "hostile-rule" {
+			t.Errorf("message %q carries a hidden character or lost the payload", res.Message.Text)
+		}
+	}
 	// no uri base can be derived from a relative or multiple roots, but
 	// one from an absolute zip root
-	if got := doc.Runs[0].OriginalURIBaseIDs[sarifRootID].URI; got != "file:///C:/cases/" {
+	if got := doc.Runs[0].OriginalURIBaseIDs[rootID].URI; got != "file:///C:/cases/" {
 		t.Errorf("EVIDENCEROOT uri %q, want file:///C:/cases/", got)
 	}
 	t.Run("schema", func(t *testing.T) { validateSARIF(t, out) })
@@ -465,7 +474,7 @@ func TestSARIFHostile(t *testing.T) {
 	t.Run("schema without rules", func(t *testing.T) { validateSARIF(t, out) })
 }
 
-func TestSARIFEmpty(t *testing.T) {
+func TestEmpty(t *testing.T) {
 	r := &finding.Result{SchemaVersion: finding.SchemaVersion, Tool: "exhunt", Version: "dev"}
 	out := checkSARIF(t, r, nil)
 	var doc map[string]any
@@ -479,18 +488,13 @@ func TestSARIFEmpty(t *testing.T) {
 	t.Run("schema", func(t *testing.T) { validateSARIF(t, out) })
 }
 
-func catalogRules(t *testing.T) []RuleInfo {
+func catalogRules(t *testing.T) []catalog.RuleDoc {
 	t.Helper()
 	cat, err := catalog.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rules []RuleInfo
-	for _, d := range cat.Docs() {
-		rules = append(rules, RuleInfo{ID: d.ID, Title: d.Title, Description: d.Description, CVEs: d.CVEs,
-			Chain: d.Chain, Stage: d.Stage, Severity: d.Severity, References: d.References})
-	}
-	return rules
+	return cat.Docs()
 }
 
 // labResult hunts freshly generated lab evidence for every scenario, as the
@@ -519,7 +523,7 @@ func labResult(t *testing.T) *finding.Result {
 	return res
 }
 
-func TestSARIFLab(t *testing.T) {
+func TestLab(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates and hunts lab evidence")
 	}
@@ -547,13 +551,13 @@ func TestSARIFLab(t *testing.T) {
 		}
 	}
 	// the hunted folder is absolute, so relative locations resolve
-	if base := run.OriginalURIBaseIDs[sarifRootID].URI; !strings.HasPrefix(base, "file:///") || !strings.HasSuffix(base, "/") {
+	if base := run.OriginalURIBaseIDs[rootID].URI; !strings.HasPrefix(base, "file:///") || !strings.HasSuffix(base, "/") {
 		t.Errorf("EVIDENCEROOT uri %q", base)
 	}
 	t.Run("schema", func(t *testing.T) { validateSARIF(t, out) })
 }
 
-func TestSARIFFileURI(t *testing.T) {
+func TestFileURI(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"/var/log/a b.log", "file:///var/log/a%20b.log"},
 		{`C:\Program Files\x#1.log`, "file:///C:/Program%20Files/x%231.log"},
@@ -563,9 +567,9 @@ func TestSARIFFileURI(t *testing.T) {
 		{"EXCH01/a.log", ""},
 		{"c:x.log", ""},
 	} {
-		got, ok := sarifFileURI(c.in)
+		got, ok := fileURI(c.in)
 		if got != c.want || ok != (c.want != "") {
-			t.Errorf("sarifFileURI(%q) = %q, %v; want %q", c.in, got, ok, c.want)
+			t.Errorf("fileURI(%q) = %q, %v; want %q", c.in, got, ok, c.want)
 		}
 	}
 	for _, c := range []struct {
@@ -581,33 +585,33 @@ func TestSARIFFileURI(t *testing.T) {
 		{[]string{"/a", "/b"}, ""},
 		{nil, ""},
 	} {
-		if got := sarifEvidenceRoot(c.roots).URI; got != c.want {
-			t.Errorf("sarifEvidenceRoot(%q) = %q, want %q", c.roots, got, c.want)
+		if got := evidenceRoot(c.roots).URI; got != c.want {
+			t.Errorf("evidenceRoot(%q) = %q, want %q", c.roots, got, c.want)
 		}
 	}
 }
 
-func TestSARIFFingerprintStable(t *testing.T) {
+func TestFingerprintStable(t *testing.T) {
 	// Dashboards match results across runs by this value: it must not
-	// change between releases unless sarifFingerprintKey does.
+	// change between releases unless fingerprintKey does.
 	const want = "d335bc8e75ad2d5a82c6a0950136815ea88accf0baac1be658f6ee6618e9b0e9"
-	if got := sarifFingerprint("cve-2021-26855-ssrf", "EXCH01", "EXCH01/HttpProxy/Ecp/HttpProxy_2021030305.log", 17); got != want {
+	if got := fingerprint("cve-2021-26855-ssrf", "EXCH01", "EXCH01/HttpProxy/Ecp/HttpProxy_2021030305.log", 17); got != want {
 		t.Errorf("fingerprint changed: %s, was %s", got, want)
 	}
-	if sarifFingerprint("a", "bc", "", 1) == sarifFingerprint("ab", "c", "", 1) {
+	if fingerprint("a", "bc", "", 1) == fingerprint("ab", "c", "", 1) {
 		t.Error("fingerprint fields run together")
 	}
-	if sarifFingerprint("a", "b", "c", 1) == sarifFingerprint("a", "b", "c", 2) {
+	if fingerprint("a", "b", "c", 1) == fingerprint("a", "b", "c", 2) {
 		t.Error("fingerprint ignores the line")
 	}
 }
 
-// TestSARIFSchemaRejects guards the guard: a schema that failed to load
+// TestSchemaRejects guards the guard: a schema that failed to load
 // into something permissive would let every other validation pass.
-func TestSARIFSchemaRejects(t *testing.T) {
+func TestSchemaRejects(t *testing.T) {
 	var b bytes.Buffer
 	r, rules := hostileResult()
-	if err := SARIF(&b, r, rules); err != nil {
+	if err := Write(&b, r, rules); err != nil {
 		t.Fatal(err)
 	}
 	good := b.String()

@@ -1,4 +1,5 @@
-package report
+// Package html writes a hunt result as one self-contained HTML page.
+package html
 
 import (
 	"crypto/sha256"
@@ -13,42 +14,41 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/visible"
 )
 
 // The page is one template, one stylesheet and one script, embedded so the
 // report is a single file that needs no network to be read.
 //
-//go:embed html
-var htmlFiles embed.FS
+//go:embed report.tmpl report.css report.js scan.tmpl
+var assets embed.FS
 
 var (
-	htmlStyle  = htmlAsset("html/report.css")
-	htmlScript = htmlAsset("html/report.js")
-	// htmlCSP allows exactly the page's own inline style and script, by hash:
+	style  = asset("report.css")
+	script = asset("report.js")
+	// csp allows exactly the page's own inline style and script, by hash:
 	// evidence is attacker-written, so even if something slipped past the
 	// escaping it could neither run nor load anything. Trusted Types make any
 	// string-to-HTML sink (innerHTML and the like) throw in browsers that
 	// support them; the script uses none.
-	htmlCSP = "default-src 'none'; script-src '" + htmlCSPHash(htmlScript) + "'; style-src '" + htmlCSPHash(htmlStyle) +
+	csp = "default-src 'none'; script-src '" + cspHash(script) + "'; style-src '" + cspHash(style) +
 		"'; img-src data:; base-uri 'none'; form-action 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
-	htmlTmpl = template.Must(template.New("report.tmpl").Funcs(template.FuncMap{"n": htmlThousands}).
-			ParseFS(htmlFiles, "html/report.tmpl"))
+	tmpl = template.Must(template.New("report.tmpl").Funcs(template.FuncMap{"n": thousands}).
+		ParseFS(assets, "report.tmpl"))
 )
 
-func htmlAsset(name string) string {
-	b, err := htmlFiles.ReadFile(name)
+func asset(name string) string {
+	b, err := assets.ReadFile(name)
 	if err != nil {
 		panic(err)
 	}
 	return string(b)
 }
 
-// htmlCSPHash is the CSP source expression for an inline element whose text is s.
-func htmlCSPHash(s string) string {
+// cspHash is the CSP source expression for an inline element whose text is s.
+func cspHash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }
@@ -56,55 +56,33 @@ func htmlCSPHash(s string) string {
 // HTML writes a self-contained report: fleet summary, a timeline of findings
 // per server, one card per server (worst first) and the evidence table.
 // Every string taken from the result is treated as attacker-controlled.
-func HTML(w io.Writer, r *finding.Result) error {
-	return htmlTmpl.Execute(w, newHTMLPage(r))
+func Write(w io.Writer, r *finding.Result) error {
+	if r.Kind == finding.KindScan {
+		return writeScan(w, r)
+	}
+	return tmpl.Execute(w, newPage(r))
 }
 
 // Limits that keep the page usable on a noisy fleet; the JSON output has
 // everything.
 const (
-	htmlMaxText = 4096 // bytes of one evidence string
-	htmlMaxGaps = 10   // gaps listed per server
+	maxText = 4096 // bytes of one evidence string
+	maxGaps = 10   // gaps listed per server
 )
 
-// visText makes attacker-chosen text safe to read. html/template makes it
-// safe to render, but control, format (bidi overrides, zero-width) and line-separator
-// characters would still be invisible or reorder what the analyst sees, as
-// in a file name spoofed with U+202E. They are shown as escapes instead.
+// visText makes attacker-chosen text safe to read: html/template makes it
+// safe to render, visible shows what would be invisible or reordered.
 func visText(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
 	cut := 0
-	if len(s) > htmlMaxText {
-		i := htmlMaxText
-		for i > 0 && !utf8.RuneStart(s[i]) {
-			i--
-		}
+	if len(s) > maxText {
+		i := visible.RuneStart(s, maxText)
 		cut, s = len(s)-i, s[:i]
 	}
-	if strings.ContainsFunc(s, htmlHiddenRune) {
-		var b strings.Builder
-		for _, c := range s {
-			switch {
-			case !htmlHiddenRune(c):
-				b.WriteRune(c)
-			case c < 0x80:
-				fmt.Fprintf(&b, `\x%02x`, c)
-			case c <= 0xffff:
-				fmt.Fprintf(&b, `\u%04x`, c)
-			default:
-				fmt.Fprintf(&b, `\U%08x`, c)
-			}
-		}
-		s = b.String()
-	}
+	s = visible.String(s)
 	if cut > 0 {
 		s += fmt.Sprintf("… [%d more bytes]", cut)
 	}
 	return s
-}
-
-func htmlHiddenRune(c rune) bool {
-	return unicode.IsControl(c) || unicode.In(c, unicode.Cf, unicode.Zl, unicode.Zp)
 }
 
 func visTexts(ss []string) []string {
@@ -115,23 +93,23 @@ func visTexts(ss []string) []string {
 	return out
 }
 
-func htmlTime(t time.Time) string {
+func fmtTime(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
 	return t.UTC().Format("2006-01-02 15:04:05")
 }
 
-// htmlTimeKey sorts like the time it stands for; undated rows sort last.
-func htmlTimeKey(t time.Time) string {
+// timeKey sorts like the time it stands for; undated rows sort last.
+func timeKey(t time.Time) string {
 	if t.IsZero() {
 		return "~"
 	}
 	return t.UTC().Format("2006-01-02T15:04:05.000000000")
 }
 
-// htmlThousands groups digits: record and request counts run into millions.
-func htmlThousands(v any) string {
+// thousands groups digits: record and request counts run into millions.
+func thousands(v any) string {
 	var n int64
 	switch v := v.(type) {
 	case int:
@@ -155,7 +133,7 @@ func htmlThousands(v any) string {
 	return s
 }
 
-func htmlBytes(n int64) string {
+func byteSize(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return strconv.FormatInt(n, 10) + " B"
@@ -170,28 +148,28 @@ func htmlBytes(n int64) string {
 
 // Class names come from fixed sets, never from the result: a saved JSON run
 // may have been edited.
-func htmlVerdictClass(v finding.Verdict) string {
+func verdictClass(v finding.Verdict) string {
 	if v.Valid() {
 		return "v-" + string(v)
 	}
 	return "v-unknown"
 }
 
-func htmlStageClass(s finding.Stage) string {
+func stageClass(s finding.Stage) string {
 	if s.Valid() {
 		return "s-" + string(s)
 	}
 	return "s-unknown"
 }
 
-func htmlSeverityClass(s finding.Severity) string {
+func severityClass(s finding.Severity) string {
 	if s.Valid() {
 		return "sev-" + string(s)
 	}
 	return "sev-unknown"
 }
 
-func htmlChainClass(status string) string {
+func chainClass(status string) string {
 	switch status {
 	case "vulnerable":
 		return "cs-bad"
@@ -204,14 +182,14 @@ func htmlChainClass(status string) string {
 }
 
 var (
-	htmlVerdictOrder = []finding.Verdict{finding.VerdictExploited, finding.VerdictCompromised,
+	verdictOrder = []finding.Verdict{finding.VerdictExploited, finding.VerdictCompromised,
 		finding.VerdictAttempted, finding.VerdictProbed, finding.VerdictClean}
-	htmlStageOrder = []finding.Stage{finding.StageReconnaissance, finding.StageAttempt, finding.StageExploitation,
+	stageOrder = []finding.Stage{finding.StageReconnaissance, finding.StageAttempt, finding.StageExploitation,
 		finding.StagePersistence, finding.StageCollection, finding.StageExecution}
 )
 
-// htmlExposed reports whether the server's current build is open to any chain.
-func htmlExposed(s *finding.Server) bool {
+// exposed reports whether the server's current build is open to any chain.
+func exposed(s *finding.Server) bool {
 	for _, c := range s.Build.Chains {
 		if c.Status == "vulnerable" || c.Status == "partial" {
 			return true
@@ -222,7 +200,7 @@ func htmlExposed(s *finding.Server) bool {
 
 // The view model: everything the template shows, already made visible-safe
 // and formatted, so the template only places strings.
-type htmlPage struct {
+type pageView struct {
 	CSP    string
 	Style  template.CSS // the embedded stylesheet, never data
 	Script template.JS  // the embedded script, never data
@@ -234,82 +212,82 @@ type htmlPage struct {
 	Worst        string
 	WorstClass   string
 	Total        int
-	Counts       []htmlVerdictCount
+	Counts       []verdictCount
 	Exposed      int
 	Breached     int
 	Inconclusive int
 	Findings     int
 	Undated      int
 
-	Servers []htmlServer
-	Stages  []htmlStageCount
-	Chart   htmlChart
-	Rows    []htmlRow
+	Servers []serverView
+	Stages  []stageCount
+	Chart   chartView
+	Rows    []rowView
 	Gaps    []string
 }
 
-type htmlVerdictCount struct {
+type verdictCount struct {
 	Verdict, Class string
 	N              int
 }
 
-type htmlStageCount struct {
+type stageCount struct {
 	Stage, Class string
 	N            int
 }
 
-type htmlServer struct {
+type serverView struct {
 	Anchor, Name, Verdict, Class string
 	Inconclusive, Exposed        bool
 	ExposedTo                    []string
 	LogsFrom, LogsTo             string
 	Reasons                      []string
 	Current                      string
-	Seen                         []htmlBuild
+	Seen                         []buildView
 	Changes                      []string
-	Chains                       []htmlChain
-	Coverage                     []htmlCoverage
+	Chains                       []chainView
+	Coverage                     []coverageView
 	Gaps                         []string
 	GapsTotal, GapsMore          int
-	Attackers                    []htmlAttacker
-	Mailboxes                    []htmlMailbox
-	Suppressed                   []htmlSuppressed
+	Attackers                    []attackerView
+	Mailboxes                    []mailboxView
+	Suppressed                   []suppressedView
 	SuppressedTotal              int64
 	Findings                     int
-	Stages                       []htmlStageCount
-	Plan                         []htmlAction
+	Stages                       []stageCount
+	Plan                         []action
 	Unusable                     int64
 }
 
-type htmlBuild struct{ Build, Release, First, Last, Source string }
+type buildView struct{ Build, Release, First, Last, Source string }
 
-type htmlChain struct{ Chain, Status, Class, Note string }
+type chainView struct{ Chain, Status, Class, Note string }
 
-type htmlCoverage struct {
+type coverageView struct {
 	Source, First, Last, Bytes string
 	Files, Skipped             int
 	Records                    int64
 }
 
-type htmlAttacker struct {
+type attackerView struct {
 	IP, First, Last, Stage, Class string
 	UserAgents, IOCs              []string
 	Requests                      int64
 }
 
-type htmlMailbox struct {
+type mailboxView struct {
 	Mailbox, First, Last string
 	Answered             bool
 	Requests             int64
 	Actions, Via         []string
 }
 
-type htmlSuppressed struct {
+type suppressedView struct {
 	Rule  string
 	Count int64
 }
 
-type htmlRow struct {
+type rowView struct {
 	Time, TimeKey, Server      string
 	Stage, StageClass          string
 	StageKey                   int
@@ -318,27 +296,27 @@ type htmlRow struct {
 	Title, Outcome             string
 	Source, Kind, SourceKey    string
 	IP, UserAgent, Mailbox     string
-	Fields                     []htmlField
+	Fields                     []fieldView
 	IOCs                       []string
 	sortTime                   time.Time
 	sortServer, sortSourceFile string
 	sortLine                   int64
 }
 
-type htmlField struct{ Key, Value string }
+type fieldView struct{ Key, Value string }
 
-func newHTMLPage(r *finding.Result) *htmlPage {
-	p := &htmlPage{
-		CSP: htmlCSP, Style: template.CSS(htmlStyle), Script: template.JS(htmlScript),
-		Tool: visText(r.Tool), Version: visText(r.Version), Started: htmlTime(r.StartedAt),
-		Duration: htmlDuration(r.DurationMS), Roots: visTexts(r.Roots),
+func newPage(r *finding.Result) *pageView {
+	p := &pageView{
+		CSP: csp, Style: template.CSS(style), Script: template.JS(script),
+		Tool: visText(r.Tool), Version: visText(r.Version), Started: fmtTime(r.StartedAt),
+		Duration: duration(r.DurationMS), Roots: visTexts(r.Roots),
 		Rules: r.Rules, Schema: r.SchemaVersion, Total: len(r.Servers),
 	}
 	if p.Tool == "" {
 		p.Tool = "exhunt"
 	}
 	worst := r.Worst()
-	p.Worst, p.WorstClass = string(worst), htmlVerdictClass(worst)
+	p.Worst, p.WorstClass = string(worst), verdictClass(worst)
 
 	servers := make([]*finding.Server, len(r.Servers))
 	for i := range r.Servers {
@@ -362,26 +340,26 @@ func newHTMLPage(r *finding.Result) *htmlPage {
 		if s.Inconclusive {
 			p.Inconclusive++
 		}
-		if htmlExposed(s) {
+		if exposed(s) {
 			p.Exposed++
 		}
 		if s.Verdict.Rank() >= finding.VerdictCompromised.Rank() {
 			p.Breached++
 		}
-		p.Servers = append(p.Servers, newHTMLServer(i, s))
+		p.Servers = append(p.Servers, newServer(i, s))
 		for j := range s.Findings {
 			f := &s.Findings[j]
 			stages[f.Stage]++
-			p.Rows = append(p.Rows, newHTMLRow(s.Name, f))
+			p.Rows = append(p.Rows, newRow(s.Name, f))
 			if f.Time.IsZero() {
 				p.Undated++
 			}
 		}
 	}
-	for _, v := range htmlVerdictOrder {
-		p.Counts = append(p.Counts, htmlVerdictCount{Verdict: string(v), Class: htmlVerdictClass(v), N: counts[v]})
+	for _, v := range verdictOrder {
+		p.Counts = append(p.Counts, verdictCount{Verdict: string(v), Class: verdictClass(v), N: counts[v]})
 	}
-	p.Stages = htmlStageCounts(stages)
+	p.Stages = stageCounts(stages)
 	p.Findings = len(p.Rows)
 	// Chronological, so the table reads as the attack unfolded.
 	sort.SliceStable(p.Rows, func(i, j int) bool {
@@ -401,15 +379,15 @@ func newHTMLPage(r *finding.Result) *htmlPage {
 	for _, g := range r.Gaps {
 		p.Gaps = append(p.Gaps, visText(g.String()))
 	}
-	p.Chart = newHTMLChart(servers)
+	p.Chart = newChart(servers)
 	return p
 }
 
-func htmlStageCounts(m map[finding.Stage]int) []htmlStageCount {
-	var out []htmlStageCount
-	for _, st := range htmlStageOrder {
+func stageCounts(m map[finding.Stage]int) []stageCount {
+	var out []stageCount
+	for _, st := range stageOrder {
 		if m[st] > 0 {
-			out = append(out, htmlStageCount{Stage: string(st), Class: htmlStageClass(st), N: m[st]})
+			out = append(out, stageCount{Stage: string(st), Class: stageClass(st), N: m[st]})
 		}
 	}
 	// Stages a tampered or newer result may carry still get counted.
@@ -421,12 +399,12 @@ func htmlStageCounts(m map[finding.Stage]int) []htmlStageCount {
 	}
 	slices.Sort(other)
 	for _, st := range other {
-		out = append(out, htmlStageCount{Stage: visText(st), Class: "s-unknown", N: m[finding.Stage(st)]})
+		out = append(out, stageCount{Stage: visText(st), Class: "s-unknown", N: m[finding.Stage(st)]})
 	}
 	return out
 }
 
-func htmlDuration(ms int64) string {
+func duration(ms int64) string {
 	d := time.Duration(ms) * time.Millisecond
 	if d >= time.Minute {
 		d = d.Round(time.Second)
@@ -434,68 +412,68 @@ func htmlDuration(ms int64) string {
 	return d.String()
 }
 
-func newHTMLServer(i int, s *finding.Server) htmlServer {
-	v := htmlServer{
+func newServer(i int, s *finding.Server) serverView {
+	v := serverView{
 		Anchor: "server-" + strconv.Itoa(i+1), Name: visText(s.Name), Verdict: visText(string(s.Verdict)),
-		Class: htmlVerdictClass(s.Verdict), Inconclusive: s.Inconclusive, Exposed: htmlExposed(s),
+		Class: verdictClass(s.Verdict), Inconclusive: s.Inconclusive, Exposed: exposed(s),
 		Reasons: visTexts(s.Reasons), Current: visText(s.Build.Current), Changes: visTexts(s.Build.Changes),
 		Findings: len(s.Findings), GapsTotal: len(s.Gaps),
 	}
 	for _, b := range s.Build.Seen {
-		v.Seen = append(v.Seen, htmlBuild{Build: visText(b.Build), Release: visText(strings.TrimSpace(b.Product + " " + b.Update)),
-			First: htmlTime(b.First), Last: htmlTime(b.Last), Source: visText(b.Source)})
+		v.Seen = append(v.Seen, buildView{Build: visText(b.Build), Release: visText(strings.TrimSpace(b.Product + " " + b.Update)),
+			First: fmtTime(b.First), Last: fmtTime(b.Last), Source: visText(b.Source)})
 	}
 	for _, c := range s.Build.Chains {
 		if c.Status == "vulnerable" || c.Status == "partial" {
 			v.ExposedTo = append(v.ExposedTo, visText(c.Chain))
 		}
-		v.Chains = append(v.Chains, htmlChain{Chain: visText(c.Chain), Status: visText(c.Status), Class: htmlChainClass(c.Status), Note: visText(c.Note)})
+		v.Chains = append(v.Chains, chainView{Chain: visText(c.Chain), Status: visText(c.Status), Class: chainClass(c.Status), Note: visText(c.Note)})
 	}
 	var from, to time.Time
 	for _, c := range s.Coverage {
 		if !c.First.IsZero() && (from.IsZero() || c.First.Before(from)) {
 			from = c.First
 		}
-		to = htmlMaxTime(to, c.Last)
-		v.Coverage = append(v.Coverage, htmlCoverage{Source: visText(c.Source), First: htmlTime(c.First), Last: htmlTime(c.Last),
-			Bytes: htmlBytes(c.Bytes), Files: c.Files, Skipped: c.Skipped, Records: c.Lines})
+		to = maxTime(to, c.Last)
+		v.Coverage = append(v.Coverage, coverageView{Source: visText(c.Source), First: fmtTime(c.First), Last: fmtTime(c.Last),
+			Bytes: byteSize(c.Bytes), Files: c.Files, Skipped: c.Skipped, Records: c.Lines})
 	}
-	v.LogsFrom, v.LogsTo = htmlTime(from), htmlTime(to)
+	v.LogsFrom, v.LogsTo = fmtTime(from), fmtTime(to)
 	gaps := slices.Clone(s.Gaps)
 	sort.SliceStable(gaps, func(i, j int) bool { return gaps[i].File < gaps[j].File })
-	for _, g := range gaps[:min(len(gaps), htmlMaxGaps)] {
+	for _, g := range gaps[:min(len(gaps), maxGaps)] {
 		v.Gaps = append(v.Gaps, visText(g.String()))
 	}
 	v.GapsMore = len(gaps) - len(v.Gaps)
 	for _, a := range s.Attackers {
-		v.Attackers = append(v.Attackers, htmlAttacker{IP: visText(a.IP), First: htmlTime(a.FirstSeen), Last: htmlTime(a.LastSeen),
-			Stage: visText(string(a.MaxStage)), Class: htmlStageClass(a.MaxStage), UserAgents: visTexts(a.UserAgents),
+		v.Attackers = append(v.Attackers, attackerView{IP: visText(a.IP), First: fmtTime(a.FirstSeen), Last: fmtTime(a.LastSeen),
+			Stage: visText(string(a.MaxStage)), Class: stageClass(a.MaxStage), UserAgents: visTexts(a.UserAgents),
 			IOCs: visTexts(a.IOCs), Requests: a.Requests})
 	}
 	for _, m := range s.MailboxesAccessed {
-		v.Mailboxes = append(v.Mailboxes, htmlMailbox{Mailbox: visText(m.Mailbox), First: htmlTime(m.FirstSeen), Last: htmlTime(m.LastSeen),
+		v.Mailboxes = append(v.Mailboxes, mailboxView{Mailbox: visText(m.Mailbox), First: fmtTime(m.FirstSeen), Last: fmtTime(m.LastSeen),
 			Answered: m.Answered, Requests: m.Requests, Actions: visTexts(m.Actions), Via: visTexts(m.Via)})
 	}
 	for _, c := range s.Suppressed {
-		v.Suppressed = append(v.Suppressed, htmlSuppressed{Rule: visText(c.Rule), Count: c.Count})
+		v.Suppressed = append(v.Suppressed, suppressedView{Rule: visText(c.Rule), Count: c.Count})
 		v.SuppressedTotal += c.Count
 	}
 	stages := map[finding.Stage]int{}
 	for _, f := range s.Findings {
 		stages[f.Stage]++
 	}
-	v.Stages = htmlStageCounts(stages)
-	v.Plan, v.Unusable = htmlPlan(s), s.UnusableClientAddresses
+	v.Stages = stageCounts(stages)
+	v.Plan, v.Unusable = plan(s), s.UnusableClientAddresses
 	return v
 }
 
-func newHTMLRow(server string, f *finding.Finding) htmlRow {
-	rw := htmlRow{
-		Time: htmlTime(f.Time), TimeKey: htmlTimeKey(f.Time), Server: visText(server),
-		Stage: visText(string(f.Stage)), StageClass: htmlStageClass(f.Stage),
+func newRow(server string, f *finding.Finding) rowView {
+	rw := rowView{
+		Time: fmtTime(f.Time), TimeKey: timeKey(f.Time), Server: visText(server),
+		Stage: visText(string(f.Stage)), StageClass: stageClass(f.Stage),
 		// Sorts by stage, then severity; unknown values rank lowest.
 		StageKey: (f.Stage.Rank()+1)*10 + f.Severity.Rank() + 1,
-		Severity: visText(string(f.Severity)), SeverityClass: htmlSeverityClass(f.Severity),
+		Severity: visText(string(f.Severity)), SeverityClass: severityClass(f.Severity),
 		Rule: visText(f.Rule), Chain: visText(f.Chain), CVEs: visText(strings.Join(f.CVEs, ", ")),
 		Title: visText(f.Title), Outcome: visText(f.Outcome),
 		Source: visText(f.Source.String()), Kind: visText(f.Source.Kind),
@@ -509,7 +487,7 @@ func newHTMLRow(server string, f *finding.Finding) htmlRow {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		rw.Fields = append(rw.Fields, htmlField{Key: visText(k), Value: visText(f.Fields[k])})
+		rw.Fields = append(rw.Fields, fieldView{Key: visText(k), Value: visText(f.Fields[k])})
 	}
 	return rw
 }
@@ -531,45 +509,45 @@ const (
 	chartMaxSegments = 6
 )
 
-type htmlChart struct {
+type chartView struct {
 	Width, Height, PlotX, PlotW, AxisY, LabelY int
-	Lanes                                      []htmlLane
-	Ticks                                      []htmlTick
-	Axis                                       []htmlAxisPiece
+	Lanes                                      []lane
+	Ticks                                      []tick
+	Axis                                       []axisPiece
 	Breaks                                     []int
 	Dated, Marks                               int
 }
 
-type htmlLane struct {
+type lane struct {
 	Server, Label, Title, Class, Note string
 	Y, MidY, TextY, H, CovY, CovH     int
 	Odd                               bool
-	Coverage                          []htmlBand
-	Builds                            []htmlBuildMark
-	Marks                             []htmlMark
+	Coverage                          []band
+	Builds                            []buildMark
+	Marks                             []mark
 }
 
-type htmlBand struct {
+type band struct {
 	X, W  int
 	Title string
 }
 
-type htmlBuildMark struct {
+type buildMark struct {
 	X     int
 	Title string
 }
 
-type htmlMark struct {
+type mark struct {
 	X, Y, W, H          int
 	Stage, Class, Title string
 }
 
-type htmlTick struct {
+type tick struct {
 	X     int
 	Label string
 }
 
-type htmlAxisPiece struct{ X, X2 int }
+type axisPiece struct{ X, X2 int }
 
 // timeSegment is a stretch of time drawn linearly. The axis is broken between
 // segments when nothing happened for long: one run often holds servers whose
@@ -579,10 +557,10 @@ type timeSegment struct {
 	x, w     int
 }
 
-type htmlTimeScale []timeSegment
+type timeScale []timeSegment
 
 // x places t; times outside every segment (not part of the domain) are not drawn.
-func (sc htmlTimeScale) x(t time.Time) (int, bool) {
+func (sc timeScale) x(t time.Time) (int, bool) {
 	for _, s := range sc {
 		if t.Before(s.from) || t.After(s.to) {
 			continue
@@ -610,8 +588,8 @@ func mergeTimeIntervals(iv []timeInterval) []timeInterval {
 	return out
 }
 
-// htmlEventTimes are what the timeline is about: findings and build changes.
-func htmlEventTimes(s *finding.Server) []timeInterval {
+// eventTimes are what the timeline is about: findings and build changes.
+func eventTimes(s *finding.Server) []timeInterval {
 	var iv []timeInterval
 	for _, f := range s.Findings {
 		if !f.Time.IsZero() {
@@ -626,7 +604,7 @@ func htmlEventTimes(s *finding.Server) []timeInterval {
 	return iv
 }
 
-func htmlCoverageIntervals(s *finding.Server) []timeInterval {
+func coverageIntervals(s *finding.Server) []timeInterval {
 	var iv []timeInterval
 	for _, c := range s.Coverage {
 		from, to := c.First, c.Last
@@ -643,9 +621,9 @@ func htmlCoverageIntervals(s *finding.Server) []timeInterval {
 	return mergeTimeIntervals(iv)
 }
 
-// newHTMLTimeScale splits the domain where nothing happens for a tenth of
+// newTimeScale splits the domain where nothing happens for a tenth of
 // the whole span and at least a week, keeping at most chartMaxSegments pieces.
-func newHTMLTimeScale(iv []timeInterval, x, w int) htmlTimeScale {
+func newTimeScale(iv []timeInterval, x, w int) timeScale {
 	merged := mergeTimeIntervals(iv)
 	if len(merged) == 0 {
 		return nil
@@ -679,7 +657,7 @@ func newHTMLTimeScale(iv []timeInterval, x, w int) htmlTimeScale {
 	// legible next to a long stretch.
 	n := len(segs)
 	avail := float64(w - (n-1)*chartBreakW)
-	sc := make(htmlTimeScale, n)
+	sc := make(timeScale, n)
 	pos := x
 	for i, s := range segs {
 		sw := int(avail * (0.5/float64(n) + 0.5*float64(s.to.Sub(s.from))/float64(total)))
@@ -692,7 +670,7 @@ func newHTMLTimeScale(iv []timeInterval, x, w int) htmlTimeScale {
 	return sc
 }
 
-var htmlTickSteps = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+var tickSteps = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
 	time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour,
 	24 * time.Hour, 2 * 24 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour}
 
@@ -700,7 +678,7 @@ var htmlTickSteps = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minu
 func (s timeSegment) ticks() ([]time.Time, string) {
 	most := max(1, s.w/chartTickSpacing)
 	span := s.to.Sub(s.from)
-	for _, st := range htmlTickSteps {
+	for _, st := range tickSteps {
 		if span/st > time.Duration(most) {
 			continue
 		}
@@ -740,8 +718,8 @@ func (s timeSegment) ticks() ([]time.Time, string) {
 	return ts, "2006"
 }
 
-func newHTMLChart(servers []*finding.Server) htmlChart {
-	c := htmlChart{Width: chartW, PlotX: chartLabelW, PlotW: chartW - chartLabelW - chartRight}
+func newChart(servers []*finding.Server) chartView {
+	c := chartView{Width: chartW, PlotX: chartLabelW, PlotW: chartW - chartLabelW - chartRight}
 	c.AxisY = chartTop + len(servers)*chartLaneH + 4
 	c.LabelY = c.AxisY + 16
 	c.Height = c.AxisY + chartAxisH
@@ -750,17 +728,17 @@ func newHTMLChart(servers []*finding.Server) htmlChart {
 	// that a clean run still shows which days its logs covered.
 	var iv []timeInterval
 	for _, s := range servers {
-		iv = append(iv, htmlEventTimes(s)...)
+		iv = append(iv, eventTimes(s)...)
 	}
 	if len(iv) == 0 {
 		for _, s := range servers {
-			iv = append(iv, htmlCoverageIntervals(s)...)
+			iv = append(iv, coverageIntervals(s)...)
 		}
 	}
-	sc := newHTMLTimeScale(iv, c.PlotX, c.PlotW)
+	sc := newTimeScale(iv, c.PlotX, c.PlotW)
 	lastLabel := -chartTickSpacing
 	for i, seg := range sc {
-		c.Axis = append(c.Axis, htmlAxisPiece{seg.x, seg.x + seg.w})
+		c.Axis = append(c.Axis, axisPiece{seg.x, seg.x + seg.w})
 		if i > 0 {
 			c.Breaks = append(c.Breaks, seg.x-chartBreakW/2)
 		}
@@ -781,7 +759,7 @@ func newHTMLChart(servers []*finding.Server) htmlChart {
 				l = "2006-01-02 15:04"
 			}
 			first = false
-			c.Ticks = append(c.Ticks, htmlTick{X: x, Label: t.UTC().Format(l)})
+			c.Ticks = append(c.Ticks, tick{X: x, Label: t.UTC().Format(l)})
 		}
 	}
 	for i, s := range servers {
@@ -790,34 +768,34 @@ func newHTMLChart(servers []*finding.Server) htmlChart {
 	return c
 }
 
-func (c *htmlChart) newLane(i int, s *finding.Server, sc htmlTimeScale) htmlLane {
+func (c *chartView) newLane(i int, s *finding.Server, sc timeScale) lane {
 	name := visText(s.Name)
 	label := name
 	if r := []rune(label); len(r) > 22 {
 		label = string(r[:21]) + "…"
 	}
 	y := chartTop + i*chartLaneH
-	l := htmlLane{Server: name, Label: label, Class: htmlVerdictClass(s.Verdict), Y: y, H: chartLaneH - 2, CovY: y + 2, CovH: chartLaneH - 6,
+	l := lane{Server: name, Label: label, Class: verdictClass(s.Verdict), Y: y, H: chartLaneH - 2, CovY: y + 2, CovH: chartLaneH - 6,
 		MidY: y + chartLaneH/2 - 1, TextY: y + chartLaneH/2 + 3, Odd: i%2 == 1}
 	l.Title = fmt.Sprintf("%s: %s, %d findings — click to filter the evidence", name, visText(string(s.Verdict)), len(s.Findings))
 
-	cov := htmlCoverageIntervals(s)
+	cov := coverageIntervals(s)
 	for _, v := range cov {
-		title := fmt.Sprintf("%s has logs from %s to %s UTC", name, htmlTime(v.from), htmlTime(v.to))
+		title := fmt.Sprintf("%s has logs from %s to %s UTC", name, fmtTime(v.from), fmtTime(v.to))
 		for _, seg := range sc {
-			from, to := htmlMaxTime(v.from, seg.from), htmlMinTime(v.to, seg.to)
+			from, to := maxTime(v.from, seg.from), minTime(v.to, seg.to)
 			if to.Before(from) {
 				continue
 			}
 			x0, _ := sc.x(from)
 			x1, _ := sc.x(to)
-			l.Coverage = append(l.Coverage, htmlBand{X: x0, W: max(x1-x0, 2), Title: title})
+			l.Coverage = append(l.Coverage, band{X: x0, W: max(x1-x0, 2), Title: title})
 		}
 	}
 	for j, b := range s.Build.Seen {
 		if x, ok := sc.x(b.First); ok && j > 0 {
-			l.Builds = append(l.Builds, htmlBuildMark{X: x, Title: fmt.Sprintf("build %s (%s) first seen %s UTC",
-				visText(b.Build), visText(strings.TrimSpace(b.Product+" "+b.Update)), htmlTime(b.First))})
+			l.Builds = append(l.Builds, buildMark{X: x, Title: fmt.Sprintf("build %s (%s) first seen %s UTC",
+				visText(b.Build), visText(strings.TrimSpace(b.Product+" "+b.Update)), fmtTime(b.First))})
 		}
 	}
 
@@ -850,20 +828,20 @@ func (c *htmlChart) newLane(i int, s *finding.Server, sc htmlTimeScale) htmlLane
 	})
 	for _, k := range keys {
 		level := max(k.stage.Rank(), 0)
-		l.Marks = append(l.Marks, htmlMark{X: c.PlotX + k.col*chartColW, Y: y + 5 + (5-level)*chartStageStep, W: chartColW, H: chartStageStep - 1,
-			Stage: visText(string(k.stage)), Class: htmlStageClass(k.stage), Title: htmlMarkTitle(name, groups[k])})
+		l.Marks = append(l.Marks, mark{X: c.PlotX + k.col*chartColW, Y: y + 5 + (5-level)*chartStageStep, W: chartColW, H: chartStageStep - 1,
+			Stage: visText(string(k.stage)), Class: stageClass(k.stage), Title: markTitle(name, groups[k])})
 	}
 	c.Marks += len(l.Marks)
 	if len(l.Marks) == 0 {
 		l.Note = "no dated findings"
 		if len(cov) > 0 {
-			l.Note += fmt.Sprintf(" · logs %s → %s UTC", htmlTime(cov[0].from), htmlTime(cov[len(cov)-1].to))
+			l.Note += fmt.Sprintf(" · logs %s → %s UTC", fmtTime(cov[0].from), fmtTime(cov[len(cov)-1].to))
 		}
 	}
 	return l
 }
 
-func htmlMarkTitle(server string, fs []*finding.Finding) string {
+func markTitle(server string, fs []*finding.Finding) string {
 	f := fs[0]
 	if len(fs) == 1 {
 		what := visText(f.Title)
@@ -871,7 +849,7 @@ func htmlMarkTitle(server string, fs []*finding.Finding) string {
 			what += ": " + visText(f.Outcome)
 		}
 		return fmt.Sprintf("%s UTC — %s\nstage: %s, severity: %s\nrule: %s\n%s\nsource: %s",
-			htmlTime(f.Time), server, visText(string(f.Stage)), visText(string(f.Severity)), visText(f.Rule), what, visText(f.Source.String()))
+			fmtTime(f.Time), server, visText(string(f.Stage)), visText(string(f.Severity)), visText(f.Rule), what, visText(f.Source.String()))
 	}
 	last := f.Time
 	rules := map[string]int{}
@@ -879,7 +857,7 @@ func htmlMarkTitle(server string, fs []*finding.Finding) string {
 		if g.Time.Before(f.Time) {
 			f = g
 		}
-		last = htmlMaxTime(last, g.Time)
+		last = maxTime(last, g.Time)
 		rules[g.Rule]++
 	}
 	var parts []string
@@ -887,17 +865,17 @@ func htmlMarkTitle(server string, fs []*finding.Finding) string {
 		parts = append(parts, fmt.Sprintf("%s ×%d", visText(r), rules[r]))
 	}
 	return fmt.Sprintf("%d findings — %s\n%s – %s UTC\nstage: %s\nrules: %s\nfirst source: %s",
-		len(fs), server, htmlTime(f.Time), htmlTime(last), visText(string(f.Stage)), strings.Join(parts, ", "), visText(f.Source.String()))
+		len(fs), server, fmtTime(f.Time), fmtTime(last), visText(string(f.Stage)), strings.Join(parts, ", "), visText(f.Source.String()))
 }
 
-func htmlMinTime(a, b time.Time) time.Time {
+func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
 		return b
 	}
 	return a
 }
 
-func htmlMaxTime(a, b time.Time) time.Time {
+func maxTime(a, b time.Time) time.Time {
 	if b.After(a) {
 		return b
 	}

@@ -1,4 +1,4 @@
-package report
+package html
 
 import (
 	"bytes"
@@ -13,13 +13,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/exhunt/exhunt/internal/finding"
 )
 
-// htmlPayloads are placed in every string of the hostile result: log fields,
+// payloads are placed in every string of the hostile result: log fields,
 // file and server names, user agents, reasons, IPs.
-var htmlPayloads = []string{
+var payloads = []string{
 	`<script>window.pwned=1</script>`,
 	`"><img src=x onerror="document.body.dataset.pwned=1">`,
 	`</style><style>body{display:none}</style>`,
@@ -32,25 +33,27 @@ var htmlPayloads = []string{
 	"line\u2028sep\u2029para",
 	"ctl\x00\x07\x1b[31m\r\n\x7f\u0085",
 	"\u202egpj.exe",
+	"bad\xffutf8\xc3",
+	"=cmd|' /C calc'!A0",
 }
 
-// htmlMustNotAppear are the payload fragments that would be live markup if they
+// mustNotAppear are the payload fragments that would be live markup if they
 // reached the page unescaped.
-var htmlMustNotAppear = []string{
+var mustNotAppear = []string{
 	`<script>window.pwned`, `<img src=x`, `</style><style>`, `<script>document`, `<svg onload`,
 	"\x00", "\x07", "\x1b", "\x7f", "\u0085", "\u2028", "\u2029", "\u202e",
 }
 
-func htmlHostile(i int) string { return htmlPayloads[i%len(htmlPayloads)] + "#" + strconv.Itoa(i) }
+func hostile(i int) string { return payloads[i%len(payloads)] + "#" + strconv.Itoa(i) }
 
-func htmlHostileResult() *finding.Result {
+func hostileResult() *finding.Result {
 	t0 := time.Date(2021, 3, 3, 4, 0, 0, 0, time.UTC)
-	r := &finding.Result{SchemaVersion: finding.SchemaVersion, Tool: "exhunt", Version: htmlHostile(0), StartedAt: t0,
-		DurationMS: 1234, Rules: 18, Roots: []string{htmlHostile(1), htmlHostile(2)},
-		Gaps: []finding.Gap{{File: htmlHostile(3), Reason: htmlHostile(4)}}}
+	r := &finding.Result{SchemaVersion: finding.SchemaVersion, Tool: "exhunt", Version: hostile(0), StartedAt: t0,
+		DurationMS: 1234, Rules: 18, Roots: []string{hostile(1), hostile(2)},
+		Gaps: []finding.Gap{{File: hostile(3), Reason: hostile(4)}}}
 	verdicts := []finding.Verdict{finding.VerdictExploited, finding.VerdictProbed, finding.VerdictClean}
 	n := 0
-	next := func() string { n++; return htmlHostile(n) }
+	next := func() string { n++; return hostile(n) }
 	for si, v := range verdicts {
 		s := finding.Server{Name: next(), Verdict: v, Inconclusive: si == 0, Reasons: []string{next(), next()},
 			Build: finding.BuildHistory{Current: next(),
@@ -68,7 +71,7 @@ func htmlHostileResult() *finding.Result {
 			for j := range 12 {
 				st, sev := finding.Stage(next()), finding.Severity(next()) // values a tampered file could carry
 				if j%3 > 0 {
-					st, sev = htmlStageOrder[j%len(htmlStageOrder)], finding.SeverityHigh
+					st, sev = stageOrder[j%len(stageOrder)], finding.SeverityHigh
 				}
 				s.Findings = append(s.Findings, finding.Finding{Server: s.Name, Rule: next(), Title: next(), Stage: st, Outcome: next(),
 					CVEs: []string{next()}, Chain: next(), Severity: sev, Time: t0.Add(time.Duration(j) * time.Minute),
@@ -81,8 +84,8 @@ func htmlHostileResult() *finding.Result {
 	return r
 }
 
-// htmlFleetResult is an ordinary run: six servers, one with a thousand findings.
-func htmlFleetResult() *finding.Result {
+// fleetResult is an ordinary run: six servers, one with a thousand findings.
+func fleetResult() *finding.Result {
 	t0 := time.Date(2021, 3, 2, 0, 0, 0, 0, time.UTC)
 	cov := func(from time.Time, days int) []finding.Coverage {
 		return []finding.Coverage{
@@ -117,7 +120,7 @@ func htmlFleetResult() *finding.Result {
 		Suppressed:        []finding.RuleCount{{Rule: "proxylogon-ecp-js", Count: 250}},
 	}
 	for i := range 1000 {
-		ex1.Findings = append(ex1.Findings, f("EXCH01", t0.Add(time.Duration(i)*20*time.Second), htmlStageOrder[i%len(htmlStageOrder)], int64(i+1)))
+		ex1.Findings = append(ex1.Findings, f("EXCH01", t0.Add(time.Duration(i)*20*time.Second), stageOrder[i%len(stageOrder)], int64(i+1)))
 	}
 	for i := range 30 {
 		ex1.Gaps = append(ex1.Gaps, finding.Gap{Server: "EXCH01", File: fmt.Sprintf("EXCH01/bad%02d.log.gz", i), Reason: "gzip: invalid header"})
@@ -140,23 +143,23 @@ func htmlFleetResult() *finding.Result {
 	}
 }
 
-// htmlFleetWant is what the summary of fleetResult must say.
-var htmlFleetWant = map[string]int{
+// fleetWant is what the summary of fleetResult must say.
+var fleetWant = map[string]int{
 	"count-servers": 6, "count-exploited": 1, "count-compromised": 1, "count-attempted": 1, "count-probed": 1, "count-clean": 2,
 	"count-exposed": 3, "count-breached": 2, "count-inconclusive": 2, "ev-shown": 1007, "undated": 1,
 }
 
-func renderHTML(t *testing.T, r *finding.Result) string {
+func render(t *testing.T, r *finding.Result) string {
 	t.Helper()
 	var b bytes.Buffer
-	if err := HTML(&b, r); err != nil {
+	if err := Write(&b, r); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
 }
 
-// htmlDataCount reads data-count from the element with the given id.
-func htmlDataCount(t *testing.T, doc, id string) int {
+// dataCount reads data-count from the element with the given id.
+func dataCount(t *testing.T, doc, id string) int {
 	t.Helper()
 	tag := regexp.MustCompile(`<[a-z]+ [^>]*\bid="` + regexp.QuoteMeta(id) + `"[^>]*>`).FindString(doc)
 	m := regexp.MustCompile(`\bdata-count="(\d+)"`).FindStringSubmatch(tag)
@@ -167,19 +170,19 @@ func htmlDataCount(t *testing.T, doc, id string) int {
 	return n
 }
 
-func htmlCheckCounts(t *testing.T, doc string, want map[string]int) {
+func checkCounts(t *testing.T, doc string, want map[string]int) {
 	t.Helper()
 	for id, n := range want {
-		if got := htmlDataCount(t, doc, id); got != n {
+		if got := dataCount(t, doc, id); got != n {
 			t.Errorf("%s shows %d, want %d", id, got, n)
 		}
 	}
 }
 
-func TestHTMLEscapesHostileEvidence(t *testing.T) {
-	r := htmlHostileResult()
-	out := renderHTML(t, r)
-	for _, p := range htmlMustNotAppear {
+func TestEscapesHostileEvidence(t *testing.T) {
+	r := hostileResult()
+	out := render(t, r)
+	for _, p := range mustNotAppear {
 		if strings.Contains(out, p) {
 			i := strings.Index(out, p)
 			t.Errorf("output carries %q unescaped: …%s…", p, out[max(0, i-80):min(len(out), i+80)])
@@ -206,38 +209,38 @@ func TestHTMLEscapesHostileEvidence(t *testing.T) {
 	if m == nil {
 		t.Fatal("no Content-Security-Policy meta")
 	}
-	csp := html.UnescapeString(m[1])
-	if csp != htmlCSP {
-		t.Errorf("CSP %q, want %q", csp, htmlCSP)
+	got := html.UnescapeString(m[1])
+	if got != csp {
+		t.Errorf("CSP %q, want %q", got, csp)
 	}
 	script := regexp.MustCompile(`(?s)<script>(.*?)</script>`).FindStringSubmatch(out)
 	style := regexp.MustCompile(`(?s)<style>(.*?)</style>`).FindStringSubmatch(out)
 	if script == nil || style == nil {
 		t.Fatal("inline script or style missing")
 	}
-	for _, want := range []string{"default-src 'none'", "script-src '" + htmlCSPHash(script[1]) + "'", "style-src '" + htmlCSPHash(style[1]) + "'",
+	for _, want := range []string{"default-src 'none'", "script-src '" + cspHash(script[1]) + "'", "style-src '" + cspHash(style[1]) + "'",
 		"img-src data:", "form-action 'none'", "base-uri 'none'"} {
-		if !strings.Contains(csp, want) {
-			t.Errorf("CSP %q lacks %q", csp, want)
+		if !strings.Contains(got, want) {
+			t.Errorf("CSP %q lacks %q", got, want)
 		}
 	}
-	if strings.Contains(csp, "unsafe") || strings.Contains(csp, "connect-src") || strings.Contains(csp, "frame-src") {
-		t.Errorf("CSP too permissive: %q", csp)
+	if strings.Contains(got, "unsafe") || strings.Contains(got, "connect-src") || strings.Contains(got, "frame-src") {
+		t.Errorf("CSP too permissive: %q", got)
 	}
 	if !strings.Contains(out, `<meta name="referrer" content="no-referrer">`) {
 		t.Error("no referrer policy")
 	}
-	htmlCheckCounts(t, out, map[string]int{"count-servers": 3, "count-exploited": 1, "count-probed": 1, "count-clean": 1,
+	checkCounts(t, out, map[string]int{"count-servers": 3, "count-exploited": 1, "count-probed": 1, "count-clean": 1,
 		"count-compromised": 0, "count-exposed": 3, "count-breached": 1, "count-inconclusive": 1, "ev-shown": 24})
 	if n := strings.Count(out, `<tr class="ev"`); n != 24 {
 		t.Errorf("%d evidence rows, want 24", n)
 	}
 }
 
-func TestHTMLFleet(t *testing.T) {
-	r := htmlFleetResult()
-	out := renderHTML(t, r)
-	htmlCheckCounts(t, out, htmlFleetWant)
+func TestFleet(t *testing.T) {
+	r := fleetResult()
+	out := render(t, r)
+	checkCounts(t, out, fleetWant)
 	if n := strings.Count(out, `<tr class="ev"`); n != 1007 {
 		t.Errorf("%d evidence rows, want 1007", n)
 	}
@@ -268,15 +271,15 @@ func TestHTMLFleet(t *testing.T) {
 	}
 }
 
-func TestHTMLEmpty(t *testing.T) {
-	out := renderHTML(t, &finding.Result{SchemaVersion: finding.SchemaVersion, Tool: "exhunt"})
-	htmlCheckCounts(t, out, map[string]int{"count-servers": 0, "count-clean": 0, "ev-shown": 0})
+func TestEmpty(t *testing.T) {
+	out := render(t, &finding.Result{SchemaVersion: finding.SchemaVersion, Tool: "exhunt"})
+	checkCounts(t, out, map[string]int{"count-servers": 0, "count-clean": 0, "ev-shown": 0})
 	if !strings.Contains(out, "No servers were found") {
 		t.Error("empty result not explained")
 	}
 }
 
-func TestHTMLVisText(t *testing.T) {
+func TestVisText(t *testing.T) {
 	for in, want := range map[string]string{
 		"EXCH01":                  "EXCH01",
 		"a\x1b[31mb\x07":          `a\x1b[31mb\x07`,
@@ -287,7 +290,7 @@ func TestHTMLVisText(t *testing.T) {
 		"tag\U000e0041":           `tag\U000e0041`,
 		"bad\xffutf8":             "bad\ufffdutf8",
 		"ünïcödé ok — 日本":         "ünïcödé ok — 日本",
-		strings.Repeat("é", 3000): strings.Repeat("é", htmlMaxText/2) + "… [1904 more bytes]",
+		strings.Repeat("é", 3000): strings.Repeat("é", maxText/2) + "… [1904 more bytes]",
 	} {
 		if got := visText(in); got != want {
 			t.Errorf("vis(%.40q) = %.60q, want %.60q", in, got, want)
@@ -295,14 +298,14 @@ func TestHTMLVisText(t *testing.T) {
 	}
 }
 
-func TestHTMLTimeScaleBreaksLongGaps(t *testing.T) {
+func TestTimeScaleBreaksLongGaps(t *testing.T) {
 	t0 := time.Date(2021, 3, 1, 0, 0, 0, 0, time.UTC)
 	pt := func(t time.Time) timeInterval { return timeInterval{t, t} }
-	one := newHTMLTimeScale([]timeInterval{pt(t0), pt(t0.Add(72 * time.Hour)), pt(t0.Add(5 * 24 * time.Hour))}, 200, 984)
+	one := newTimeScale([]timeInterval{pt(t0), pt(t0.Add(72 * time.Hour)), pt(t0.Add(5 * 24 * time.Hour))}, 200, 984)
 	if len(one) != 1 {
 		t.Errorf("five days split into %d segments", len(one))
 	}
-	three := newHTMLTimeScale([]timeInterval{pt(t0), pt(t0.AddDate(0, 5, 0)), pt(t0.AddDate(1, 9, 0)), pt(t0.AddDate(1, 9, 2))}, 200, 984)
+	three := newTimeScale([]timeInterval{pt(t0), pt(t0.AddDate(0, 5, 0)), pt(t0.AddDate(1, 9, 0)), pt(t0.AddDate(1, 9, 2))}, 200, 984)
 	if len(three) != 3 {
 		t.Fatalf("three bursts over two years drawn as %d segments", len(three))
 	}
@@ -328,7 +331,7 @@ func TestHTMLTimeScaleBreaksLongGaps(t *testing.T) {
 	for i := range 20 {
 		many = append(many, pt(t0.AddDate(0, 2*i, 0)))
 	}
-	if n := len(newHTMLTimeScale(many, 200, 984)); n > chartMaxSegments {
+	if n := len(newTimeScale(many, 200, 984)); n > chartMaxSegments {
 		t.Errorf("%d segments, at most %d", n, chartMaxSegments)
 	}
 }
@@ -355,7 +358,7 @@ func chromiumDumpDOM(t *testing.T, url string) string {
 	return stdout.String()
 }
 
-func TestHTMLInChromium(t *testing.T) {
+func TestInChromium(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		const msg = "chromium not installed: .ci/run must apt-get install chromium"
 		if os.Getenv("CI") == "true" {
@@ -366,12 +369,13 @@ func TestHTMLInChromium(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, r *finding.Result) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(renderHTML(t, r)), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(render(t, r)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return "file://" + filepath.ToSlash(p)
 	}
-	hostileURL, fleetURL := write("hostile.html", htmlHostileResult()), write("fleet.html", htmlFleetResult())
+	hostileURL, fleetURL := write("hostile.html", hostileResult()), write("fleet.html", fleetResult())
+	scanURL := write("scan.html", hostileScan())
 
 	rows := regexp.MustCompile(`<tr class="ev"[^>]*>`)
 	visible := func(dom string) int {
@@ -406,10 +410,22 @@ func TestHTMLInChromium(t *testing.T) {
 		if !strings.Contains(dom, `&lt;script&gt;window.pwned=1&lt;/script&gt;`) {
 			t.Error("hostile server name not shown as text")
 		}
-		htmlCheckCounts(t, dom, map[string]int{"count-servers": 3, "count-exploited": 1, "count-probed": 1, "count-clean": 1, "ev-shown": 24})
+		checkCounts(t, dom, map[string]int{"count-servers": 3, "count-exploited": 1, "count-probed": 1, "count-clean": 1, "ev-shown": 24})
 		if n := len(rows.FindAllString(dom, -1)); n != 24 || visible(dom) != 24 {
 			t.Errorf("%d evidence rows (%d visible), want 24", n, visible(dom))
 		}
+	})
+
+	t.Run("scan", func(t *testing.T) {
+		dom := chromiumDumpDOM(t, scanURL)
+		if regexp.MustCompile(`<[a-zA-Z][^>]*\sdata-pwned`).MatchString(dom) {
+			t.Error("a payload ran: data-pwned set")
+		}
+		elements(t, dom, map[string]int{"script": 0, "style": 1, "img": 0, "iframe": 0, "svg": 0, "body": 1})
+		if !strings.Contains(dom, `&lt;script&gt;window.pwned=1&lt;/script&gt;`) {
+			t.Error("hostile target not shown as text")
+		}
+		checkCounts(t, dom, map[string]int{"count-targets": len(payloads) + 1, "count-vulnerable": len(payloads)})
 	})
 
 	t.Run("fleet", func(t *testing.T) {
@@ -417,7 +433,7 @@ func TestHTMLInChromium(t *testing.T) {
 		if !ready.MatchString(dom) {
 			t.Fatalf("the page's script did not run (CSP hash wrong?): %s", regexp.MustCompile(`<body[^>]*>`).FindString(dom))
 		}
-		htmlCheckCounts(t, dom, htmlFleetWant)
+		checkCounts(t, dom, fleetWant)
 		if n := len(rows.FindAllString(dom, -1)); n != 1007 || visible(dom) != 1007 {
 			t.Errorf("%d evidence rows (%d visible), want 1007", n, visible(dom))
 		}
@@ -430,7 +446,7 @@ func TestHTMLInChromium(t *testing.T) {
 	// The script reads its filter from the fragment; this is the same path
 	// a click on a stage legend entry or a server lane takes.
 	t.Run("filtered", func(t *testing.T) {
-		r := htmlFleetResult()
+		r := fleetResult()
 		want := 0
 		for _, f := range r.Servers[1].Findings {
 			if f.Stage == finding.StageExecution {
@@ -441,7 +457,7 @@ func TestHTMLInChromium(t *testing.T) {
 		if got := visible(dom); got != want {
 			t.Errorf("%d rows visible with stage=execution, server=EXCH01; want %d", got, want)
 		}
-		if got := htmlDataCount(t, dom, "ev-shown"); got != want {
+		if got := dataCount(t, dom, "ev-shown"); got != want {
 			t.Errorf("ev-shown says %d, want %d", got, want)
 		}
 		if !regexp.MustCompile(`<button [^>]*data-filter-stage="execution" aria-pressed="true"`).MatchString(dom) {
@@ -451,4 +467,54 @@ func TestHTMLInChromium(t *testing.T) {
 			t.Error("the EXCH01 lane is not shown as selected")
 		}
 	})
+}
+
+// TestScanPageHostile renders a scan whose servers answered with hostile
+// strings: what a server says reaches the page only as text.
+func hostileScan() *finding.Result {
+	t0 := time.Date(2021, 3, 3, 4, 0, 0, 0, time.UTC)
+	r := &finding.Result{SchemaVersion: finding.SchemaVersion, Kind: finding.KindScan, Tool: "exhunt", Version: hostile(0), StartedAt: t0}
+	for i := range len(payloads) {
+		r.Targets = append(r.Targets, finding.Target{Seq: uint64(i), Target: "https://" + hostile(i) + "/", IP: "192.0.2.7",
+			Status: finding.StatusExchange, Error: hostile(i + 1),
+			Exchange: &finding.Exchange{Build: hostile(i + 2), Product: hostile(i + 3), Update: hostile(i + 4)},
+			Chains: []finding.ChainVerdict{{Chain: "proxylogon", Verdict: finding.ChainVulnerable, Reason: hostile(i + 5)},
+				{Chain: "proxyshell", Verdict: hostile(i + 6)}},
+			Webshells: []finding.Webshell{{Path: "/owa/auth/" + hostile(i+7), Status: 200}}, Time: t0})
+	}
+	r.Targets = append(r.Targets, finding.Target{Seq: 99, Input: hostile(8), Status: finding.StatusInvalid})
+	return r
+}
+
+func TestScanPageHostile(t *testing.T) {
+	r := hostileScan()
+	out := render(t, r)
+	for _, p := range mustNotAppear {
+		if strings.Contains(out, p) {
+			t.Errorf("scan page carries %q unescaped", p)
+		}
+	}
+	if !utf8.ValidString(out) {
+		t.Error("scan page is not valid UTF-8")
+	}
+	if regexp.MustCompile(`(?i)\b(href|src|action)\s*=\s*["']?\s*javascript:`).MatchString(out) {
+		t.Error("a javascript: URL reached an attribute")
+	}
+	m := regexp.MustCompile(`<meta http-equiv="Content-Security-Policy" content="([^"]*)">`).FindStringSubmatch(out)
+	if strings.Contains(out, "<script") || strings.Count(out, "<style") != 1 || m == nil || html.UnescapeString(m[1]) != csp {
+		t.Error("scan page: want no script, our one style and the report's CSP")
+	}
+	title := regexp.MustCompile(`(?s)<title>(.*?)</title>`).FindStringSubmatch(out)
+	if title == nil || title[1] != fmt.Sprintf("Exchange exposure scan — %d targets, %d vulnerable", len(r.Targets), len(payloads)) {
+		t.Errorf("title %q", title)
+	}
+	for _, want := range []string{`\u202egpj.exe`, "bad\ufffdutf8", `=cmd|&#39; /C calc&#39;!A0`, `&lt;script&gt;window.pwned=1&lt;/script&gt;`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scan page lacks the escaped payload %q", want)
+		}
+	}
+	checkCounts(t, out, map[string]int{"count-targets": len(payloads) + 1, "count-vulnerable": len(payloads)})
+	if n := strings.Count(out, `<tr class="cs-bad"`); n != len(payloads) {
+		t.Errorf("%d vulnerable rows, want %d", n, len(payloads))
+	}
 }

@@ -1,4 +1,5 @@
-package report
+// Package sarif writes a hunt result as a SARIF 2.1.0 log.
+package sarif
 
 import (
 	"cmp"
@@ -13,7 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/visible"
 )
 
 // SARIF 2.1.0 output, for code-scanning dashboards and importers such as
@@ -25,36 +28,24 @@ import (
 // DefectDojo prefers the latter when present, GitHub uses only the latter.
 
 const (
-	sarifSchema  = "https://json.schemastore.org/sarif-2.1.0.json"
-	sarifVersion = "2.1.0"
-	// sarifRootID is the uriBaseId of relative artifact locations: the
+	schemaURI = "https://json.schemastore.org/sarif-2.1.0.json"
+	version   = "2.1.0"
+	// rootID is the uriBaseId of relative artifact locations: the
 	// folder the hunted paths are relative to.
-	sarifRootID = "EVIDENCEROOT"
-	// sarifFingerprintKey names exhunt's partial fingerprint; bump the version if
+	rootID = "EVIDENCEROOT"
+	// fingerprintKey names exhunt's partial fingerprint; bump the version if
 	// what it hashes changes, so dashboards do not match old and new.
-	sarifFingerprintKey = "exhuntFinding/v1"
+	fingerprintKey = "exhuntFinding/v1"
 )
 
 // InformationURI is tool.driver.informationUri, the tool's home page. The
 // schema requires an absolute URI, so the field is left out while this is
-// empty; set it here or at link time (-X exhunt/internal/report.InformationURI=...).
+// empty; set it here or at link time (-X github.com/exhunt/exhunt/internal/report/sarif.InformationURI=...).
 var InformationURI = ""
 
-// RuleInfo is the catalog metadata of one rule, as SARIF wants it.
-type RuleInfo struct {
-	ID          string
-	Title       string
-	Description string
-	CVEs        []string
-	Chain       string
-	Stage       string
-	Severity    string
-	References  []string
-}
-
-// sarifSecuritySeverity is GitHub's numeric scale (critical >= 9.0, high >= 7.0,
+// securitySeverity is GitHub's numeric scale (critical >= 9.0, high >= 7.0,
 // medium >= 4.0, low > 0), which importers map back to the same names.
-var sarifSecuritySeverity = map[finding.Severity]string{
+var securitySeverity = map[finding.Severity]string{
 	finding.SeverityCritical: "9.5",
 	finding.SeverityHigh:     "8.0",
 	finding.SeverityMedium:   "5.5",
@@ -62,9 +53,9 @@ var sarifSecuritySeverity = map[finding.Severity]string{
 	finding.SeverityInfo:     "0.0",
 }
 
-// sarifLevel maps a severity to a SARIF level; unknown severities get
+// level maps a severity to a SARIF level; unknown severities get
 // "warning", SARIF's own default.
-func sarifLevel(s finding.Severity) string {
+func level(s finding.Severity) string {
 	switch s {
 	case finding.SeverityCritical, finding.SeverityHigh:
 		return "error"
@@ -74,52 +65,52 @@ func sarifLevel(s finding.Severity) string {
 	return "warning"
 }
 
-type sarifLog struct {
-	Schema  string     `json:"$schema"`
-	Version string     `json:"version"`
-	Runs    []sarifRun `json:"runs"`
+type Log struct {
+	Schema  string `json:"$schema"`
+	Version string `json:"version"`
+	Runs    []Run  `json:"runs"`
 }
 
-type sarifRun struct {
-	Tool               sarifTool                        `json:"tool"`
-	Invocations        []sarifInvocation                `json:"invocations"`
-	OriginalURIBaseIDs map[string]sarifArtifactLocation `json:"originalUriBaseIds"`
+type Run struct {
+	Tool               Tool                        `json:"tool"`
+	Invocations        []Invocation                `json:"invocations"`
+	OriginalURIBaseIDs map[string]ArtifactLocation `json:"originalUriBaseIds"`
 	// Results is always an array: an empty one says "nothing found", an
 	// absent one "not analysed".
-	Results    []sarifResult      `json:"results"`
-	Properties sarifRunProperties `json:"properties"`
+	Results    []Result      `json:"results"`
+	Properties RunProperties `json:"properties"`
 }
 
-type sarifTool struct {
-	Driver sarifDriver `json:"driver"`
+type Tool struct {
+	Driver Driver `json:"driver"`
 }
 
-type sarifDriver struct {
-	Name           string      `json:"name"`
-	Version        string      `json:"version,omitempty"`
-	InformationURI string      `json:"informationUri,omitempty"`
-	Rules          []sarifRule `json:"rules"`
+type Driver struct {
+	Name           string `json:"name"`
+	Version        string `json:"version,omitempty"`
+	InformationURI string `json:"informationUri,omitempty"`
+	Rules          []Rule `json:"rules"`
 }
 
-type sarifText struct {
+type Text struct {
 	Text string `json:"text"`
 }
 
-type sarifRule struct {
-	ID                   string              `json:"id"`
-	Name                 string              `json:"name,omitempty"`
-	ShortDescription     sarifText           `json:"shortDescription"`
-	FullDescription      *sarifText          `json:"fullDescription,omitempty"`
-	HelpURI              string              `json:"helpUri,omitempty"`
-	DefaultConfiguration *sarifConfiguration `json:"defaultConfiguration,omitempty"`
-	Properties           sarifRuleProperties `json:"properties"`
+type Rule struct {
+	ID                   string         `json:"id"`
+	Name                 string         `json:"name,omitempty"`
+	ShortDescription     Text           `json:"shortDescription"`
+	FullDescription      *Text          `json:"fullDescription,omitempty"`
+	HelpURI              string         `json:"helpUri,omitempty"`
+	DefaultConfiguration *Configuration `json:"defaultConfiguration,omitempty"`
+	Properties           RuleProperties `json:"properties"`
 }
 
-type sarifConfiguration struct {
+type Configuration struct {
 	Level string `json:"level"`
 }
 
-type sarifRuleProperties struct {
+type RuleProperties struct {
 	// Tags must be unique (the schema says so).
 	Tags             []string `json:"tags"`
 	SecuritySeverity string   `json:"security-severity,omitempty"`
@@ -130,17 +121,17 @@ type sarifRuleProperties struct {
 	References       []string `json:"references,omitempty"`
 }
 
-type sarifResult struct {
-	RuleID              string                `json:"ruleId"`
-	RuleIndex           int                   `json:"ruleIndex"`
-	Level               string                `json:"level"`
-	Message             sarifText             `json:"message"`
-	Locations           []sarifLocation       `json:"locations,omitempty"`
-	PartialFingerprints map[string]string     `json:"partialFingerprints"`
-	Properties          sarifResultProperties `json:"properties"`
+type Result struct {
+	RuleID              string            `json:"ruleId"`
+	RuleIndex           int               `json:"ruleIndex"`
+	Level               string            `json:"level"`
+	Message             Text              `json:"message"`
+	Locations           []Location        `json:"locations,omitempty"`
+	PartialFingerprints map[string]string `json:"partialFingerprints"`
+	Properties          ResultProperties  `json:"properties"`
 }
 
-type sarifResultProperties struct {
+type ResultProperties struct {
 	Server        string          `json:"server"`
 	ServerVerdict finding.Verdict `json:"server_verdict"`
 	Inconclusive  bool            `json:"inconclusive"`
@@ -162,50 +153,50 @@ type sarifResultProperties struct {
 	Fields           map[string]string `json:"fields,omitempty"`
 }
 
-type sarifLocation struct {
-	PhysicalLocation sarifPhysicalLocation `json:"physicalLocation"`
+type Location struct {
+	PhysicalLocation PhysicalLocation `json:"physicalLocation"`
 }
 
-type sarifPhysicalLocation struct {
-	ArtifactLocation sarifArtifactLocation `json:"artifactLocation"`
-	Region           *sarifRegion          `json:"region,omitempty"`
+type PhysicalLocation struct {
+	ArtifactLocation ArtifactLocation `json:"artifactLocation"`
+	Region           *Region          `json:"region,omitempty"`
 }
 
-type sarifArtifactLocation struct {
-	URI         string     `json:"uri,omitempty"`
-	URIBaseID   string     `json:"uriBaseId,omitempty"`
-	Description *sarifText `json:"description,omitempty"`
+type ArtifactLocation struct {
+	URI         string `json:"uri,omitempty"`
+	URIBaseID   string `json:"uriBaseId,omitempty"`
+	Description *Text  `json:"description,omitempty"`
 }
 
-type sarifRegion struct {
+type Region struct {
 	StartLine int64 `json:"startLine"`
 }
 
-type sarifInvocation struct {
-	ExecutionSuccessful        bool                `json:"executionSuccessful"`
-	StartTimeUTC               string              `json:"startTimeUtc,omitempty"`
-	EndTimeUTC                 string              `json:"endTimeUtc,omitempty"`
-	ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+type Invocation struct {
+	ExecutionSuccessful        bool           `json:"executionSuccessful"`
+	StartTimeUTC               string         `json:"startTimeUtc,omitempty"`
+	EndTimeUTC                 string         `json:"endTimeUtc,omitempty"`
+	ToolExecutionNotifications []Notification `json:"toolExecutionNotifications,omitempty"`
 }
 
-type sarifNotification struct {
-	Level      string              `json:"level"`
-	Message    sarifText           `json:"message"`
-	Locations  []sarifLocation     `json:"locations,omitempty"`
-	Properties *sarifGapProperties `json:"properties,omitempty"`
+type Notification struct {
+	Level      string         `json:"level"`
+	Message    Text           `json:"message"`
+	Locations  []Location     `json:"locations,omitempty"`
+	Properties *GapProperties `json:"properties,omitempty"`
 }
 
-type sarifGapProperties struct {
+type GapProperties struct {
 	Server string `json:"server,omitempty"`
 	File   string `json:"file,omitempty"`
 }
 
-type sarifRunProperties struct {
-	Roots   []string      `json:"roots"`
-	Servers []sarifServer `json:"servers"`
+type RunProperties struct {
+	Roots   []string `json:"roots"`
+	Servers []Server `json:"servers"`
 }
 
-type sarifServer struct {
+type Server struct {
 	Name         string          `json:"name"`
 	Verdict      finding.Verdict `json:"verdict"`
 	Inconclusive bool            `json:"inconclusive"`
@@ -220,44 +211,44 @@ type sarifServer struct {
 // catalog's metadata; findings of rules it lacks (or all, when it is nil)
 // get minimal rule entries derived from the findings. The output depends
 // only on r and rules: rules, results and notifications are sorted.
-func SARIF(w io.Writer, r *finding.Result, rules []RuleInfo) error {
+func Write(w io.Writer, r *finding.Result, rules []catalog.RuleDoc) error {
 	if r == nil {
 		return errors.New("sarif: no result")
 	}
-	descs, index := sarifRules(r, rules)
-	run := sarifRun{
-		Tool: sarifTool{Driver: sarifDriver{
+	descs, index := rulesOf(r, rules)
+	run := Run{
+		Tool: Tool{Driver: Driver{
 			Name: "exhunt", Version: r.Version, InformationURI: InformationURI, Rules: descs,
 		}},
-		Invocations:        []sarifInvocation{sarifInvocationOf(r)},
-		OriginalURIBaseIDs: map[string]sarifArtifactLocation{sarifRootID: sarifEvidenceRoot(r.Roots)},
-		Results:            []sarifResult{},
-		Properties:         sarifRunProperties{Roots: append([]string{}, r.Roots...), Servers: []sarifServer{}},
+		Invocations:        []Invocation{invocationOf(r)},
+		OriginalURIBaseIDs: map[string]ArtifactLocation{rootID: evidenceRoot(r.Roots)},
+		Results:            []Result{},
+		Properties:         RunProperties{Roots: append([]string{}, r.Roots...), Servers: []Server{}},
 	}
 	for i := range r.Servers {
 		s := &r.Servers[i]
-		run.Properties.Servers = append(run.Properties.Servers, sarifServer{
+		run.Properties.Servers = append(run.Properties.Servers, Server{
 			Name: s.Name, Verdict: s.Verdict, Inconclusive: s.Inconclusive, Reasons: append([]string{}, s.Reasons...),
 			Remediation: s.Remediation, UnusableClientAddresses: s.UnusableClientAddresses,
 		})
 	}
-	hits := serverFindings(r)
-	slices.SortStableFunc(run.Properties.Servers, func(a, b sarifServer) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortStableFunc(hits, func(a, b hit) int {
-		return cmp.Or(cmp.Compare(a.s.Name, b.s.Name), cmp.Compare(a.f.Source.File, b.f.Source.File),
-			cmp.Compare(a.f.Source.Line, b.f.Source.Line), cmp.Compare(a.f.Rule, b.f.Rule), a.f.Time.Compare(b.f.Time))
+	hits := r.Hits()
+	slices.SortStableFunc(run.Properties.Servers, func(a, b Server) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(hits, func(a, b finding.Hit) int {
+		return cmp.Or(cmp.Compare(a.Server.Name, b.Server.Name), cmp.Compare(a.Finding.Source.File, b.Finding.Source.File),
+			cmp.Compare(a.Finding.Source.Line, b.Finding.Source.Line), cmp.Compare(a.Finding.Rule, b.Finding.Rule), a.Finding.Time.Compare(b.Finding.Time))
 	})
 	for _, h := range hits {
-		run.Results = append(run.Results, sarifResultOf(h.s, h.f, index[h.f.Rule]))
+		run.Results = append(run.Results, resultOf(h.Server, h.Finding, index[h.Finding.Rule]))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}})
+	return enc.Encode(Log{Schema: schemaURI, Version: version, Runs: []Run{run}})
 }
 
-// sarifRules returns the rule descriptors sorted by id and each id's index.
-func sarifRules(r *finding.Result, rules []RuleInfo) ([]sarifRule, map[string]int) {
-	byID := map[string]RuleInfo{}
+// rulesOf returns the rule descriptors sorted by id and each id's index.
+func rulesOf(r *finding.Result, rules []catalog.RuleDoc) ([]Rule, map[string]int) {
+	byID := map[string]catalog.RuleDoc{}
 	for _, ri := range rules {
 		if _, dup := byID[ri.ID]; !dup && ri.ID != "" {
 			byID[ri.ID] = ri
@@ -269,7 +260,7 @@ func sarifRules(r *finding.Result, rules []RuleInfo) ([]sarifRule, map[string]in
 	for _, s := range r.Servers {
 		for _, f := range s.Findings {
 			if _, ok := byID[f.Rule]; !ok {
-				byID[f.Rule] = RuleInfo{ID: f.Rule, Title: f.Title, CVEs: f.CVEs, Chain: f.Chain}
+				byID[f.Rule] = catalog.RuleDoc{ID: f.Rule, Title: f.Title, CVEs: f.CVEs, Chain: f.Chain}
 			}
 		}
 	}
@@ -278,46 +269,46 @@ func sarifRules(r *finding.Result, rules []RuleInfo) ([]sarifRule, map[string]in
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	descs := make([]sarifRule, len(ids))
+	descs := make([]Rule, len(ids))
 	index := make(map[string]int, len(ids))
 	for i, id := range ids {
-		descs[i] = sarifRuleOf(byID[id])
+		descs[i] = ruleOf(byID[id])
 		index[id] = i
 	}
 	return descs, index
 }
 
-func sarifRuleOf(ri RuleInfo) sarifRule {
+func ruleOf(ri catalog.RuleDoc) Rule {
 	sev := finding.Severity(ri.Severity)
 	cves := slices.Compact(slices.Sorted(slices.Values(ri.CVEs)))
 	// "security" is the tag GitHub code scanning looks for before it uses
 	// security-severity.
 	tags := append([]string{"security"}, cves...)
 	tags = append(tags, ri.Chain, ri.Stage)
-	tags = sarifUniq(slices.DeleteFunc(tags, func(t string) bool { return t == "" }))
-	d := sarifRule{
+	tags = uniq(slices.DeleteFunc(tags, func(t string) bool { return t == "" }))
+	d := Rule{
 		ID:               ri.ID,
 		Name:             cmp.Or(ri.Title, ri.ID),
-		ShortDescription: sarifText{Text: cmp.Or(ri.Title, ri.ID)},
-		Properties: sarifRuleProperties{
-			Tags: tags, SecuritySeverity: sarifSecuritySeverity[sev], Severity: ri.Severity,
+		ShortDescription: Text{Text: cmp.Or(ri.Title, ri.ID)},
+		Properties: RuleProperties{
+			Tags: tags, SecuritySeverity: securitySeverity[sev], Severity: ri.Severity,
 			Stage: ri.Stage, Chain: ri.Chain, CVEs: cves, References: ri.References,
 		},
 	}
 	if desc := strings.TrimSpace(ri.Description); desc != "" {
-		d.FullDescription = &sarifText{Text: desc}
+		d.FullDescription = &Text{Text: desc}
 	}
-	if len(ri.References) > 0 && sarifAbsHTTP(ri.References[0]) {
+	if len(ri.References) > 0 && absHTTP(ri.References[0]) {
 		d.HelpURI = ri.References[0]
 	}
 	if sev.Valid() {
-		d.DefaultConfiguration = &sarifConfiguration{Level: sarifLevel(sev)}
+		d.DefaultConfiguration = &Configuration{Level: level(sev)}
 	}
 	return d
 }
 
-// sarifUniq drops repeated strings, keeping the first of each.
-func sarifUniq(s []string) []string {
+// uniq drops repeated strings, keeping the first of each.
+func uniq(s []string) []string {
 	seen := map[string]bool{}
 	return slices.DeleteFunc(s, func(v string) bool {
 		if seen[v] {
@@ -328,9 +319,9 @@ func sarifUniq(s []string) []string {
 	})
 }
 
-// sarifAbsHTTP reports whether ref can be a helpUri: user rules may carry
+// absHTTP reports whether ref can be a helpUri: user rules may carry
 // anything in references, and the schema wants an absolute URI.
-func sarifAbsHTTP(ref string) bool {
+func absHTTP(ref string) bool {
 	if strings.ContainsFunc(ref, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune(`"<>\^{|}`+"`", r) }) {
 		return false
 	}
@@ -338,7 +329,7 @@ func sarifAbsHTTP(ref string) bool {
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
-func sarifResultOf(s *finding.Server, f *finding.Finding, ruleIndex int) sarifResult {
+func resultOf(s *finding.Server, f *finding.Finding, ruleIndex int) Result {
 	server := cmp.Or(f.Server, s.Name)
 	msg := cmp.Or(f.Title, f.Rule)
 	if f.Outcome != "" {
@@ -347,33 +338,33 @@ func sarifResultOf(s *finding.Server, f *finding.Finding, ruleIndex int) sarifRe
 	if server != "" {
 		msg += " (server " + server + ")"
 	}
-	res := sarifResult{
+	res := Result{
 		RuleID:    f.Rule,
 		RuleIndex: ruleIndex,
-		Level:     sarifLevel(f.Severity),
+		Level:     level(f.Severity),
 		// Viewers print the message; control characters must not reach a
 		// terminal. The raw values stay in the properties.
-		Message:             sarifText{Text: clean(msg)},
-		PartialFingerprints: map[string]string{sarifFingerprintKey: sarifFingerprint(f.Rule, server, f.Source.File, f.Source.Line)},
-		Properties: sarifResultProperties{
+		Message:             Text{Text: visible.String(msg)},
+		PartialFingerprints: map[string]string{fingerprintKey: fingerprint(f.Rule, server, f.Source.File, f.Source.Line)},
+		Properties: ResultProperties{
 			Server: server, ServerVerdict: s.Verdict, Inconclusive: s.Inconclusive,
 			Stage: f.Stage, ImpliedVerdict: f.Stage.Verdict(), Outcome: f.Outcome,
-			Severity: f.Severity, SecuritySeverity: sarifSecuritySeverity[f.Severity],
+			Severity: f.Severity, SecuritySeverity: securitySeverity[f.Severity],
 			CVEs: f.CVEs, Chain: f.Chain, LogSource: f.Source.Kind, File: f.Source.File,
-			Time: sarifTime(f.Time), ClientIP: f.ClientIP, UserAgent: f.UserAgent, Mailbox: f.Mailbox,
+			Time: fmtTime(f.Time), ClientIP: f.ClientIP, UserAgent: f.UserAgent, Mailbox: f.Mailbox,
 			IOCs: f.IOCs, Fields: f.Fields,
 		},
 	}
-	if loc, ok := sarifLocationOf(f.Source.File, f.Source.Line); ok {
-		res.Locations = []sarifLocation{loc}
+	if loc, ok := locationOf(f.Source.File, f.Source.Line); ok {
+		res.Locations = []Location{loc}
 	}
 	return res
 }
 
-// sarifFingerprint hashes what identifies a finding across runs: the same rule
+// fingerprint hashes what identifies a finding across runs: the same rule
 // on the same line of the same server's file. Fields are length-prefixed
 // so that no two different tuples hash the same input.
-func sarifFingerprint(rule, server, file string, line int64) string {
+func fingerprint(rule, server, file string, line int64) string {
 	h := sha256.New()
 	for _, s := range []string{rule, server, file} {
 		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(s))))
@@ -383,18 +374,18 @@ func sarifFingerprint(rule, server, file string, line int64) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func sarifTime(t time.Time) string {
+func fmtTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-func sarifInvocationOf(r *finding.Result) sarifInvocation {
-	inv := sarifInvocation{ExecutionSuccessful: true}
+func invocationOf(r *finding.Result) Invocation {
+	inv := Invocation{ExecutionSuccessful: true}
 	if !r.StartedAt.IsZero() {
-		inv.StartTimeUTC = sarifTime(r.StartedAt)
-		inv.EndTimeUTC = sarifTime(r.StartedAt.Add(time.Duration(r.DurationMS) * time.Millisecond))
+		inv.StartTimeUTC = fmtTime(r.StartedAt)
+		inv.EndTimeUTC = fmtTime(r.StartedAt.Add(time.Duration(r.DurationMS) * time.Millisecond))
 	}
 	var gaps []finding.Gap
 	gaps = append(gaps, r.Gaps...)
@@ -408,77 +399,77 @@ func sarifInvocationOf(r *finding.Result) sarifInvocation {
 		return cmp.Or(cmp.Compare(a.Server, b.Server), cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Reason, b.Reason))
 	})
 	for _, g := range gaps {
-		n := sarifNotification{
+		n := Notification{
 			Level:      "warning",
-			Message:    sarifText{Text: clean(cmp.Or(g.Reason, "not read"))},
-			Properties: &sarifGapProperties{Server: g.Server, File: g.File},
+			Message:    Text{Text: visible.String(cmp.Or(g.Reason, "not read"))},
+			Properties: &GapProperties{Server: g.Server, File: g.File},
 		}
-		if loc, ok := sarifLocationOf(g.File, g.Line); ok {
-			n.Locations = []sarifLocation{loc}
+		if loc, ok := locationOf(g.File, g.Line); ok {
+			n.Locations = []Location{loc}
 		}
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, n)
 	}
 	return inv
 }
 
-func sarifLocationOf(file string, line int64) (sarifLocation, bool) {
+func locationOf(file string, line int64) (Location, bool) {
 	if file == "" {
-		return sarifLocation{}, false
+		return Location{}, false
 	}
-	loc := sarifLocation{PhysicalLocation: sarifPhysicalLocation{ArtifactLocation: sarifArtifact(file)}}
+	loc := Location{PhysicalLocation: PhysicalLocation{ArtifactLocation: artifact(file)}}
 	if line > 0 {
-		loc.PhysicalLocation.Region = &sarifRegion{StartLine: line}
+		loc.PhysicalLocation.Region = &Region{StartLine: line}
 	}
 	return loc, true
 }
 
-// sarifArtifact turns an evidence path into a SARIF artifact location:
+// artifact turns an evidence path into a SARIF artifact location:
 // relative paths (the usual case, including "archive.zip!member/path")
 // become relative references against EVIDENCEROOT; absolute paths (files
 // found on a live server, gaps naming a root) become file: URIs.
-func sarifArtifact(file string) sarifArtifactLocation {
-	if u, ok := sarifFileURI(file); ok {
-		return sarifArtifactLocation{URI: u}
+func artifact(file string) ArtifactLocation {
+	if u, ok := fileURI(file); ok {
+		return ArtifactLocation{URI: u}
 	}
-	return sarifArtifactLocation{URI: sarifEscapePath(file), URIBaseID: sarifRootID}
+	return ArtifactLocation{URI: escapePath(file), URIBaseID: rootID}
 }
 
-// sarifFileURI returns the file: URI of an absolute path, Unix ("/x"), Windows
+// fileURI returns the file: URI of an absolute path, Unix ("/x"), Windows
 // ("C:\x", "C:/x") or UNC ("\\host\share", "//host/share"), whichever OS
 // renders the result: a run saved on Windows may be rendered elsewhere.
-func sarifFileURI(p string) (string, bool) {
+func fileURI(p string) (string, bool) {
 	switch {
-	case sarifWindowsAbs(p) && p[0] != '\\' && p[0] != '/':
+	case windowsAbs(p) && p[0] != '\\' && p[0] != '/':
 		// Backslashes are separators in a Windows path, not data.
-		return "file:///" + p[:2] + sarifEscapePath(strings.ReplaceAll(p[2:], `\`, "/")), true
-	case sarifWindowsAbs(p):
+		return "file:///" + p[:2] + escapePath(strings.ReplaceAll(p[2:], `\`, "/")), true
+	case windowsAbs(p):
 		// UNC: "//host/share/x" keeps its authority.
-		return "file:" + sarifEscapePath(strings.ReplaceAll(p, `\`, "/")), true
+		return "file:" + escapePath(strings.ReplaceAll(p, `\`, "/")), true
 	case strings.HasPrefix(p, "/"):
-		return "file://" + sarifEscapePath(p), true
+		return "file://" + escapePath(p), true
 	}
 	return "", false
 }
 
-// sarifWindowsAbs reports whether p is a drive ("C:\x", "C:/x") or UNC path.
-func sarifWindowsAbs(p string) bool {
-	drive := len(p) >= 3 && sarifIsLetter(p[0]) && p[1] == ':' && (p[2] == '/' || p[2] == '\\')
+// windowsAbs reports whether p is a drive ("C:\x", "C:/x") or UNC path.
+func windowsAbs(p string) bool {
+	drive := len(p) >= 3 && isLetter(p[0]) && p[1] == ':' && (p[2] == '/' || p[2] == '\\')
 	return drive || strings.HasPrefix(p, `\\`) || strings.HasPrefix(p, "//")
 }
 
-func sarifIsLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
-// sarifEscapePath percent-encodes every byte of p except RFC 3986 unreserved
+// escapePath percent-encodes every byte of p except RFC 3986 unreserved
 // characters and '/'. Escaping all reserved characters (not only those a
 // path forbids) keeps the reference unambiguous: a ':' cannot turn the first
 // segment into a scheme, and '#', '?', '%' stay data. Bytes, not runes, are
 // encoded, so names that are not valid UTF-8 round-trip too.
-func sarifEscapePath(p string) string {
+func escapePath(p string) string {
 	const hexDigits = "0123456789ABCDEF"
 	var b strings.Builder
 	for i := 0; i < len(p); i++ {
 		c := p[i]
-		if sarifIsLetter(c) || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' || c == '/' {
+		if isLetter(c) || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' || c == '/' {
 			b.WriteByte(c)
 			continue
 		}
@@ -489,13 +480,13 @@ func sarifEscapePath(p string) string {
 	return b.String()
 }
 
-// sarifEvidenceRoot describes EVIDENCEROOT. Paths are relative to the hunted
+// evidenceRoot describes EVIDENCEROOT. Paths are relative to the hunted
 // folder, or to the folder holding a hunted zip or log file; that folder has
 // an absolute URI only when there was exactly one root and it was given as
 // an absolute path. Otherwise the base is described but left unresolved, as
 // SARIF allows.
-func sarifEvidenceRoot(roots []string) sarifArtifactLocation {
-	loc := sarifArtifactLocation{Description: &sarifText{Text: "The evidence root: paths are relative to the folder given to exhunt, or to the folder holding the zip or log file given to it."}}
+func evidenceRoot(roots []string) ArtifactLocation {
+	loc := ArtifactLocation{Description: &Text{Text: "The evidence root: paths are relative to the folder given to exhunt, or to the folder holding the zip or log file given to it."}}
 	if len(roots) != 1 {
 		return loc
 	}
@@ -503,12 +494,12 @@ func sarifEvidenceRoot(roots []string) sarifArtifactLocation {
 	// Discovery tells files from folders by these names too.
 	if lower := strings.ToLower(root); strings.HasSuffix(lower, ".zip") || strings.HasSuffix(lower, ".log") || strings.HasSuffix(lower, ".log.gz") {
 		seps := "/"
-		if sarifWindowsAbs(root) {
+		if windowsAbs(root) {
 			seps = `/\`
 		}
 		root = root[:strings.LastIndexAny(root, seps)+1]
 	}
-	if u, ok := sarifFileURI(root); ok {
+	if u, ok := fileURI(root); ok {
 		if !strings.HasSuffix(u, "/") {
 			u += "/" // a base URI must end with '/' for references to resolve below it
 		}

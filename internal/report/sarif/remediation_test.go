@@ -1,4 +1,4 @@
-package report
+package sarif
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"github.com/exhunt/exhunt/internal/finding"
 )
 
-func TestSARIFCarriesRemediation(t *testing.T) {
+func TestCarriesRemediation(t *testing.T) {
 	r := &finding.Result{SchemaVersion: finding.SchemaVersion, Tool: "exhunt", Roots: []string{"/evidence"}, Servers: []finding.Server{{
 		Name: "EXCH01", Verdict: finding.VerdictCompromised, UnusableClientAddresses: 2,
 		Remediation: []finding.Action{{Step: finding.StepPatch, Urgency: "immediate", Title: "Install the update for this build",
@@ -17,7 +17,7 @@ func TestSARIFCarriesRemediation(t *testing.T) {
 			Guidance: "patch-update", Sources: []string{"Microsoft, “Exchange Server build numbers and release dates”, 2025-07-01"}}},
 	}}}
 	var b bytes.Buffer
-	if err := SARIF(&b, r, nil); err != nil {
+	if err := Write(&b, r, nil); err != nil {
 		t.Fatal(err)
 	}
 	validateSARIF(t, b.Bytes())
