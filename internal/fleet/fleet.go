@@ -7,6 +7,7 @@ package fleet
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,8 +47,8 @@ type Run struct {
 	// Batch numbers the parts of a streamed run from 0.
 	Batch int `json:"batch"`
 	// Org is the organisation the sender means to write; it must be the
-	// ingest token's own.
-	Org   string          `json:"org"`
+	// ingest token's own. Empty: the token's.
+	Org   string          `json:"org,omitempty"`
 	Hunt  *finding.Result `json:"hunt,omitempty"`
 	Scan  []scan.Result   `json:"scan,omitempty"`
 	Decoy []decoy.Event   `json:"decoy,omitempty"`
@@ -100,7 +101,7 @@ func (m *Run) Validate() error {
 	if !ValidID(m.RunID) {
 		return errors.New("run_id: want 1-128 letters, digits or ._:- starting with a letter or digit")
 	}
-	if !ValidID(m.Org) {
+	if m.Org != "" && !ValidID(m.Org) {
 		return errors.New("org: want 1-128 letters, digits or ._:-")
 	}
 	if m.Batch < 0 {
@@ -223,3 +224,21 @@ func (s State) Affected() bool { return s != StateClean }
 
 // Exploited reports whether the attacker got something.
 func (s State) Exploited() bool { return s == StateCompromised || s == StateExploited }
+
+// SpoolName turns a server URL into a directory name.
+func SpoolName(url string) string {
+	b := []byte(url)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// NewRunID returns a fresh run id: time-ordered and random.
+func NewRunID(kind string) string {
+	var r [8]byte
+	rand.Read(r[:])
+	return fmt.Sprintf("%s-%s-%x", kind, time.Now().UTC().Format("20060102T150405Z"), r)
+}
