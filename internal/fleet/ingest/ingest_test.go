@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/fleet"
 	"github.com/exhunt/exhunt/internal/fleet/ingest"
 	"github.com/exhunt/exhunt/internal/fleet/store"
-	"github.com/exhunt/exhunt/internal/finding"
 )
 
 var t0 = time.Date(2021, 3, 3, 10, 0, 0, 0, time.UTC)
