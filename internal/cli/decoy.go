@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/exhunt/exhunt/internal/decoy"
+	"github.com/exhunt/exhunt/internal/fleet"
 	"github.com/exhunt/exhunt/internal/scan"
 )
 
@@ -53,6 +54,7 @@ func runDecoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	prefix := fs.String("name", "EXCH", "server name prefix; listeners are numbered from 01")
 	duration := fs.Duration("duration", 0, "stop after this long (default: until interrupted)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	push := addPushFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -125,6 +127,16 @@ func runDecoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer closeEvents()
 		cfg.Events = w
 	}
+	var closePush func() error
+	cfg.Events, closePush, err = push.tee(ctx, fleet.TypeDecoy, cfg.Events, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := closePush(); err != nil {
+			fmt.Fprintf(stderr, "exhunt: %v\n", err)
+		}
+	}()
 	srv, err := decoy.New(cfg)
 	if err != nil {
 		return err

@@ -75,6 +75,7 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&hf.noFiles, "no-files", false, "skip the file hunt (web shells, dumps, archives)")
 	fs.BoolVar(&hf.noLogs, "no-logs", false, "skip the logs; hunt files only")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance reports)")
+	push := addPushFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -110,6 +111,9 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	res, err := huntSet(ctx, set, roots, hf, stdout, stderr)
 	if err != nil {
+		return err
+	}
+	if err := push.pushHunt(ctx, res, stderr); err != nil {
 		return err
 	}
 	if res.Worst() != finding.VerdictClean {

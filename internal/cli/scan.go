@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/exhunt/exhunt/internal/fleet"
 	"github.com/exhunt/exhunt/internal/scan"
 )
 
@@ -74,6 +75,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	batch := fs.Int("batch", 100, "with --dispatch: targets per job")
 	dispatchID := fs.String("dispatch-id", "", "with --dispatch: the dispatch to continue (default: derived from the targets and options)")
 	replicas := fs.Int("replicas", 3, "with --dispatch: stream replicas when the streams are created (3 on a cluster, 1 on one server)")
+	push := addPushFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -160,6 +162,15 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		rows = tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 		fmt.Fprintln(rows, scan.RowHeader)
 	}
+	w, closePush, err := push.tee(ctx, fleet.TypeScan, w, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := closePush(); err != nil {
+			fmt.Fprintf(stderr, "exhunt: %v\n", err)
+		}
+	}()
 	var bw *bufio.Writer
 	if w != nil {
 		bw = bufio.NewWriterSize(w, 64<<10)

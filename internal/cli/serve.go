@@ -1,0 +1,270 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/fleet"
+	"github.com/exhunt/exhunt/internal/fleet/auth"
+	"github.com/exhunt/exhunt/internal/fleet/store"
+	"github.com/exhunt/exhunt/internal/fleet/web"
+	"github.com/exhunt/exhunt/internal/report"
+)
+
+const serveHelp = `Usage:
+  exhunt serve [flags]                          run the fleet server (ingest API under /api/v1)
+  exhunt serve init --user NAME [flags]         create the first admin (password from EXHUNT_PASSWORD or asked on stdin)
+  exhunt serve org add --id ID --name NAME --sector SECTOR [flags]
+  exhunt serve token add --org ID [flags]       make an ingest token for an organisation (printed once)
+  exhunt serve import --org ID FILE...          load saved hunt results (JSON) into the store
+
+Flags:
+`
+
+func serveFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := newFlags("serve "+name, serveHelp, stderr)
+	def := "exhunt-fleet.db"
+	if dir, err := os.UserConfigDir(); err == nil {
+		def = filepath.Join(dir, "exhunt", "fleet.db")
+	}
+	db := fs.String("db", def, "database: a SQLite file, or postgres://user@host/db")
+	return fs, db
+}
+
+func parseServe(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError(err.Error(), "run exhunt serve -h")
+	}
+	return nil
+}
+
+func openStore(ctx context.Context, dsn string) (*store.Store, error) {
+	if !strings.Contains(dsn, "://") {
+		if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	return store.Open(ctx, dsn)
+}
+
+func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "init":
+			return runServeInit(ctx, args[1:], stdin, stdout, stderr)
+		case "import":
+			return runServeImport(ctx, args[1:], stdout, stderr)
+		case "org":
+			return runServeOrg(ctx, args[1:], stdout, stderr)
+		case "token":
+			return runServeToken(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fs, db := serveFlags("", stderr)
+	addr := fs.String("listen", "127.0.0.1:8443", "address to listen on")
+	cert := fs.String("tls-cert", "", "TLS certificate (PEM); default: a self-signed one made at first start")
+	key := fs.String("tls-key", "", "TLS key (PEM)")
+	plain := fs.Bool("http", false, "serve plain HTTP (loopback only unless --insecure-http)")
+	insecure := fs.Bool("insecure-http", false, "allow plain HTTP on a non-loopback address (behind a TLS proxy)")
+	if err := parseServe(fs, args); err != nil {
+		return err
+	}
+	s, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	state := filepath.Dir(*db)
+	if strings.Contains(*db, "://") {
+		state, _ = os.UserConfigDir()
+		state = filepath.Join(state, "exhunt")
+	}
+	l, url, err := web.Listen(web.Config{Addr: *addr, TLSCert: *cert, TLSKey: *key, StateDir: state, PlainHTTP: *plain || *insecure, InsecureHTTP: *insecure})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "exhunt serve: listening on %s (ingest: %s/api/v1/runs)\n", url, url)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return web.Serve(ctx, l, web.Router(s))
+}
+
+func runServeInit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs, db := serveFlags("init", stderr)
+	name := fs.String("user", "admin", "the admin's user name")
+	if err := parseServe(fs, args); err != nil {
+		return err
+	}
+	s, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if n, err := s.CountUsers(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		return usageError("serve init: the store has users already", "")
+	}
+	pw := os.Getenv("EXHUNT_PASSWORD")
+	if pw == "" {
+		fmt.Fprint(stderr, "password for "+*name+": ")
+		line, _ := bufio.NewReader(stdin).ReadString('\n')
+		pw = strings.TrimRight(line, "\r\n")
+	}
+	h, err := auth.HashPassword(pw)
+	if err != nil {
+		return usageError(err.Error(), "")
+	}
+	now := time.Now().UTC()
+	if err := s.CreateUser(ctx, store.User{Name: *name, Role: auth.RoleAdmin, Hash: h}, now); err != nil {
+		return err
+	}
+	s.Audit(ctx, store.AuditEntry{Time: now, Actor: "serve init", Action: "user.create", Detail: *name + " (admin)"})
+	fmt.Fprintf(stdout, "admin %q created\n", *name)
+	return nil
+}
+
+func runServeOrg(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "add" {
+		return usageError(`serve org: want "exhunt serve org add"`, "")
+	}
+	fs, db := serveFlags("org add", stderr)
+	id := fs.String("id", "", "organisation id (letters, digits, ._:-)")
+	name := fs.String("name", "", "display name")
+	sector := fs.String("sector", "", "sector, e.g. law, higher-education, defence, ngo")
+	if err := parseServe(fs, args[1:]); err != nil {
+		return err
+	}
+	if !fleet.ValidID(*id) {
+		return usageError("serve org add: --id: want letters, digits or ._:-", "")
+	}
+	s, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	now := time.Now().UTC()
+	if err := s.CreateOrg(ctx, store.Org{ID: *id, Name: *name, Sector: *sector}, now); err != nil {
+		return err
+	}
+	s.Audit(ctx, store.AuditEntry{Time: now, Actor: "cli", Action: "org.create", Detail: *id})
+	fmt.Fprintf(stdout, "organisation %q created\n", *id)
+	return nil
+}
+
+func runServeToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "add" {
+		return usageError(`serve token: want "exhunt serve token add"`, "")
+	}
+	fs, db := serveFlags("token add", stderr)
+	org := fs.String("org", "", "organisation the token writes for")
+	if err := parseServe(fs, args[1:]); err != nil {
+		return err
+	}
+	s, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if _, err := s.OrgByID(ctx, store.All, *org); err != nil {
+		return usageError(fmt.Sprintf("serve token add: organisation %q: %v", *org, err), "")
+	}
+	now := time.Now().UTC()
+	id, secret, err := s.CreateToken(ctx, *org, now)
+	if err != nil {
+		return err
+	}
+	s.Audit(ctx, store.AuditEntry{Time: now, Actor: "cli", Action: "token.create", Detail: *org + " " + id})
+	fmt.Fprintln(stdout, secret)
+	return nil
+}
+
+func runServeImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, db := serveFlags("import", stderr)
+	org := fs.String("org", "", "organisation the results belong to (created when missing)")
+	sector := fs.String("sector", "", "sector of a new organisation")
+	if err := parseServe(fs, args); err != nil {
+		return err
+	}
+	if !fleet.ValidID(*org) || fs.NArg() == 0 {
+		return usageError("serve import: --org and at least one FILE are required", "")
+	}
+	s, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	now := time.Now().UTC()
+	if err := s.EnsureOrg(ctx, store.Org{ID: *org, Name: *org, Sector: *sector}, now); err != nil {
+		return err
+	}
+	bad := 0
+	for _, file := range fs.Args() {
+		m, err := readRunFile(file, *org)
+		if err != nil {
+			fmt.Fprintf(stderr, "exhunt: %s: %v\n", file, err)
+			bad++
+			continue
+		}
+		res, err := s.Ingest(ctx, m, now)
+		if err != nil {
+			fmt.Fprintf(stderr, "exhunt: %s: %v\n", file, err)
+			bad++
+			continue
+		}
+		state := "stored"
+		if res.Duplicate {
+			state = "already stored"
+		}
+		fmt.Fprintf(stdout, "%s: %s (run %s, %d findings, %d alerts)\n", file, state, m.RunID, res.Findings, len(res.Alerts))
+	}
+	if bad > 0 {
+		return &exitError{code: ExitError, msg: fmt.Sprintf("%d file(s) not imported", bad)}
+	}
+	return nil
+}
+
+// readRunFile reads an ingest message, or a bare hunt result (`hunt
+// --format json`) which gets a run id from its content so that importing
+// it twice stores it once.
+func readRunFile(file, org string) (*fleet.Run, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	if m, err := fleet.Decode(bytes.NewReader(b)); err == nil {
+		if m.Org == "" {
+			m.Org = org
+		}
+		if m.Org != org {
+			return nil, fmt.Errorf("message for organisation %q, importing into %q", m.Org, org)
+		}
+		return m, nil
+	}
+	res, err := report.ReadJSON(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	if res.SchemaVersion != finding.SchemaVersion {
+		return nil, fmt.Errorf("schema_version %d is not supported: want %d", res.SchemaVersion, finding.SchemaVersion)
+	}
+	sum := sha256.Sum256(b)
+	return &fleet.Run{SchemaVersion: fleet.SchemaVersion, Type: fleet.TypeHunt, RunID: "import-" + hex.EncodeToString(sum[:16]), Org: org, Hunt: res}, nil
+}
