@@ -183,3 +183,42 @@ func (s *Store) Ack(ctx context.Context, sc Scope, id, user string, now time.Tim
 		return nil
 	})
 }
+
+// LastSpikeHour is the last hour the spike detector evaluated.
+func (s *Store) LastSpikeHour(ctx context.Context) (int64, bool, error) {
+	var h sql.NullInt64
+	err := s.db.QueryRowContext(ctx, "SELECT MAX(hour) FROM spike_hours").Scan(&h)
+	return h.Int64, h.Valid, err
+}
+
+// SpikeHours returns the hours in [from, to) that were above their baseline.
+func (s *Store) SpikeHours(ctx context.Context, from, to int64) (map[int64]bool, error) {
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT hour FROM spike_hours WHERE hour >= ? AND hour < ? AND alerted = 1"), from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var h int64
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out[h] = true
+	}
+	return out, rows.Err()
+}
+
+// RecordSpikeHour stores an evaluated hour and its alert, if any, together.
+func (s *Store) RecordSpikeHour(ctx context.Context, b Baseline, over bool, a *Alert, now time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q("INSERT INTO spike_hours (hour, orgs, servers, median, mad, threshold, alerted) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+			b.Hour.Unix()/3600, b.Orgs, b.Servers, b.Median, b.MAD, b.Threshold, b2i(over)); err != nil {
+			return err
+		}
+		if a != nil {
+			return s.insertAlert(ctx, tx, a, now)
+		}
+		return nil
+	})
+}

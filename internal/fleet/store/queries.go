@@ -396,3 +396,13 @@ func (s *Store) LatestActivity(ctx context.Context) (time.Time, error) {
 	}
 	return time.Unix(h.Int64*3600, 0).UTC(), err
 }
+
+// FirstActivity is the oldest hour with activity; zero with none.
+func (s *Store) FirstActivity(ctx context.Context) (time.Time, error) {
+	var h sql.NullInt64
+	err := s.db.QueryRowContext(ctx, "SELECT MIN(hour) FROM activity").Scan(&h)
+	if !h.Valid {
+		return time.Time{}, err
+	}
+	return time.Unix(h.Int64*3600, 0).UTC(), err
+}
