@@ -165,3 +165,63 @@ func (s *Server) NewDB(t testing.TB) string {
 	}
 	return s.url(name)
 }
+
+var (
+	sharedMu  sync.Mutex
+	shared    *Server
+	sharedErr string
+	cleanups  []func()
+)
+
+// sharedTB lets one server outlive the test that started it: it lives
+// until Main returns.
+type sharedTB struct {
+	testing.TB
+	failed string
+}
+
+func (s *sharedTB) Helper()                           {}
+func (s *sharedTB) Cleanup(f func())                  { cleanups = append(cleanups, f) }
+func (s *sharedTB) Fatal(args ...any)                 { s.failed = fmt.Sprint(args...); panic(s) }
+func (s *sharedTB) Fatalf(format string, args ...any) { s.failed = fmt.Sprintf(format, args...); panic(s) }
+
+// Shared returns the package's one PostgreSQL server, started on first use.
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if shared == nil && sharedErr == "" {
+		stb := &sharedTB{TB: t}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					if r != stb {
+						panic(r)
+					}
+					sharedErr = stb.failed
+				}
+			}()
+			shared = Start(stb)
+		}()
+	}
+	if sharedErr != "" {
+		t.Fatal(sharedErr)
+	}
+	return shared
+}
+
+// Main runs the tests and then stops the shared server.
+func Main(m *testing.M) int {
+	code := m.Run()
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	return code
+}
+
+// Backends runs f on a fresh SQLite file and on a fresh database of the
+// shared PostgreSQL: the store's two backends pass the same tests.
+func Backends(t *testing.T, f func(t *testing.T, dsn string)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, filepath.Join(t.TempDir(), "fleet.db")) })
+	t.Run("postgres", func(t *testing.T) { f(t, Shared(t).NewDB(t)) })
+}

@@ -419,7 +419,7 @@ func decoyRank(class string) (finding.Stage, bool) {
 func (in *ingester) decoy() error {
 	for i := range in.m.Decoy {
 		e := &in.m.Decoy[i]
-		server := clip("decoy/" + e.Server)
+		server := clip("decoy:" + e.Server)
 		t := ms(e.Time)
 		if err := in.exec("INSERT INTO decoy_events (run_id, batch, seq, org_id, server, time_ms, client, method, uri, user_agent, class, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			in.m.RunID, in.m.Batch, i, in.m.Org, server, t, clip(e.Client), clip(e.Method), clip(e.URI), clip(e.UserAgent), clip(e.Class), clip(e.Kind)); err != nil {

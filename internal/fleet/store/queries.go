@@ -26,7 +26,7 @@ type StateCounts struct {
 // Decoys are not servers of the fleet and are left out.
 func (s *Store) Overview(ctx context.Context, sc Scope) (perOrg, perSector []StateCounts, err error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT o.id, o.name, o.sector, s.state, s.inconclusive, COUNT(*) FROM servers s JOIN orgs o ON o.id = s.org_id
-		WHERE (? = '' OR s.org_id = ?) AND s.name NOT LIKE 'decoy/%' GROUP BY o.id, o.name, o.sector, s.state, s.inconclusive ORDER BY o.id`), sc.Org, sc.Org)
+		WHERE (? = '' OR s.org_id = ?) AND s.name NOT LIKE 'decoy:%' GROUP BY o.id, o.name, o.sector, s.state, s.inconclusive ORDER BY o.id`), sc.Org, sc.Org)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,40 +15,9 @@ import (
 	"github.com/exhunt/exhunt/internal/scan"
 )
 
-var (
-	pgOnce sync.Once
-	pg     *pgtest.Server
-)
+func backends(t *testing.T, f func(t *testing.T, dsn string)) { pgtest.Backends(t, f) }
 
-// backends runs f on a fresh SQLite file and a fresh PostgreSQL database.
-func backends(t *testing.T, f func(t *testing.T, dsn string)) {
-	t.Run("sqlite", func(t *testing.T) { f(t, filepath.Join(t.TempDir(), "fleet.db")) })
-	t.Run("postgres", func(t *testing.T) {
-		pgOnce.Do(func() { pg = pgtest.Start(tb) })
-		f(t, pg.NewDB(t))
-	})
-}
-
-// tb owns the shared PostgreSQL for the whole package run.
-var tb = &mainTB{}
-
-type mainTB struct{ testing.TB }
-
-func (m *mainTB) Helper()                      {}
-func (m *mainTB) Cleanup(f func())             { cleanups = append(cleanups, f) }
-func (m *mainTB) Fatal(args ...any)            { panic(args) }
-func (m *mainTB) Fatalf(f string, args ...any) { panic(f) }
-func (m *mainTB) Name() string                 { return "main" }
-
-var cleanups []func()
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	for i := len(cleanups) - 1; i >= 0; i-- {
-		cleanups[i]()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 var t0 = time.Date(2021, 3, 3, 10, 0, 0, 0, time.UTC)
 

@@ -37,15 +37,9 @@ type Config struct {
 	PlainHTTP, InsecureHTTP bool
 }
 
-// Router returns the server's routes.
-func Router(s *store.Store) *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.Handle("POST "+ingest.Path, &ingest.Handler{Sink: s, Tokens: s})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		fmt.Fprintln(w, "ok")
-	})
-	return mux
+// Router returns the whole server for a store: ingest, login, dashboard.
+func Router(s *store.Store) http.Handler {
+	return (&Dashboard{Store: s, Ingest: &ingest.Handler{Sink: s, Tokens: s}}).Handler()
 }
 
 // Loopback reports whether addr (host:port) listens on loopback only.
