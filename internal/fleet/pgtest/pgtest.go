@@ -180,10 +180,13 @@ type sharedTB struct {
 	failed string
 }
 
-func (s *sharedTB) Helper()                           {}
-func (s *sharedTB) Cleanup(f func())                  { cleanups = append(cleanups, f) }
-func (s *sharedTB) Fatal(args ...any)                 { s.failed = fmt.Sprint(args...); panic(s) }
-func (s *sharedTB) Fatalf(format string, args ...any) { s.failed = fmt.Sprintf(format, args...); panic(s) }
+func (s *sharedTB) Helper()           {}
+func (s *sharedTB) Cleanup(f func())  { cleanups = append(cleanups, f) }
+func (s *sharedTB) Fatal(args ...any) { s.failed = fmt.Sprint(args...); panic(s) }
+func (s *sharedTB) Fatalf(format string, args ...any) {
+	s.failed = fmt.Sprintf(format, args...)
+	panic(s)
+}
 
 // Shared returns the package's one PostgreSQL server, started on first use.
 func Shared(t testing.TB) *Server {

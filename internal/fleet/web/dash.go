@@ -39,7 +39,7 @@ var (
 	// CSP is the HTML report's policy (nothing but the page's own inline
 	// style, by hash; no script; Trusted Types), with forms allowed to post
 	// back to the server, which the dashboard's changes need.
-	CSP = "default-src 'none'; style-src '" + cspHash(style) + "'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
+	CSP  = "default-src 'none'; style-src '" + cspHash(style) + "'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
 	tmpl = template.Must(template.New("").Funcs(template.FuncMap{"fmtTime": fmtTime, "vis": vis}).ParseFS(assets, "assets/*.tmpl"))
 )
 
@@ -364,13 +364,13 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, c *caller) 
 		return
 	}
 	data := struct {
-		States                                                  []fleet.State
-		Tables                                                  []table
+		States                                                    []fleet.State
+		Tables                                                    []table
 		Servers, Affected, Exploited, OrgsAffected, OrgsExploited int
-		Chart                                                   template.HTML
-		Hours                                                   int
-		End                                                     time.Time
-		Alerts                                                  alertList
+		Chart                                                     template.HTML
+		Hours                                                     int
+		End                                                       time.Time
+		Alerts                                                    alertList
 	}{States: fleet.States[1:], Tables: []table{{"organisation", perOrg}}}
 	if c.Scope.Org == "" {
 		data.Tables = append(data.Tables, table{"sector", perSector})
