@@ -115,16 +115,16 @@ func (d *Spikes) Evaluate(ctx context.Context, upTo time.Time, now time.Time) ([
 		return nil, err
 	}
 	end := upTo.Unix() / 3600
-	var start int64
+	first, err := d.Store.FirstActivity(ctx)
+	if err != nil || first.IsZero() {
+		return nil, err
+	}
+	start := first.Unix() / 3600
 	if ok {
 		start = last + 1
-	} else {
-		first, err := d.Store.FirstActivity(ctx)
-		if err != nil || first.IsZero() {
-			return nil, err
-		}
-		start = first.Unix() / 3600
 	}
+	// No alert before the baseline has a week of history to stand on.
+	warm := first.Unix()/3600 + Days*24
 	if start >= end {
 		return nil, nil
 	}
@@ -146,7 +146,7 @@ func (d *Spikes) Evaluate(ctx context.Context, upTo time.Time, now time.Time) ([
 	for h := start; h < end; h++ {
 		b := Baseline(counts, skip, h)
 		b.Servers = servers[h]
-		over := float64(b.Orgs) > b.Threshold
+		over := float64(b.Orgs) > b.Threshold && h >= warm
 		var alert *store.Alert
 		if over && !skip[h-1] {
 			orgs, srv, err := d.Store.HourTouched(ctx, b.Hour)
