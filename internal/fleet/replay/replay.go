@@ -14,8 +14,8 @@ import (
 
 	"github.com/exhunt/exhunt/internal/fleet"
 	"github.com/exhunt/exhunt/internal/fleet/detect"
-	"github.com/exhunt/exhunt/internal/fleet/store"
 	"github.com/exhunt/exhunt/internal/fleet/fleetlab"
+	"github.com/exhunt/exhunt/internal/fleet/store"
 )
 
 // Lag is how long after an hour ends its evidence is taken as complete:

@@ -9,9 +9,9 @@ import (
 
 	"github.com/exhunt/exhunt/internal/fleet"
 	"github.com/exhunt/exhunt/internal/fleet/detect"
+	"github.com/exhunt/exhunt/internal/fleet/fleetlab"
 	"github.com/exhunt/exhunt/internal/fleet/pgtest"
 	"github.com/exhunt/exhunt/internal/fleet/store"
-	"github.com/exhunt/exhunt/internal/fleet/fleetlab"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
