@@ -22,8 +22,11 @@ Flags:
 `
 
 func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "fleet" {
+		return runLabFleet(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "generate" {
-		return usageError("lab: want \"exhunt lab generate\"", "")
+		return usageError("lab: want \"exhunt lab generate\" or \"exhunt lab fleet\"", "")
 	}
 	fs := newFlags("lab generate", fmt.Sprintf(labHelp, strings.Join(lab.Scenarios(), ", ")), stderr)
 	out := fs.String("out", "", "output folder (required)")

@@ -20,6 +20,8 @@ import (
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/fleet"
 	"github.com/exhunt/exhunt/internal/fleet/auth"
+	"github.com/exhunt/exhunt/internal/fleet/detect"
+	"github.com/exhunt/exhunt/internal/fleet/replay"
 	"github.com/exhunt/exhunt/internal/fleet/store"
 	"github.com/exhunt/exhunt/internal/fleet/web"
 	"github.com/exhunt/exhunt/internal/report"
@@ -83,14 +85,23 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	key := fs.String("tls-key", "", "TLS key (PEM)")
 	plain := fs.Bool("http", false, "serve plain HTTP (loopback only unless --insecure-http)")
 	insecure := fs.Bool("insecure-http", false, "allow plain HTTP on a non-loopback address (behind a TLS proxy)")
+	demo := fs.Bool("demo", false, "load the 2021 campaign replay into a temporary database and serve it on loopback")
 	if err := parseServe(fs, args); err != nil {
 		return err
+	}
+	if *demo {
+		a := *addr
+		if a == "127.0.0.1:8443" {
+			a = "127.0.0.1:8080"
+		}
+		return runServeDemo(ctx, a, stdout, stderr)
 	}
 	s, err := openStore(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	s.SetAlerter(detect.Changes{})
 	state := filepath.Dir(*db)
 	if strings.Contains(*db, "://") {
 		state, _ = os.UserConfigDir()
@@ -103,6 +114,19 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fmt.Fprintf(stdout, "exhunt serve: listening on %s (ingest: %s/api/v1/runs)\n", url, url)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() { // the spike detector closes the hours as they pass
+		sp := &detect.Spikes{Store: s}
+		for {
+			if _, err := sp.Evaluate(ctx, time.Now().Add(-replay.Lag), time.Now()); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(stderr, "exhunt: spike detector: %v\n", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Minute):
+			}
+		}
+	}()
 	return web.Serve(ctx, l, web.Router(s))
 }
 

@@ -123,6 +123,8 @@ func (d *Spikes) Evaluate(ctx context.Context, upTo time.Time, now time.Time) ([
 	if ok {
 		start = last + 1
 	}
+	// A store loaded with old data starts the watch at most five weeks back.
+	start = max(start, end-5*168)
 	// No alert before the baseline has a week of history to stand on.
 	warm := first.Unix()/3600 + Days*24
 	if start >= end {
