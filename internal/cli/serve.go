@@ -21,6 +21,7 @@ import (
 	"github.com/exhunt/exhunt/internal/fleet"
 	"github.com/exhunt/exhunt/internal/fleet/auth"
 	"github.com/exhunt/exhunt/internal/fleet/detect"
+	"github.com/exhunt/exhunt/internal/fleet/notify"
 	"github.com/exhunt/exhunt/internal/fleet/replay"
 	"github.com/exhunt/exhunt/internal/fleet/store"
 	"github.com/exhunt/exhunt/internal/fleet/web"
@@ -33,6 +34,7 @@ const serveHelp = `Usage:
   exhunt serve org add --id ID --name NAME --sector SECTOR [flags]
   exhunt serve token add --org ID [flags]       make an ingest token for an organisation (printed once)
   exhunt serve import --org ID FILE...          load saved hunt results (JSON) into the store
+  exhunt serve webhook add --url URL --secret S POST alerts there, signed with HMAC-SHA256
 
 Flags:
 `
@@ -77,6 +79,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return runServeOrg(ctx, args[1:], stdout, stderr)
 		case "token":
 			return runServeToken(ctx, args[1:], stdout, stderr)
+		case "webhook":
+			return runServeWebhook(ctx, args[1:], stdout, stderr)
 		}
 	}
 	fs, db := serveFlags("", stderr)
@@ -127,7 +131,36 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			}
 		}
 	}()
+	go (&notify.Sender{Store: s, Backoff: 30 * time.Second, MaxAttempts: 10}).Run(ctx, 10*time.Second)
 	return web.Serve(ctx, l, web.Router(s))
+}
+
+func runServeWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "add" {
+		return usageError(`serve webhook: want "exhunt serve webhook add"`, "")
+	}
+	fs, db := serveFlags("webhook add", stderr)
+	u := fs.String("url", "", "URL alerts are POSTed to")
+	secret := fs.String("secret", os.Getenv("EXHUNT_WEBHOOK_SECRET"), "HMAC-SHA256 key (default: EXHUNT_WEBHOOK_SECRET)")
+	if err := parseServe(fs, args[1:]); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(*u, "https://") && !strings.HasPrefix(*u, "http://") || len(*secret) < 16 {
+		return usageError("serve webhook add: --url http(s)://… and a --secret of 16 or more characters", "")
+	}
+	s, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	now := time.Now().UTC()
+	id, err := s.AddWebhook(ctx, store.Webhook{URL: *u, Secret: *secret}, now)
+	if err != nil {
+		return err
+	}
+	s.Audit(ctx, store.AuditEntry{Time: now, Actor: "cli", Action: "webhook.create", Detail: id + " " + *u})
+	fmt.Fprintf(stdout, "webhook %s added\n", id)
+	return nil
 }
 
 func runServeInit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

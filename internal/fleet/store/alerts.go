@@ -222,3 +222,88 @@ func (s *Store) RecordSpikeHour(ctx context.Context, b Baseline, over bool, a *A
 		return nil
 	})
 }
+
+// Webhook is a URL alerts are POSTed to.
+type Webhook struct {
+	ID, URL, Secret string
+}
+
+// AddWebhook registers a webhook; alerts raised from now on are sent to it.
+func (s *Store) AddWebhook(ctx context.Context, h Webhook, now time.Time) (string, error) {
+	if h.ID == "" {
+		h.ID = NewID()
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q("INSERT INTO webhooks (id, url, secret, created_ms) VALUES (?, ?, ?, ?)"), h.ID, h.URL, h.Secret, now.UnixMilli())
+		return err
+	})
+	return h.ID, err
+}
+
+// Delivery is one alert to send to one webhook.
+type Delivery struct {
+	AlertID, WebhookID, URL, Secret string
+	Body                            []byte
+	State                           string
+	Attempts                        int
+	Next                            time.Time
+	LastError                       string
+}
+
+// Delivery states.
+const (
+	DeliveryPending   = "pending"
+	DeliveryDelivered = "delivered"
+	DeliveryFailed    = "failed"
+)
+
+// DueDeliveries lists pending deliveries whose time has come.
+func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT d.alert_id, d.webhook_id, w.url, w.secret, a.body, d.attempts FROM deliveries d
+		JOIN webhooks w ON w.id = d.webhook_id JOIN alerts a ON a.id = d.alert_id
+		WHERE d.state = 'pending' AND d.next_ms <= ? ORDER BY d.next_ms, d.alert_id LIMIT ?`), now.UnixMilli(), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		var d Delivery
+		var body string
+		if err := rows.Scan(&d.AlertID, &d.WebhookID, &d.URL, &d.Secret, &body, &d.Attempts); err != nil {
+			return nil, err
+		}
+		d.Body, d.State = []byte(body), DeliveryPending
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// RecordDelivery stores the outcome of an attempt.
+func (s *Store) RecordDelivery(ctx context.Context, d Delivery) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q("UPDATE deliveries SET state = ?, attempts = ?, next_ms = ?, last_error = ? WHERE alert_id = ? AND webhook_id = ?"),
+			d.State, d.Attempts, ms(d.Next), clip(d.LastError), d.AlertID, d.WebhookID)
+		return err
+	})
+}
+
+// Deliveries lists an alert's deliveries.
+func (s *Store) Deliveries(ctx context.Context, alertID string) ([]Delivery, error) {
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT webhook_id, state, attempts, next_ms, last_error FROM deliveries WHERE alert_id = ? ORDER BY webhook_id"), alertID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		d := Delivery{AlertID: alertID}
+		var next int64
+		if err := rows.Scan(&d.WebhookID, &d.State, &d.Attempts, &next, &d.LastError); err != nil {
+			return nil, err
+		}
+		d.Next = fromMS(next)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
