@@ -406,3 +406,17 @@ func (s *Store) FirstActivity(ctx context.Context) (time.Time, error) {
 	}
 	return time.Unix(h.Int64*3600, 0).UTC(), err
 }
+
+// Counts is the number of rows per table, for checks that nothing was lost
+// or stored twice.
+func (s *Store) Counts(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	for _, t := range []string{"runs", "servers", "server_runs", "findings", "scan_results", "decoy_events", "activity", "indicators", "mailboxes", "alerts"} {
+		var n int
+		if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t).Scan(&n); err != nil {
+			return nil, err
+		}
+		out[t] = n
+	}
+	return out, nil
+}
