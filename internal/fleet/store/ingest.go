@@ -132,9 +132,18 @@ type ingester struct {
 	ind       map[indKey]*indVal
 	changes   []Change
 	stmts     map[string]*sql.Stmt
+	pend      map[string]*pending
+	order     []string
 }
 
 func (in *ingester) exec(query string, args ...any) error {
+	if err := in.sendBatch(); err != nil {
+		return err
+	}
+	return in.execNow(query, args...)
+}
+
+func (in *ingester) execNow(query string, args ...any) error {
 	if in.stmts == nil {
 		in.stmts = map[string]*sql.Stmt{}
 	}
@@ -236,7 +245,7 @@ func (in *ingester) hunt() error {
 		for fi := range sv.Findings {
 			f := &sv.Findings[fi]
 			t := ms(f.Time)
-			if err := in.exec("INSERT INTO findings (run_id, seq, org_id, server, time_ms, rule, stage, severity, client_ip, user_agent, mailbox, title) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			if err := in.batch("INSERT INTO findings (run_id, seq, org_id, server, time_ms, rule, stage, severity, client_ip, user_agent, mailbox, title) VALUES ", "",
 				in.m.RunID, seq, in.m.Org, sv.Name, t, clip(f.Rule), string(f.Stage), string(f.Severity), clip(f.ClientIP), clip(f.UserAgent), clip(f.Mailbox), clip(f.Title)); err != nil {
 				return err
 			}
@@ -245,7 +254,7 @@ func (in *ingester) hunt() error {
 			rank := f.Stage.Rank()
 			if t != 0 {
 				fp := fingerprint(f.Rule, strconv.FormatInt(t, 10), f.Source.File, strconv.FormatInt(f.Source.Line, 10), f.ClientIP)
-				if err := in.exec("INSERT INTO activity (org_id, server, fp, hour, kind) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+				if err := in.batch("INSERT INTO activity (org_id, server, fp, hour, kind) VALUES ", " ON CONFLICT DO NOTHING",
 					in.m.Org, sv.Name, fp, t/3_600_000, string(f.Stage)); err != nil {
 					return err
 				}
@@ -421,7 +430,7 @@ func (in *ingester) decoy() error {
 		e := &in.m.Decoy[i]
 		server := clip("decoy:" + e.Server)
 		t := ms(e.Time)
-		if err := in.exec("INSERT INTO decoy_events (run_id, batch, seq, org_id, server, time_ms, client, method, uri, user_agent, class, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		if err := in.batch("INSERT INTO decoy_events (run_id, batch, seq, org_id, server, time_ms, client, method, uri, user_agent, class, kind) VALUES ", "",
 			in.m.RunID, in.m.Batch, i, in.m.Org, server, t, clip(e.Client), clip(e.Method), clip(e.URI), clip(e.UserAgent), clip(e.Class), clip(e.Kind)); err != nil {
 			return err
 		}
@@ -430,7 +439,7 @@ func (in *ingester) decoy() error {
 			continue
 		}
 		fp := fingerprint(in.m.RunID, strconv.Itoa(in.m.Batch), strconv.Itoa(i))
-		if err := in.exec("INSERT INTO activity (org_id, server, fp, hour, kind) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", in.m.Org, server, fp, t/3_600_000, string(stage)); err != nil {
+		if err := in.batch("INSERT INTO activity (org_id, server, fp, hour, kind) VALUES ", " ON CONFLICT DO NOTHING", in.m.Org, server, fp, t/3_600_000, string(stage)); err != nil {
 			return err
 		}
 		ev := fmt.Sprintf("%s decoy %s: %s %s (%s)", e.Time.UTC().Format(time.RFC3339), e.Server, e.Method, e.URI, e.Kind)
@@ -447,9 +456,64 @@ func hostOnly(addr string) string {
 	return strings.Trim(addr, "[]")
 }
 
+// pending is rows of one insert waiting to go as one statement.
+type pending struct {
+	head, tail string
+	cols       int
+	args       []any
+}
+
+// batchRows is how many rows one statement carries: fewer round trips to
+// PostgreSQL, fewer statements for SQLite; under both's parameter limits.
+const batchRows = 80
+
+// batch queues one row of an INSERT; each statement's rows go together.
+// Every other statement sends the queued rows first.
+func (in *ingester) batch(head, tail string, args ...any) error {
+	key := head + tail
+	p := in.pend[key]
+	if p == nil {
+		if in.pend == nil {
+			in.pend = map[string]*pending{}
+		}
+		p = &pending{head: head, tail: tail, cols: len(args)}
+		in.pend[key] = p
+		in.order = append(in.order, key)
+	}
+	p.args = append(p.args, args...)
+	if len(p.args)/p.cols >= batchRows {
+		return in.send(p)
+	}
+	return nil
+}
+
+func (in *ingester) send(p *pending) error {
+	if len(p.args) == 0 {
+		return nil
+	}
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", p.cols), ", ") + ")"
+	rows := len(p.args) / p.cols
+	q := p.head + strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ") + p.tail
+	args := p.args
+	p.args = p.args[:0:0]
+	return in.execNow(q, args...)
+}
+
+func (in *ingester) sendBatch() error {
+	for _, k := range in.order {
+		if err := in.send(in.pend[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // flush writes the run's indicators and notes attackers and web shells
 // reaching a new organisation.
 func (in *ingester) flush() error {
+	if err := in.sendBatch(); err != nil {
+		return err
+	}
 	keys := make([]indKey, 0, len(in.ind))
 	for k := range in.ind {
 		keys = append(keys, k)
