@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/fleet"
 	"github.com/exhunt/exhunt/internal/fleet/pgtest"
 	"github.com/exhunt/exhunt/internal/fleet/store"
-	"github.com/exhunt/exhunt/internal/finding"
 )
 
 // benchRun is one hunt result of 10 servers with 100 findings each, as a
