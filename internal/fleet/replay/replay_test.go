@@ -53,6 +53,7 @@ func TestCampaignReplay(t *testing.T) {
 				named++
 			}
 		}
+		t.Logf("first spike: %s, names %d of %d spike organisations", first.At, named, len(truth.Spike.Orgs))
 		if named < 8 || first.Baseline == nil {
 			t.Fatalf("first spike names %d of the spike's organisations: %v", named, first.Orgs)
 		}
