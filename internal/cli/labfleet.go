@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -85,6 +86,8 @@ func runServeDemo(ctx context.Context, addr string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	// Browsers keep Secure cookies on plain HTTP only for "localhost".
+	url = strings.Replace(url, "http://127.0.0.1:", "http://localhost:", 1)
 	fmt.Fprintf(stdout, "exhunt serve --demo: %s/  user demo  password %s  (Ctrl-C to stop; the data is deleted)\n", url, password)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
