@@ -8,7 +8,8 @@ import "embed"
 // data/ (the Exchange build table and Microsoft's IOC feed), sigma/ (the
 // SigmaHQ rules shipped unmodified, with their licence), yara/ (the file
 // hunt's YARA rules: signature-base's, unmodified with their licence, and
-// exhunt's own) and iocs/ (signature-base's file-name and hash IOCs).
+// exhunt's own), iocs/ (signature-base's file-name and hash IOCs) and
+// remediation/ (what to do about each kind of finding and chain).
 //
-//go:embed hunt/*.yaml lists/*.txt data/*.csv sigma yara iocs
+//go:embed hunt/*.yaml lists/*.txt data/*.csv sigma yara iocs remediation/*.yaml
 var FS embed.FS

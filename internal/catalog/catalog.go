@@ -19,6 +19,7 @@ import (
 
 	"github.com/exhunt/exhunt/internal/exchange"
 	"github.com/exhunt/exhunt/internal/files"
+	"github.com/exhunt/exhunt/internal/remedy"
 	"github.com/exhunt/exhunt/internal/rule"
 	"github.com/exhunt/exhunt/internal/sigma"
 	"github.com/exhunt/exhunt/rules"
@@ -35,6 +36,8 @@ type Catalog struct {
 	// Files are the file hunt's YARA rules and IOC lists, with any YARA
 	// rules added with LoadYara; Files.Problems lists skipped rules.
 	Files *files.Rules
+	// Remediation is the guidance remediation plans are drawn from.
+	Remediation *remedy.Guidance
 }
 
 // LoadError collects every problem found in rule files, each naming its file.
@@ -53,13 +56,37 @@ func (e *LoadError) Error() string {
 
 func (e *LoadError) Unwrap() []error { return e.Errs }
 
+// Data is the reference data without the rules: what the scanner, the
+// decoy and the lab need, loaded without compiling a rule.
+type Data struct {
+	Builds *exchange.Table
+	// Lists are the named value lists of rules/lists, plus
+	// "webshell-url-paths": the URL paths of Microsoft's IOC feed and of
+	// the known shell names in the campaign's web folders.
+	Lists map[string][]string
+}
+
+// WebshellURLPaths are the URL paths under which known web shells answer,
+// such as /owa/auth/shel.aspx.
+func (d *Data) WebshellURLPaths() []string { return d.Lists["webshell-url-paths"] }
+
+// LoadData reads the embedded build table, lists and IOC feed.
+func LoadData() (*Data, error) {
+	d := &Data{Lists: map[string][]string{}}
+	if err := d.load(rules.FS); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
 // Load reads the embedded rules plus any extra rule files or folders. Extra
 // rules may add to the built-in set but not replace a built-in id.
 func Load(extra ...string) (*Catalog, error) {
-	c := &Catalog{Env: &rule.Env{Lists: map[string][]string{}}}
-	if err := c.loadData(rules.FS); err != nil {
+	d, err := LoadData()
+	if err != nil {
 		return nil, err
 	}
+	c := &Catalog{Env: &rule.Env{Lists: d.Lists}, Builds: d.Builds}
 	var errs []error
 	seen := map[string]string{}
 	add := func(name string, data []byte) {
@@ -122,10 +149,31 @@ func Load(extra ...string) (*Catalog, error) {
 	if c.Files, err = files.Load(rules.FS, nil); err != nil {
 		return nil, fmt.Errorf("file hunt rules: %w", err)
 	}
+	if err := c.loadRemediation(); err != nil {
+		return nil, err
+	}
 	if len(errs) > 0 {
 		return c, &LoadError{errs}
 	}
 	return c, nil
+}
+
+// loadRemediation reads rules/remediation, checking that every finding it
+// names is one a rule of this catalog reports ("yara:*" names a prefix).
+func (c *Catalog) loadRemediation() error {
+	ids := map[string]bool{}
+	for _, d := range c.Docs() {
+		ids[d.ID] = true
+		if i := strings.IndexByte(d.ID, ':'); i > 0 {
+			ids[d.ID[:i+1]+"*"] = true
+		}
+	}
+	g, err := remedy.Load(rules.FS, "remediation", func(id string) bool { return ids[id] })
+	if err != nil {
+		return fmt.Errorf("remediation guidance: %w", err)
+	}
+	c.Remediation = g
+	return nil
 }
 
 func ruleFiles(p string) ([]string, error) {
@@ -251,13 +299,13 @@ func (c *Catalog) ForKind(kind string) []*rule.Compiled {
 	return out
 }
 
-func (c *Catalog) loadData(fsys fs.FS) error {
+func (d *Data) load(fsys fs.FS) error {
 	f, err := fsys.Open("data/exchange-builds.csv")
 	if err != nil {
 		return fmt.Errorf("build table: %w", err)
 	}
 	defer f.Close()
-	if c.Builds, err = exchange.LoadTable(f); err != nil {
+	if d.Builds, err = exchange.LoadTable(f); err != nil {
 		return err
 	}
 	lists, _ := fs.Glob(fsys, "lists/*.txt")
@@ -266,17 +314,17 @@ func (c *Catalog) loadData(fsys fs.FS) error {
 		if err != nil {
 			return err
 		}
-		c.Env.Lists[strings.TrimSuffix(path.Base(name), ".txt")] = readList(data)
+		d.Lists[strings.TrimSuffix(path.Base(name), ".txt")] = readList(data)
 	}
 	feed, err := fs.ReadFile(fsys, "data/MSTICIoCs-ExchangeServerVulnerabilitiesDisclosedMarch2021.csv")
 	if err != nil {
 		return fmt.Errorf("ioc feed: %w", err)
 	}
-	paths, err := WebshellURLPaths(bytes.NewReader(feed), c.Env.Lists["webshell-names"])
+	paths, err := WebshellURLPaths(bytes.NewReader(feed), d.Lists["webshell-names"])
 	if err != nil {
 		return err
 	}
-	c.Env.Lists["webshell-url-paths"] = paths
+	d.Lists["webshell-url-paths"] = paths
 	return nil
 }
 

@@ -152,7 +152,18 @@ func TestReportRerendersSavedRun(t *testing.T) {
 	}
 	n := len(res.Servers[0].Findings) + len(res.Servers[1].Findings)
 	for format, check := range map[string]func(string) bool{
-		"text": func(s string) bool { return strings.Contains(s, "EXPLOITED") && strings.Contains(s, "2 server(s)") },
+		"text": func(s string) bool {
+			return strings.Contains(s, "EXPLOITED") && strings.Contains(s, "2 server(s)") && strings.Contains(s, "what to do")
+		},
+		"remediation-csv": func(s string) bool {
+			return strings.HasPrefix(s, "server,verdict,inconclusive,action,step") && strings.Contains(s, "EXCH01,exploited,true,1,contain,immediate")
+		},
+		"remediation": func(s string) bool {
+			// only the plans: a checklist per server, no evidence table
+			return strings.HasPrefix(s, "# Remediation plan\n") && strings.Contains(s, "## EXCH01: exploited") &&
+				strings.Contains(s, "### 1. Contain\n") && strings.Contains(s, " SHA-256 `") &&
+				strings.Contains(s, "## EXCH02: clean") && !strings.Contains(s, "evidence\n")
+		},
 		"json": func(s string) bool { return s == string(raw) },
 		"csv":  func(s string) bool { return strings.Count(strings.TrimSpace(s), "\n") >= n },
 		"sarif": func(s string) bool {

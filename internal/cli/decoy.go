@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/exhunt/exhunt/internal/decoy"
 	"github.com/exhunt/exhunt/internal/fleet"
-	"github.com/exhunt/exhunt/internal/scan"
 )
 
 const decoyHelp = `Usage: exhunt decoy [flags]
@@ -54,12 +51,9 @@ func runDecoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	prefix := fs.String("name", "EXCH", "server name prefix; listeners are numbered from 01")
 	duration := fs.Duration("duration", 0, "stop after this long (default: until interrupted)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
-	push := addPushFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError(err.Error(), "run exhunt decoy -h")
+	push := addPushFlags(fs.FlagSet)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError("decoy takes no arguments: use --listen", "")
@@ -67,7 +61,7 @@ func runDecoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(listen) == 0 {
 		listen = multiFlag{"https://127.0.0.1:8443"}
 	}
-	data, err := scan.LoadData()
+	data, err := loadScanData()
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -30,11 +28,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	format := fs.String("format", "text", "output format: text, json or jsonl")
 	keep := fs.String("dir", "", "write the evidence here instead of a new temporary folder")
 	seed := fs.Int64("seed", 1, "generator seed")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError(err.Error(), "run exhunt demo -h")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	dir := *keep
 	if dir == "" {

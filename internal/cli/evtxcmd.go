@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,15 +24,21 @@ the file is read. Flags:
 `
 
 func runEvtx(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fs := newFlags("evtx", evtxHelp, stderr)
+		fs.evtxFlags()
+		fs.Usage()
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || (args[0] != "dump" && args[0] != "stat") {
 		fmt.Fprint(stderr, evtxHelp)
 		return usageError("evtx: want dump or stat", "")
 	}
 	mode := args[0]
 	fs := newFlags("evtx "+mode, evtxHelp, stderr)
-	workers := fs.Int("workers", 0, "chunks parsed at once per file (0: one per CPU)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError("", "")
+	workers := fs.evtxFlags()
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
@@ -53,6 +60,11 @@ func runEvtx(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return &exitError{code: ExitError, msg: fmt.Sprintf("evtx: %d of %d files could not be read", failed, fs.NArg())}
 	}
 	return nil
+}
+
+// evtxFlags defines the flags of evtx dump and stat.
+func (fs *flagSet) evtxFlags() *int {
+	return fs.Int("workers", 0, "chunks parsed at once per file (0: one per CPU)")
 }
 
 func evtxFile(ctx context.Context, path, mode string, workers int, w *bufio.Writer, stderr io.Writer) error {

@@ -3,11 +3,11 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,7 +61,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var hf huntFlags
 	fs := newFlags("hunt", huntHelp, stderr)
-	fs.StringVar(&hf.format, "format", "text", "output format: text, json, jsonl, html, sarif or csv")
+	fs.StringVar(&hf.format, "format", "text", "output format: text, json, jsonl, html, sarif, csv, remediation or remediation-csv")
 	fs.StringVar(&hf.output, "o", "", "write the result to this file instead of stdout")
 	fs.Var(&hf.rules, "rules", "extra rule file or folder (repeatable)")
 	fs.Var(&hf.sigma, "sigma", "extra Sigma rule file or folder, run over event logs (repeatable)")
@@ -75,12 +75,9 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&hf.noFiles, "no-files", false, "skip the file hunt (web shells, dumps, archives)")
 	fs.BoolVar(&hf.noLogs, "no-logs", false, "skip the logs; hunt files only")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance reports)")
-	push := addPushFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError(err.Error(), "run exhunt hunt -h")
+	push := addPushFlags(fs.FlagSet)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if err := checkFormat(hf.format, true); err != nil {
 		return err
@@ -154,7 +151,7 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 	}
 	if len(set.Servers) == 0 {
 		return nil, &exitError{code: ExitError, msg: "no Exchange or IIS logs found under " + fmt.Sprint(roots),
-			hint: "point exhunt at an Exchange install (…\\Exchange Server\\V15), a copy or collection of one, or a .zip of it"}
+			hint: "exhunt recognises:\n  - " + strings.Join(evidence.Layouts, "\n  - ")}
 	}
 	w, closeOut, err := openOutput(hf.output, stdout)
 	if err != nil {

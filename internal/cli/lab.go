@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,11 +20,22 @@ Scenarios: ` + "%s" + `
 Flags:
 `
 
+const labUsage = `Usage:
+  exhunt lab generate --out DIR [flags]  evidence trees of Exchange servers with attacks and ground truth
+  exhunt lab fleet --out DIR [flags]     a fleet's hunt, scan and decoy results replaying the 2021 campaign
+
+Run "exhunt lab generate -h" or "exhunt lab fleet -h" for their flags.
+`
+
 func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "fleet" {
-		return runLabFleet(args[1:], stdout, stderr)
-	}
-	if len(args) == 0 || args[0] != "generate" {
+	switch {
+	case len(args) > 0 && args[0] == "fleet":
+		return runLabFleet(ctx, args[1:], stdout, stderr)
+	case len(args) > 0 && isHelp(args[0]):
+		fmt.Fprint(stderr, labUsage)
+		return flag.ErrHelp
+	case len(args) == 0 || args[0] != "generate":
+		fmt.Fprint(stderr, labUsage)
 		return usageError("lab: want \"exhunt lab generate\" or \"exhunt lab fleet\"", "")
 	}
 	fs := newFlags("lab generate", fmt.Sprintf(labHelp, strings.Join(lab.Scenarios(), ", ")), stderr)
@@ -34,11 +44,11 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	size := fs.String("size", "0", "approximate total size of background traffic, e.g. 500MB or 2GB (0: small)")
 	seed := fs.Int64("seed", 1, "generator seed: the same seed gives the same bytes")
 	scen := fs.String("scenarios", "", "comma-separated scenarios, one per server (cycled)")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError(err.Error(), "run exhunt lab generate -h")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	if *out == "" {
 		return usageError("lab generate: --out is required", "")

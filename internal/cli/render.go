@@ -7,12 +7,13 @@ import (
 
 	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/remedy"
 	"github.com/exhunt/exhunt/internal/report"
 )
 
 // formats every command that writes a result accepts; jsonl streams and is
 // only for hunt.
-var formats = []string{"text", "json", "jsonl", "html", "sarif", "csv"}
+var formats = []string{"text", "json", "jsonl", "html", "sarif", "csv", "remediation", "remediation-csv"}
 
 func checkFormat(f string, allowJSONL bool) error {
 	if !slices.Contains(formats, f) || (f == "jsonl" && !allowJSONL) {
@@ -36,6 +37,10 @@ func render(w io.Writer, res *finding.Result, format string, cat *catalog.Catalo
 		return report.SARIF(w, res, ruleInfo(cat))
 	case "csv":
 		return report.CSV(w, res)
+	case "remediation":
+		return remedy.Markdown(w, res)
+	case "remediation-csv":
+		return report.RemediationCSV(w, res)
 	}
 	return report.Text(w, res, verbose)
 }

@@ -13,9 +13,12 @@ import (
 	"github.com/exhunt/exhunt/internal/report"
 )
 
-const reportHelp = `Usage: exhunt report --in RESULT.json [--format text|html|sarif|csv] [-o FILE]
+const reportHelp = `Usage: exhunt report --in RESULT.json [--format text|html|sarif|csv|remediation|remediation-csv] [-o FILE]
 
 Renders a run saved with --format json again, without reading the evidence.
+--format remediation prints only each server's remediation plan, as a
+Markdown checklist for a change ticket; remediation-csv gives it one row
+per item for importing.
 The exit code is the run's: 3 when a server in it is probed or worse.
 
 Flags:
@@ -24,7 +27,7 @@ Flags:
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("report", reportHelp, stderr)
 	in := fs.String("in", "", "saved JSON result (required; - for stdin)")
-	format := fs.String("format", "text", "text, html, sarif or csv")
+	format := fs.String("format", "text", "text, html, sarif, csv, remediation or remediation-csv")
 	out := fs.String("o", "", "write to this file instead of stdout")
 	verbose := fs.Bool("verbose", false, "text format: list every finding and gap")
 	if err := fs.Parse(args); err != nil {

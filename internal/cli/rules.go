@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -9,11 +10,35 @@ import (
 	"github.com/exhunt/exhunt/internal/rule"
 )
 
+const rulesHelp = `Usage:
+  exhunt rules list                list the detection rules: log and event rules, then the file hunt's
+  exhunt rules validate [PATH...]  load and check the built-in rules and the rule files or folders given
+  exhunt rules literals            print every prefilter literal, one per line (what bench/ gives ripgrep)
+`
+
 func runRules(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError("rules: want list or validate", "")
+	if len(args) == 0 || isHelp(args[0]) {
+		fmt.Fprint(stderr, rulesHelp)
+		if len(args) == 0 {
+			return usageError("rules: want list, validate or literals", "")
+		}
+		return flag.ErrHelp
 	}
-	switch args[0] {
+	sub := args[0]
+	if sub != "list" && sub != "validate" && sub != "literals" {
+		fmt.Fprint(stderr, rulesHelp)
+		return usageError(fmt.Sprintf("rules: unknown subcommand %q", sub), "want list, validate or literals")
+	}
+	fs := newFlags("rules "+sub, rulesHelp+"\n", stderr)
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if sub != "validate" {
+		if err := noArgs(fs); err != nil {
+			return err
+		}
+	}
+	switch sub {
 	case "list":
 		cat, err := catalog.Load()
 		if err != nil {
@@ -48,7 +73,7 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	case "validate":
-		cat, err := catalog.Load(args[1:]...)
+		cat, err := catalog.Load(fs.Args()...)
 		if err != nil {
 			return fmt.Errorf("rules are not valid:\n%w", err)
 		}
@@ -64,5 +89,5 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	return usageError(fmt.Sprintf("rules: unknown subcommand %q", args[0]), "want list or validate")
+	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/fleet"
 	"github.com/exhunt/exhunt/internal/scan"
 )
@@ -75,12 +75,9 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	batch := fs.Int("batch", 100, "with --dispatch: targets per job")
 	dispatchID := fs.String("dispatch-id", "", "with --dispatch: the dispatch to continue (default: derived from the targets and options)")
 	replicas := fs.Int("replicas", 3, "with --dispatch: stream replicas when the streams are created (3 on a cluster, 1 on one server)")
-	push := addPushFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError(err.Error(), "run exhunt scan -h")
+	push := addPushFlags(fs.FlagSet)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	opt.LegacyTLS = !*noLegacy
 	opt.ProxyLogonProbe, opt.ProxyShellProbe, opt.MitigationProbe = !*noPL, !*noPS, !*noMit
@@ -128,7 +125,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if opt.LegacyTLS {
 		scan.AllowSHA1Signatures()
 	}
-	data, err := scan.LoadData()
+	data, err := loadScanData()
 	if err != nil {
 		return err
 	}
@@ -203,6 +200,12 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		rows.Flush()
 		fmt.Fprintln(stdout)
 	}
+	notable := sum.Notable != nil
+	if rows != nil {
+		// The rows above list every Exchange target already; the summary
+		// would repeat the vulnerable ones.
+		sum.Notable, sum.More = nil, 0
+	}
 	sum.Write(summaryTo)
 	if runErr != nil {
 		if errors.Is(runErr, context.Canceled) && *out != "" {
@@ -210,7 +213,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		return runErr
 	}
-	if sum.Notable != nil {
+	if notable {
 		return errFindings
 	}
 	return nil
@@ -251,4 +254,14 @@ func lessGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+}
+
+// loadScanData gives the scanner and the decoy their reference data from
+// the catalog: the build table and the web-shell URL paths.
+func loadScanData() (*scan.Data, error) {
+	d, err := catalog.LoadData()
+	if err != nil {
+		return nil, err
+	}
+	return &scan.Data{Builds: d.Builds, Shells: d.WebshellURLPaths()}, nil
 }

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/exhunt/exhunt/internal/decoy"
-	"github.com/exhunt/exhunt/internal/scan"
 )
 
 // Every scan in these tests is confined to loopback by --scope.
@@ -27,7 +26,7 @@ const testScope = "127.0.0.0/8"
 // returns their URLs.
 func decoyFleet(t *testing.T, n int, cfg decoy.Config, shells ...decoy.Shell) ([]string, *decoy.Server) {
 	t.Helper()
-	data, err := scan.LoadData()
+	data, err := loadScanData()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +225,12 @@ func TestScanAndDecoyCLI(t *testing.T) {
 			t.Errorf("text output lacks %q:\n%s", want, out)
 		}
 	}
+	// Each target is listed once: the summary does not repeat the rows.
+	for _, l := range listeners {
+		if n := strings.Count(out, l.URL+" "); n != 1 {
+			t.Errorf("%s listed %d times:\n%s", l.URL, n, out)
+		}
+	}
 	cancel()
 	if c := <-done; c != ExitClean {
 		t.Errorf("decoy exit %d: %s", c, derr.String())
@@ -253,7 +258,7 @@ func TestScanAndDecoyCLI(t *testing.T) {
 func TestDecoyHuntReplay(t *testing.T) {
 	logs := t.TempDir()
 	var events bytes.Buffer
-	data, err := scan.LoadData()
+	data, err := loadScanData()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +21,7 @@ import (
 	"github.com/exhunt/exhunt/internal/fleet"
 	"github.com/exhunt/exhunt/internal/fleet/auth"
 	"github.com/exhunt/exhunt/internal/fleet/detect"
+	"github.com/exhunt/exhunt/internal/fleet/fleetlab"
 	"github.com/exhunt/exhunt/internal/fleet/notify"
 	"github.com/exhunt/exhunt/internal/fleet/replay"
 	"github.com/exhunt/exhunt/internal/fleet/store"
@@ -39,7 +40,7 @@ const serveHelp = `Usage:
 Flags:
 `
 
-func serveFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+func serveFlags(name string, stderr io.Writer) (*flagSet, *string) {
 	fs := newFlags("serve "+name, serveHelp, stderr)
 	def := "exhunt-fleet.db"
 	if dir, err := os.UserConfigDir(); err == nil {
@@ -49,14 +50,8 @@ func serveFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	return fs, db
 }
 
-func parseServe(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError(err.Error(), "run exhunt serve -h")
-	}
-	return nil
+func parseServe(fs *flagSet, args []string) error {
+	return parseFlags(fs, args)
 }
 
 func openStore(ctx context.Context, dsn string) (*store.Store, error) {
@@ -324,4 +319,47 @@ func readRunFile(file, org string) (*fleet.Run, error) {
 	}
 	sum := sha256.Sum256(b)
 	return &fleet.Run{SchemaVersion: fleet.SchemaVersion, Type: fleet.TypeHunt, RunID: "import-" + hex.EncodeToString(sum[:16]), Org: org, Hunt: res}, nil
+}
+
+// runServeDemo loads the fleet replay into a temporary database and serves
+// it on loopback with a fresh admin login.
+func runServeDemo(ctx context.Context, addr string, stdout, stderr io.Writer) error {
+	dir, err := os.MkdirTemp("", "exhunt-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if !web.Loopback(addr) {
+		return usageError("serve --demo listens on loopback only", "")
+	}
+	fmt.Fprintln(stderr, "exhunt: writing and loading the 2021 campaign replay (40 organisations, 200 servers)...")
+	if _, err := fleetlab.GenerateFleet(fleetlab.FleetOptions{Out: dir, Orgs: 40, Servers: 200, Seed: 1}); err != nil {
+		return err
+	}
+	s, err := store.Open(ctx, filepath.Join(dir, "demo.db"))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	s.SetAlerter(detect.Changes{})
+	if _, err := replay.Load(ctx, s, dir); err != nil {
+		return err
+	}
+	var pw [12]byte
+	rand.Read(pw[:])
+	password := base64.RawURLEncoding.EncodeToString(pw[:])
+	h, _ := auth.HashPassword(password)
+	if err := s.CreateUser(ctx, store.User{Name: "demo", Role: auth.RoleAdmin, Hash: h}, time.Now()); err != nil {
+		return err
+	}
+	l, url, err := web.Listen(web.Config{Addr: addr, PlainHTTP: true})
+	if err != nil {
+		return err
+	}
+	// Browsers keep Secure cookies on plain HTTP only for "localhost".
+	url = strings.Replace(url, "http://127.0.0.1:", "http://localhost:", 1)
+	fmt.Fprintf(stdout, "exhunt serve --demo: %s/  user demo  password %s  (Ctrl-C to stop; the data is deleted)\n", url, password)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return web.Serve(ctx, l, web.Router(s))
 }

@@ -1,27 +1,40 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
+	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/evidence"
+	"github.com/exhunt/exhunt/internal/files"
+	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/hunt"
 	"github.com/exhunt/exhunt/internal/queue"
 	"github.com/exhunt/exhunt/internal/scan"
 )
 
 const workerHelp = `Usage: exhunt worker --nats URL [flags]
 
-Takes scan jobs from the NATS JetStream work queue that "exhunt scan
---dispatch" fills, scans their targets with the dispatcher's options and
-publishes each result; a job is acknowledged only once all its results are
-stored, so a worker that dies leaves its job to another. Run several, on
-one machine or many. --scope narrows every job's scope: the worker never
-connects outside it, whatever a dispatcher asks.
+Takes jobs from the NATS JetStream work queue: scan jobs that "exhunt scan
+--dispatch" fills (their targets scanned with the dispatcher's options, each
+result published) and hunt jobs that "exhunt hunt --dispatch" fills (the
+evidence fetched from the object store, or read on shared storage, hunted
+with the built-in rules, the result document stored). A job is acknowledged
+only once its results are stored, so a worker that dies leaves its job to
+another. Run several, on one machine or many. --scope narrows every scan
+job's scope: the worker never connects outside it, whatever a dispatcher
+asks.
 
 URL lists the cluster's servers, comma-separated. The worker runs until
 interrupted (SIGINT/SIGTERM), handing back the jobs it holds.
@@ -36,20 +49,35 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	concurrency := fs.Int("concurrency", 200, "targets scanned at once")
 	scopeFlag := fs.String("scope", "", "comma-separated CIDR ranges: never connect outside them")
 	replicas := fs.Int("replicas", 3, "stream replicas when the worker creates the streams (3 on a cluster, 1 on one server)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError(err.Error(), "run exhunt worker -h")
+	kinds := fs.String("kinds", "scan,hunt", "the jobs to take: scan, hunt or both")
+	hunts := fs.Int("hunts", 1, "pieces of evidence hunted at once")
+	maxEvidence := fs.String("max-evidence", "64GiB", "largest evidence upload a hunt job may fetch")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0)), "run exhunt worker -h")
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	if *url == "" {
 		return usageError("--nats is required", "")
 	}
 	if *concurrency < 1 {
 		return usageError("--concurrency must be at least 1", "")
+	}
+	doScan, doHunt := false, false
+	for _, k := range splitList(*kinds) {
+		switch k {
+		case "scan":
+			doScan = true
+		case "hunt":
+			doHunt = true
+		default:
+			return usageError(fmt.Sprintf("--kinds: unknown job kind %q", k), "want scan, hunt or scan,hunt")
+		}
+	}
+	limit, err := parseSize(*maxEvidence)
+	if err != nil {
+		return usageError(err.Error(), "")
 	}
 	scope, err := parseScope(*scopeFlag)
 	if err != nil {
@@ -59,7 +87,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		h, _ := os.Hostname()
 		*name = fmt.Sprintf("%s-%d", h, os.Getpid())
 	}
-	data, err := scan.LoadData()
+	data, err := loadScanData()
 	if err != nil {
 		return err
 	}
@@ -74,9 +102,73 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer c.Close()
-	fmt.Fprintf(stderr, "exhunt: worker %s taking scan jobs from %s\n", *name, *url)
-	return c.Work(ctx, queue.WorkerOptions{Name: *name, Concurrency: *concurrency, Scope: scope, Data: data,
-		Log: func(format string, args ...any) { fmt.Fprintf(stderr, "exhunt: "+format+"\n", args...) }})
+	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "exhunt: "+format+"\n", args...) }
+	fmt.Fprintf(stderr, "exhunt: worker %s taking %s jobs from %s\n", *name, *kinds, *url)
+	var wg sync.WaitGroup
+	var scanErr, huntErr error
+	if doScan {
+		wg.Go(func() {
+			scanErr = c.Work(ctx, queue.WorkerOptions{Name: *name, Concurrency: *concurrency, Scope: scope, Data: data, Log: logf})
+		})
+	}
+	if doHunt {
+		cat, err := catalog.Load()
+		if err != nil {
+			return err
+		}
+		wg.Go(func() {
+			huntErr = c.WorkHunts(ctx, queue.HuntWorkerOptions{Name: *name, Jobs: *hunts, MaxEvidence: limit, Hunt: huntDocument(cat), Log: logf})
+		})
+	}
+	wg.Wait()
+	return errors.Join(scanErr, huntErr)
+}
+
+// huntOptions are the hunt flags a dispatcher sends with each hunt job.
+type huntOptions struct {
+	NoFiles     bool  `json:"no_files,omitempty"`
+	NoLogs      bool  `json:"no_logs,omitempty"`
+	MaxFindings int   `json:"max_findings,omitempty"`
+	MaxScan     int64 `json:"max_scan_bytes,omitempty"`
+}
+
+// huntDocument hunts evidence at a local path with the built-in rules and
+// a job's options, and returns the JSON result, as "exhunt hunt --format
+// json" writes it.
+func huntDocument(cat *catalog.Catalog) queue.HuntFunc {
+	return func(ctx context.Context, path string, raw json.RawMessage) ([]byte, error) {
+		var o huntOptions
+		if len(raw) > 0 {
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&o); err != nil {
+				return nil, fmt.Errorf("hunt options: %w", err)
+			}
+		}
+		set, err := evidence.Discover(ctx, []string{path}, evidence.Options{})
+		if err != nil {
+			return nil, err
+		}
+		if o.NoFiles || o.NoLogs {
+			set.Filter(func(f *evidence.File) bool {
+				host := f.Kind == evidence.HostFile || f.Kind == evidence.Msert
+				return !(host && o.NoFiles || !host && o.NoLogs)
+			})
+		}
+		if len(set.Servers) == 0 {
+			return nil, fmt.Errorf("no Exchange or IIS logs found in %s", filepath.Base(path))
+		}
+		max := o.MaxFindings
+		if max <= 0 {
+			max = 1000
+		}
+		res, err := hunt.New(cat, hunt.Options{Workers: 1, MaxFindingsPerRule: max, Files: files.Options{MaxScanBytes: o.MaxScan}}).Run(ctx, set, []string{filepath.Base(path)})
+		if err != nil {
+			return nil, err
+		}
+		res.Version = Version()
+		return json.Marshal(res)
+	}
 }
 
 // parseScope reads comma-separated CIDR ranges or addresses.
@@ -133,4 +225,52 @@ func dispatchScan(ctx context.Context, url, id string, batch, replicas int, opt 
 	err = c.Dispatch(ctx, opt, in, queue.DispatchOptions{ID: id, Batch: batch, Progress: progress, Done: done}, emit)
 	fmt.Fprintln(stderr)
 	return err
+}
+
+// dispatchHunt hunts each path on the workers of the queue and returns
+// their results as one: the servers of every piece of evidence, in the
+// order given. Evidence a worker could not hunt is named in the error.
+func dispatchHunt(ctx context.Context, url, id string, replicas int, shared bool, o huntOptions, paths []string, stderr io.Writer) (*finding.Result, error) {
+	raw, err := json.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	if id == "" {
+		id = "hunt-" + randomID()
+	}
+	cfg := queue.DefaultConfig()
+	cfg.Replicas = replicas
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	c, err := queue.Connect(cctx, url, "exhunt hunt --dispatch", cfg)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	fmt.Fprintf(stderr, "exhunt: dispatch %s: %d piece(s) of evidence\n", id, len(paths))
+	docs := map[string][]byte{}
+	err = c.DispatchHunt(ctx, paths, queue.HuntDispatchOptions{ID: id, Shared: shared, Options: raw,
+		Progress: func(done, total int) { fmt.Fprintf(stderr, "exhunt: %d/%d hunted\n", done, total) }},
+		func(name string, doc []byte) error { docs[name] = doc; return nil })
+	res := &finding.Result{SchemaVersion: 1, Tool: "exhunt", Version: Version(), StartedAt: time.Now().UTC(), Roots: paths}
+	for _, p := range paths {
+		doc, ok := docs[p]
+		if !ok {
+			continue
+		}
+		var one finding.Result
+		if uerr := json.Unmarshal(doc, &one); uerr != nil {
+			return nil, fmt.Errorf("%s: the worker's result: %w", p, uerr)
+		}
+		res.Servers = append(res.Servers, one.Servers...)
+		res.Gaps = append(res.Gaps, one.Gaps...)
+		res.Rules = max(res.Rules, one.Rules)
+	}
+	return res, err
+}
+
+func randomID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -15,22 +15,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/exchange"
-	"github.com/exhunt/exhunt/rules"
 )
 
 func table(t testing.TB) *exchange.Table {
 	t.Helper()
-	f, err := rules.FS.Open("data/exchange-builds.csv")
+	d, err := catalog.LoadData()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	tb, err := exchange.LoadTable(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tb
+	return d.Builds
 }
 
 // start serves each profile on its own loopback port.

@@ -7,13 +7,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
-	"github.com/exhunt/exhunt/internal/lab"
+	"github.com/exhunt/exhunt/internal/logs"
 )
 
 // Event classes.
@@ -103,7 +102,7 @@ func (s *Server) record(x *exchangeCtx, start time.Time) {
 	}
 	stem, _ := cut(r.URL.EscapedPath(), maxLoggedURI)
 	query, _ := cut(r.URL.RawQuery, maxLoggedURI)
-	w3c := &lab.W3CRow{Time: now, ServerIP: x.t.ip, Method: r.Method, Stem: stem, Query: query,
+	w3c := &logs.W3CRow{Time: now, ServerIP: x.t.ip, Method: r.Method, Stem: stem, Query: query,
 		Port: x.t.port, ClientIP: client, UserAgent: ua, Referer: r.Referer(), Status: status, Win32: win32, TakenMS: took}
 	if status == http.StatusNotFound {
 		w3c.Win32 = 2
@@ -119,24 +118,17 @@ func (s *Server) record(x *exchangeCtx, start time.Time) {
 		if target == "" && x.proto != "" {
 			target = strings.ToLower(x.p.FQDN())
 		}
-		rec.proxy = &lab.ProxyRow{Time: now, RequestID: newGUID(), Major: b.Major, Minor: b.Minor, Build: b.Build, Rev: b.Rev,
+		v := logs.Version{Major: b.Major, Minor: b.Minor, Build: b.Build, Rev: b.Rev}
+		rec.proxy = &logs.ProxyRow{Time: now, RequestID: newGUID(), Version: v,
 			Protocol: x.proto, Host: r.Host, Stem: stem, Query: query, Method: r.Method,
 			Anchor: x.anchor, UserAgent: ua, ClientIP: client, ServerName: x.p.ServerName,
 			Status: x.status, BackEndStatus: x.beStatus, ErrorCode: x.errCode, TargetServer: target,
-			TargetVersion: strconv.Itoa(b.Major) + "." + pad(b.Minor, 2) + "." + pad(b.Build, 4) + ".000",
-			RoutingType:   "IntraForest", RoutingHint: x.hint, ReqBytes: reqBytes, RespBytes: x.written, TotalMS: took,
+			TargetVer:   v.TargetVersion(),
+			RoutingType: "IntraForest", RoutingHint: x.hint, ReqBytes: reqBytes, RespBytes: x.written, TotalMS: took,
 			GenericErrors: x.genericErr}
-		rec.version = lab.LogVersion(b.Major, b.Minor, b.Build, b.Rev)
+		rec.version = v.LogVersion()
 	}
 	s.logs.put(rec)
-}
-
-func pad(n, w int) string {
-	s := strconv.Itoa(n)
-	for len(s) < w {
-		s = "0" + s
-	}
-	return s
 }
 
 type logRec struct {
@@ -144,8 +136,8 @@ type logRec struct {
 	server  string
 	iis     string
 	version string
-	w3c     *lab.W3CRow
-	proxy   *lab.ProxyRow
+	w3c     *logs.W3CRow
+	proxy   *logs.ProxyRow
 }
 
 // logWriter appends log lines to files in an Exchange server's folder
@@ -186,6 +178,7 @@ func (w *logWriter) run() {
 	defer close(w.done)
 	buf := map[string]*pending{}
 	tick := time.NewTicker(250 * time.Millisecond)
+	var clk logs.Clock // this goroutine formats every line
 	defer tick.Stop()
 	flush := func() {
 		for name, p := range buf {
@@ -217,12 +210,14 @@ func (w *logWriter) run() {
 				return
 			}
 			root := filepath.Join(w.dir, r.server)
-			iisName := filepath.Join(root, filepath.FromSlash(lab.FrontEndIIS), "u_ex"+r.t.Format("060102")+".log")
-			add(iisName, func() []byte { return lab.AppendW3CHeader(nil, r.iis, r.t) }, lab.AppendW3CRow(nil, r.w3c))
+			iisName := filepath.Join(root, filepath.FromSlash(logs.FrontEndIISDir), "u_ex"+r.t.Format("060102")+".log")
+			add(iisName, func() []byte { return logs.AppendW3CHeader(nil, &clk, r.iis, r.t, false) }, logs.AppendW3CRow(nil, &clk, r.w3c))
 			if r.proxy != nil {
-				fields := lab.ProxyFieldsFor(r.proxy.Major, r.proxy.Minor, r.proxy.Build)
-				name := filepath.Join(root, filepath.FromSlash(lab.ExchangeLogs), "HttpProxy", r.proxy.Protocol, "HttpProxy_"+r.t.Format("2006010215")+"-1.LOG")
-				add(name, func() []byte { return lab.AppendProxyHeader(nil, r.version, r.t, fields) }, lab.AppendProxyRow(nil, r.proxy))
+				fields := r.proxy.Version.ProxyFieldList()
+				name := filepath.Join(root, filepath.FromSlash(logs.ExchangeLogsDir), "HttpProxy", r.proxy.Protocol, "HttpProxy_"+r.t.Format("2006010215")+"-1.LOG")
+				add(name, func() []byte {
+					return logs.AppendExchangeHeader(nil, &clk, r.version, logs.LogTypeProxy, r.t, fields)
+				}, logs.AppendProxyRow(nil, &clk, r.proxy))
 			}
 		case <-tick.C:
 			flush()

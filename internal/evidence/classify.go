@@ -59,6 +59,9 @@ func classify(anc, rel []string) (class, bool) {
 		base = 1
 	}
 	m := firstMarker(dirs)
+	if m < 0 && c.path == "" && c.kind != EVTX {
+		m = looseMarker(dirs)
+	}
 	if m < 0 && c.kind == EVTX && len(rel) >= 2 {
 		// Event logs are often collected loose, one folder per server:
 		// the first folder below the root names the server.
@@ -118,7 +121,73 @@ func kindOf(all []string) (Kind, string, bool) {
 			return RpsCmdlet, "", true
 		}
 	}
+	return looseKind(all)
+}
+
+// looseKind matches log folders copied on their own, without the Logging
+// or LogFiles folder above them: W3SVC1/, HttpProxy/<protocol>/,
+// ECP/Server/, Ews/, CmdletInfra/..., OABGeneratorLog/. Where the folder
+// name is common (Ews) the file name must be Exchange's too.
+func looseKind(all []string) (Kind, string, bool) {
+	n := len(all)
+	at := func(i int) string {
+		if i < 0 {
+			return ""
+		}
+		return all[i]
+	}
+	file := all[n-1]
+	switch {
+	case isW3SVC(at(n - 2)):
+		return IIS, strings.ToUpper(at(n - 2)), true
+	case eq(at(n-3), "httpproxy") && hasPrefixFold(file, "httpproxy_"):
+		return HTTPProxy, at(n - 2), true
+	case eq(at(n-3), "ecp") && eq(at(n-2), "server"):
+		return ECPServer, "", true
+	case eq(at(n-3), "ecp") && eq(at(n-2), "activity"):
+		return ECPActivity, "", true
+	case eq(at(n-2), "ews") && hasPrefixFold(file, "ews_"):
+		return EWS, "", true
+	}
+	for i := n - 2; i >= 0; i-- {
+		switch {
+		case eq(all[i], "oabgeneratorlog"):
+			return OABGen, "", true
+		case eq(all[i], "cmdletinfra") && hasPrefixFold(file, "rps_http"):
+			return RpsHTTP, "", true
+		case eq(all[i], "cmdletinfra") && hasPrefixFold(file, "rps_cmdlet"):
+			return RpsCmdlet, "", true
+		}
+	}
 	return "", "", false
+}
+
+// looseMarker returns the index of the outermost log folder copied without
+// its parents (see looseKind), or -1: the folder above it is the server's.
+func looseMarker(dirs []string) int {
+	for i, d := range dirs {
+		next := ""
+		if i+1 < len(dirs) {
+			next = dirs[i+1]
+		}
+		switch {
+		case isW3SVC(d), eq(d, "httpproxy"), eq(d, "cmdletinfra"), eq(d, "oabgeneratorlog"), eq(d, "ews"):
+			return i
+		case eq(d, "ecp") && (eq(next, "server") || eq(next, "activity")):
+			return i
+		}
+	}
+	return -1
+}
+
+// Layouts names the folder layouts exhunt recognises, for the message
+// given when a path holds none of them.
+var Layouts = []string{
+	`an Exchange install or a copy of one: …\Exchange Server\V15\Logging\{HttpProxy,ECP,Ews,CmdletInfra,OABGeneratorLog}\…, inetpub\logs\LogFiles\W3SVC1`,
+	`a triage collection holding such paths (KAPE, Velociraptor uploads, C\, C%3A\…)`,
+	`log folders copied on their own: W3SVC1\u_ex*.log, HttpProxy\<protocol>\HttpProxy_*.LOG, ECP\Server\, Ews\Ews_*.LOG, CmdletInfra\…\Rps_*.LOG, OABGeneratorLog\`,
+	`Windows event logs (*.evtx), loose or in one folder per server`,
+	`a folder with one sub-folder per server holding any of these, or a .zip of any of these`,
 }
 
 // kindFromName guesses the kind of a log given on its own, without its

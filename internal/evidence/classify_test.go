@@ -51,7 +51,19 @@ func TestClassify(t *testing.T) {
 		// The outermost marker wins.
 		{"/case", "SRV1/inetpub/x/" + install + "/Logging/Ews/Ews_1.log", EWS, "", "SRV1", "SRV1"},
 		{"/case", "SRV1/collection/C/inetpub/logs/LogFiles/W3SVC1/u_ex1.log", IIS, "W3SVC1", "SRV1/collection", ""},
+		// Log folders copied on their own, alone or one folder per server.
+		{"/case", "W3SVC1/u_ex210303.log", IIS, "W3SVC1", "", "case"},
+		{"/case/W3SVC1", "u_ex210303.log", IIS, "W3SVC1", "", ""},
+		{"/case", "EXCH05/W3SVC2/u_ex1.log", IIS, "W3SVC2", "EXCH05", "EXCH05"},
+		{"/case", "EXCH05/HttpProxy/Owa/HttpProxy_1.LOG", HTTPProxy, "Owa", "EXCH05", "EXCH05"},
+		{"/case/HttpProxy", "Owa/HttpProxy_1.LOG", HTTPProxy, "Owa", "", ""},
+		{"/case", "EXCH06/ECP/Server/ECPServer1.LOG", ECPServer, "", "EXCH06", "EXCH06"},
+		{"/case", "EXCH06/Ews/Ews_1.log", EWS, "", "EXCH06", "EXCH06"},
+		{"/case", "EXCH06/CmdletInfra/Powershell-Proxy/Http/Rps_Http_1.LOG", RpsHTTP, "", "EXCH06", "EXCH06"},
+		{"/case", "EXCH06/OABGeneratorLog/OABGenerator_1.LOG", OABGen, "", "EXCH06", "EXCH06"},
 		// Not recognised.
+		{"/case", "EXCH06/Ews/other.log", "", "", "", ""},
+		{"/case", "EXCH06/HttpProxy/Owa/other_1.log", "", "", "", ""},
 		{"/case", "SRV1/C/" + install + "/Logging/HttpProxy/Owa/readme.txt", "", "", "", ""},
 		{"/case", "SRV1/C/" + install + "/Logging/HttpProxy/Owa/other_1.log", "", "", "", ""},
 		{"/case", "SRV1/C/" + install + "/Logging/HttpProxy/HttpProxy_1.log", "", "", "", ""},

@@ -266,7 +266,7 @@ func (s *Scanner) checkPlace(c *check) {
 		}
 	}
 	if strings.HasPrefix(name, "lsass") && ext == ".dmp" {
-		c.add("file-lsass-dump", "LSASS memory dump: credentials taken from the server", finding.StageExecution,
+		c.add("file-lsass-dump", "Dump file named lsass*.dmp, as credential dumps are (the name, not the content)", finding.StageExecution,
 			finding.SeverityCritical, nil)
 	}
 	if f.Sub == evidence.LocProgramData && (ext == ".zip" || ext == ".7z" || ext == ".rar") {

@@ -308,7 +308,71 @@ type Server struct {
 	Findings          []Finding       `json:"findings"`
 	Suppressed        []RuleCount     `json:"suppressed,omitempty"`
 	Timeline          []TimelineEntry `json:"timeline"`
+	// UnusableClientAddresses counts findings whose client-address field
+	// held no address ("-", "[REDACTED]", garbage): they name no attacker.
+	UnusableClientAddresses int64 `json:"unusable_client_addresses,omitempty"`
+	// Remediation is what to do now, in order, drawn from this server's
+	// evidence and build.
+	Remediation []Action `json:"remediation"`
 }
+
+// Remediation steps, in the order a plan takes them.
+const (
+	StepContain     = "contain"
+	StepMitigate    = "mitigate"
+	StepPatch       = "patch"
+	StepPreserve    = "preserve"
+	StepCredentials = "credentials"
+	StepPeople      = "people"
+	StepRecheck     = "recheck"
+)
+
+// Action is one step of a server's remediation plan.
+type Action struct {
+	Step string `json:"step"`
+	// Urgency is immediate, high or normal.
+	Urgency string `json:"urgency"`
+	Title   string `json:"title"`
+	Detail  string `json:"detail,omitempty"`
+	// Warning says what the action does not achieve (a bypassable
+	// mitigation, logs that do not reach back far enough).
+	Warning string `json:"warning,omitempty"`
+	// Items are what the action is about: files with their hashes,
+	// mailboxes, virtual directories, export requests, updates.
+	Items []ActionItem `json:"items,omitempty"`
+	// Reason is the evidence the action follows from; never empty.
+	Reason Reason `json:"reason"`
+	// Preserve is the evidence to copy before acting.
+	Preserve []string `json:"preserve,omitempty"`
+	// Guidance is the id of the remediation entry the action comes from;
+	// Sources cite the documents behind it.
+	Guidance string   `json:"guidance"`
+	Sources  []string `json:"sources"`
+}
+
+// ActionItem is one thing an action names.
+type ActionItem struct {
+	// Kind is file, mailbox, vdir, export-request, role-assignment,
+	// update or log.
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256,omitempty"`
+	// Value is the setting found (a rewritten ExternalUrl), the build an
+	// update brings, or a command to run.
+	Value string `json:"value,omitempty"`
+	// Findings are the rules that found this item.
+	Findings []string `json:"findings,omitempty"`
+}
+
+// Reason is why an action is in a plan: rule ids of the server's findings,
+// and facts about its build, verdict or coverage.
+type Reason struct {
+	Findings []string `json:"findings,omitempty"`
+	Facts    []string `json:"facts,omitempty"`
+}
+
+// Empty reports whether the reason names nothing.
+func (r Reason) Empty() bool { return len(r.Findings) == 0 && len(r.Facts) == 0 }
 
 // Result is one run of exhunt: the document --format json writes and
 // `exhunt report` reads back.

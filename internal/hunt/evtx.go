@@ -180,46 +180,14 @@ func clip(v string) string {
 
 // readEVTX runs the event rules over one event log.
 func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
-	var ra io.ReaderAt
-	var size int64
-	fh, plain, err := j.file.OpenFile()
-	if err != nil {
-		j.err = err
-		return j
-	}
-	if plain {
-		defer fh.Close()
-		st, err := fh.Stat()
-		if err != nil {
-			j.err = err
-			return j
-		}
-		ra, size = fh, st.Size()
-		w.h.opt.Progress.Read(w.id, size)
-	} else {
-		rc, err := j.file.Open()
-		if err != nil {
-			j.err = err
-			return j
-		}
-		defer rc.Close()
-		data, err := io.ReadAll(io.LimitReader(w.h.opt.Progress.Reader(w.id, rc), maxEvtxInMemory+1))
-		if err != nil {
-			j.err = err
-			return j
-		}
-		if len(data) > maxEvtxInMemory {
-			j.err = fmt.Errorf("%s: event log larger than %d bytes inside an archive; extract it", j.file.Rel, maxEvtxInMemory)
-			return j
-		}
-		ra, size = bytes.NewReader(data), int64(len(data))
-	}
+	r, size, done, err := openEventLog(j.file, func(rd io.Reader) io.Reader { return w.h.opt.Progress.Reader(w.id, rd) },
+		func(n int64) { w.h.opt.Progress.Read(w.id, n) })
 	j.stats.Bytes = size
-	r, err := evtx.Open(ra, size, evtx.Options{Name: j.file.Rel})
 	if err != nil {
 		j.err = err
 		return j
 	}
+	defer done()
 	ev := w.h.events
 	st, err := r.Events(ctx, 1, func(e *evtx.Event) error {
 		j.stats.Records++
@@ -247,6 +215,47 @@ func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
 		j.err = err
 	}
 	return j
+}
+
+// openEventLog opens an event log for the reader's random access: a plain
+// file in place, a zip member or gzip read into memory (bounded). wrap and
+// read report progress; done releases the file.
+func openEventLog(f *evidence.File, wrap func(io.Reader) io.Reader, read func(int64)) (r *evtx.Reader, size int64, done func(), err error) {
+	var ra io.ReaderAt
+	done = func() {}
+	fh, plain, err := f.OpenFile()
+	if err != nil {
+		return nil, 0, done, err
+	}
+	if plain {
+		st, err := fh.Stat()
+		if err != nil {
+			fh.Close()
+			return nil, 0, done, err
+		}
+		ra, size, done = fh, st.Size(), func() { fh.Close() }
+		read(size)
+	} else {
+		rc, err := f.Open()
+		if err != nil {
+			return nil, 0, done, err
+		}
+		data, err := io.ReadAll(io.LimitReader(wrap(rc), maxEvtxInMemory+1))
+		rc.Close()
+		if err != nil {
+			return nil, 0, done, err
+		}
+		if len(data) > maxEvtxInMemory {
+			return nil, 0, done, fmt.Errorf("%s: event log larger than %d bytes inside an archive; extract it", f.Rel, maxEvtxInMemory)
+		}
+		ra, size = bytes.NewReader(data), int64(len(data))
+	}
+	r, err = evtx.Open(ra, size, evtx.Options{Name: f.Rel})
+	if err != nil {
+		done()
+		return nil, size, func() {}, err
+	}
+	return r, size, done, nil
 }
 
 func lineGap(p evtx.Problem) logs.LineGap {

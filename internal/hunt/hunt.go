@@ -198,6 +198,9 @@ func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*f
 		if err := h.finishFiles(ctx, st); err != nil {
 			return nil, err
 		}
+		if err := h.nameDumpTargets(ctx, st); err != nil {
+			return nil, err
+		}
 	}
 	res.Gaps = append(res.Gaps, h.ruleGaps()...)
 	// Second pass: EWS rows from the attackers of each server name the
@@ -327,7 +330,13 @@ func sigmaHit(sr *sigma.Rule) finding.Finding {
 // the client sent it, the server's address (so back-end lines from the
 // server itself are not taken for an attacker) and known attacker IPs.
 func (h *Hunter) addClient(fd *finding.Finding, rec *logs.Record, kind evidence.Kind) {
-	fd.ClientIP, _ = rec.Field("c-ip")
+	ip, has := rec.Field("c-ip")
+	if has && ip == "" {
+		// the log's "-": the request's client is not known, which the
+		// server result counts as an unusable address
+		ip = "-"
+	}
+	fd.ClientIP = ip
 	if sip, ok := rec.Field("s-ip"); ok && sip != "" {
 		// kept so back-end lines from the server's own address are not
 		// taken for an attacker
@@ -344,7 +353,7 @@ func (h *Hunter) addClient(fd *finding.Finding, rec *logs.Record, kind evidence.
 		ua = strings.ReplaceAll(ua, "  ", ", ")
 	}
 	fd.UserAgent = ua
-	if fd.ClientIP != "" && h.inList("attacker-ips", fd.ClientIP) {
+	if fd.ClientIP != "" && fd.ClientIP != "-" && h.inList("attacker-ips", fd.ClientIP) {
 		fd.IOCs = append(fd.IOCs, "attacker-ips (Volexity, CISA AA21-062A)")
 	}
 }

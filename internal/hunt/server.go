@@ -14,6 +14,7 @@ import (
 	"github.com/exhunt/exhunt/internal/exchange"
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/logs"
+	"github.com/exhunt/exhunt/internal/remedy"
 )
 
 // buildKinds are the Exchange logs whose #Version is the server's build.
@@ -153,16 +154,36 @@ func (s *serverState) name() string {
 
 // attackerIP reports whether an address in a finding is an outside client,
 // not the server talking to itself (back-end IIS lines carry the front
-// end's address).
+// end's address). A value that is no address ("-", "[REDACTED]", garbage)
+// names nobody: see clientAddr.
 func attackerIP(ip, serverIP string) bool {
-	if ip == "" || ip == serverIP {
+	a, ok := clientAddr(ip)
+	if !ok || a.String() == serverIP || ip == serverIP {
 		return false
 	}
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return true
-	}
 	return !a.IsLoopback() && !a.IsUnspecified()
+}
+
+// clientAddr reads a client-address field: an IPv4 or IPv6 address, with
+// a port where a log writes one.
+func clientAddr(ip string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(ip); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(ip); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	return netip.Addr{}, false
+}
+
+// unusableClient reports a client-address field that holds something
+// other than an address: it makes no attacker entry and is counted.
+func unusableClient(ip string) bool {
+	if ip == "" {
+		return false
+	}
+	_, ok := clientAddr(ip)
+	return !ok
 }
 
 func (s *serverState) all() []finding.Finding {
@@ -196,7 +217,13 @@ func (s *serverState) result(cat *catalog.Catalog) finding.Server {
 			Time: f.Time, Rule: f.Rule, Stage: f.Stage, Severity: f.Severity, Source: f.Source,
 			Summary: summary(f),
 		})
+		if unusableClient(f.ClientIP) {
+			out.UnusableClientAddresses++
+		}
 		if attackerIP(f.ClientIP, f.Fields["s-ip"]) {
+			if a, _ := clientAddr(f.ClientIP); a.String() != f.ClientIP {
+				f.ClientIP = a.String() // "192.0.2.1:52113" is 192.0.2.1
+			}
 			a := attackers[f.ClientIP]
 			if a == nil {
 				a = &finding.Attacker{IP: f.ClientIP, UserAgents: []string{}, MaxStage: f.Stage, FirstSeen: f.Time, LastSeen: f.Time}
@@ -256,6 +283,7 @@ func (s *serverState) result(cat *catalog.Catalog) finding.Server {
 	sort.Slice(out.Coverage, func(i, j int) bool { return out.Coverage[i].Source < out.Coverage[j].Source })
 	out.Build = s.buildHistory(cat.Builds)
 	out.Inconclusive, out.Reasons = s.inconclusive(cat.Builds, out.Coverage, out.Build)
+	out.Remediation = remedy.Plan(&out, cat.Builds, cat.Remediation)
 	return out
 }
 

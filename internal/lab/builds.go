@@ -2,100 +2,82 @@ package lab
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/exchange"
+	"github.com/exhunt/exhunt/internal/logs"
 )
 
-// build is an Exchange build the scenarios run. The rows are copied from
-// shared/data/exchange-builds.csv (a test checks they still agree) so the
-// package needs no data file at run time.
+// build is an Exchange build a scenario runs: a row of the build table
+// (Options.Builds, by default the catalog's) in the forms the logs write.
 type build struct {
-	Product string // Exchange 2016
-	Update  string // CU19, CU19 Mar21SU
 	Version string // 15.1.2176.2
-	Fixes   string // the csv's fixes column
+	// Fixes are the chains and defence updates the build fixes in full,
+	// ';'-separated as in the table's fixes column; partial fixes are left
+	// out, as FixedChains leaves them out.
+	Fixes string
 
-	major, minor, number, rev int
+	v logs.Version
 }
 
-var builds = []*build{
-	{Product: "Exchange 2013", Update: "CU23 Mar21SU", Version: "15.0.1497.12", Fixes: "proxylogon"},
-	{Product: "Exchange 2016", Update: "CU18", Version: "15.1.2106.2"},
-	{Product: "Exchange 2016", Update: "CU18 Mar21SU", Version: "15.1.2106.13", Fixes: "proxylogon"},
-	{Product: "Exchange 2016", Update: "CU19", Version: "15.1.2176.2"},
-	{Product: "Exchange 2016", Update: "CU23", Version: "15.1.2507.6", Fixes: "proxylogon;proxyshell"},
-	{Product: "Exchange 2019", Update: "CU7", Version: "15.2.721.2"},
-	{Product: "Exchange 2019", Update: "CU8 Mar21SU", Version: "15.2.792.10", Fixes: "proxylogon"},
-	{Product: "Exchange 2019", Update: "CU9", Version: "15.2.858.5", Fixes: "proxylogon"},
-	{Product: "Exchange 2019", Update: "CU11", Version: "15.2.986.5", Fixes: "proxylogon;proxyshell"},
-	{Product: "Exchange 2019", Update: "CU12 Nov22SU", Version: "15.2.1118.20", Fixes: "proxylogon;proxyshell;proxynotshell;owassrf"},
-}
-
-func init() {
-	for _, b := range builds {
-		var n [4]int
-		parts := strings.Split(b.Version, ".")
-		for i := range n {
-			v, err := strconv.Atoi(parts[i])
-			if err != nil {
-				panic("lab: bad build " + b.Version)
-			}
-			n[i] = v
-		}
-		b.major, b.minor, b.number, b.rev = n[0], n[1], n[2], n[3]
+// shippedBuilds is the catalog's build table, loaded once for runs that
+// give none.
+var shippedBuilds = sync.OnceValues(func() (*exchange.Table, error) {
+	d, err := catalog.LoadData()
+	if err != nil {
+		return nil, err
 	}
-}
+	return d.Builds, nil
+})
 
-func buildOf(version string) *build {
-	for _, b := range builds {
-		if b.Version == version {
-			return b
+// lookupBuild finds version in the table; the scenarios name only builds
+// the table lists.
+func lookupBuild(t *exchange.Table, version string) (*build, error) {
+	want, ok := exchange.ParseBuild(version)
+	if ok {
+		if rel, exact, found := t.Lookup(want); found && exact {
+			b := rel.Build
+			return &build{Version: version, Fixes: strings.Join(rel.Fixes, ";"), v: logs.Version{Major: b.Major, Minor: b.Minor, Build: b.Build, Rev: b.Rev}}, nil
 		}
 	}
-	panic("lab: unknown build " + version)
+	return nil, fmt.Errorf("lab: build %s is not in the build table", version)
 }
 
-// logVersion is the zero-padded form Exchange writes in #Version lines:
-// 15.01.2176.002.
-func (b *build) logVersion() string {
-	return fmt.Sprintf("%d.%02d.%04d.%03d", b.major, b.minor, b.number, b.rev)
+// buildOf returns the build the scenario names. A build missing from the
+// table stops the run with an error.
+func (g *gen) buildOf(version string) *build {
+	b, err := lookupBuild(g.builds, version)
+	if err != nil {
+		g.fail(err)
+		// Go on with the numbers alone; the run reports the error.
+		p, _ := exchange.ParseBuild(version)
+		return &build{Version: version, v: logs.Version{Major: p.Major, Minor: p.Minor, Build: p.Build, Rev: max(p.Rev, 0)}}
+	}
+	return b
 }
 
-// targetVersion is the HttpProxy TargetServerVersion form, which carries
-// no revision: 15.01.2176.000.
-func (b *build) targetVersion() string {
-	return fmt.Sprintf("%d.%02d.%04d.000", b.major, b.minor, b.number)
-}
+func (b *build) targetVersion() string { return b.v.TargetVersion() }
+func (b *build) newProxyFields() bool  { return b.v.NewProxyFields() }
 
 // beVersion is the integer in GenericInfo's FEAuth=BEVersion-<n> and in
 // ProxyLogon cookies (…~1942062522): 0x70000000 | major<<22 | minor<<16 |
 // 0x8000 | build.
 func (b *build) beVersion() int {
-	return 0x70000000 | b.major<<22 | b.minor<<16 | 0x8000 | b.number
+	return 0x70000000 | b.v.Major<<22 | b.v.Minor<<16 | 0x8000 | b.v.Build
 }
 
 // owaFolder is the versioned folder OWA serves static files from:
 // /owa/auth/15.1.2176/.
-func (b *build) owaFolder() string { return fmt.Sprintf("%d.%d.%d", b.major, b.minor, b.number) }
+func (b *build) owaFolder() string { return fmt.Sprintf("%d.%d.%d", b.v.Major, b.v.Minor, b.v.Build) }
 
 // iisVersion is the IIS the product's supported Windows ships: Server
 // 2012 R2 (8.5) for 2013/2016 in these scenarios, Server 2019 (10.0) for
 // Exchange 2019.
 func (b *build) iisVersion() string {
-	if b.minor >= 2 {
+	if b.v.Minor >= 2 {
 		return "10.0"
 	}
 	return "8.5"
-}
-
-// newProxyFields reports whether HttpProxy logs carry the five trailing
-// fields (EdgeTraceId … RoutingStatus) added in 2016 CU22 / 2019 CU11.
-func (b *build) newProxyFields() bool {
-	switch b.minor {
-	case 1:
-		return b.number >= 2375
-	case 2:
-		return b.number >= 986
-	}
-	return false
 }

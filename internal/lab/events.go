@@ -43,6 +43,7 @@ func channelFile(ch string) string { return strings.ReplaceAll(ch, "/", "%4") + 
 const (
 	ruleWorkerChild = "exchange-worker-child-process"
 	ruleLsassDump   = "lsass-memory-dump"
+	ruleProcDump    = "process-memory-dump-comsvcs"
 	ruleArchive     = "mailbox-archive-staging"
 	ruleUMCast      = "cve-2021-26857-um-invalid-cast"
 	ruleUMCrash     = "um-worker-crash"
@@ -51,9 +52,11 @@ const (
 	sigmaChopper    = "sigma:fa3c117a-bc0d-416e-a31b-0c0e80653efb" // Chopper Webshell Process Pattern
 	sigmaWebChild   = "sigma:8202070f-edeb-4d31-a010-a26c72ac5600" // Suspicious Process By Web Server Process
 	sigmaComsvcs    = "sigma:646ea171-dded-4578-8a4d-65e9822892e3" // Process Memory Dump Via Comsvcs.DLL
-	sigmaHafnium    = "sigma:bbb2dedd-a0e3-46ab-ba6c-6c82ae7a9aa7" // HAFNIUM Exchange Exploitation Activity
-	sigmaOabVdir    = "sigma:550d3350-bb8a-4ff3-9533-2ba533f4a1c0" // ProxyLogon MSExchange OabVirtualDirectory
-	sigmaSetOabURL  = "sigma:9db37458-4df2-46a5-95ab-307e7f29e675" // Exchange Set OabVirtualDirectory ExternalUrl Property
+	// on Sysmon 10
+	sigmaLsassComsvcs = "sigma:a49fa4d5-11db-418c-8473-1e014a8dd462" // Lsass Memory Dump via Comsvcs DLL
+	sigmaHafnium      = "sigma:bbb2dedd-a0e3-46ab-ba6c-6c82ae7a9aa7" // HAFNIUM Exchange Exploitation Activity
+	sigmaOabVdir      = "sigma:550d3350-bb8a-4ff3-9533-2ba533f4a1c0" // ProxyLogon MSExchange OabVirtualDirectory
+	sigmaSetOabURL    = "sigma:9db37458-4df2-46a5-95ab-307e7f29e675" // Exchange Set OabVirtualDirectory ExternalUrl Property
 	// on IIS logs
 	sigmaProxyShellOK = "sigma:992be1eb-e5da-437e-9a54-6d13b57bb4d8" // Successful Exchange ProxyShell Attack
 )
@@ -75,6 +78,7 @@ var (
 	imgPS       = `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`
 	imgW3wp     = `C:\Windows\System32\inetsrv\w3wp.exe`
 	imgRundll   = `C:\Windows\System32\rundll32.exe`
+	imgLsass    = `C:\Windows\system32\lsass.exe`
 	imgConhost  = `C:\Windows\System32\conhost.exe`
 	imgWerFault = `C:\Windows\System32\WerFault.exe`
 	imgSvchost  = `C:\Windows\System32\svchost.exe`
@@ -97,12 +101,45 @@ func (g *gen) addEvent(ch string, t int64, ev evtx.WEvent, exp ...evExpect) {
 	g.winEvents = append(g.winEvents, winEvent{ch: ch, ev: ev, exp: exp})
 }
 
+// sysmon reports whether the server runs Sysmon (every other one does).
+func (g *gen) sysmon() bool { return g.idx%2 == 0 }
+
+// comsvcsTrace is the call stack Sysmon records when comsvcs.dll's
+// MiniDump opens the process it dumps.
+const comsvcsTrace = `C:\Windows\SYSTEM32\ntdll.dll+9fc24|C:\Windows\System32\KERNELBASE.dll+2b2ce|C:\Windows\System32\comsvcs.dll+4b9b5|C:\Windows\System32\rundll32.exe+3bd4|C:\Windows\System32\KERNEL32.DLL+17bd4|C:\Windows\SYSTEM32\ntdll.dll+6ced1`
+
+// processAccess records Sysmon event 10: source opened the process with
+// id target, with full access, from the given call stack.
+func (g *gen) processAccess(t int64, source string, target int, targetImage, user, trace string, exp ...evExpect) {
+	src := uint32(1000 + g.rng.IntN(30000))
+	g.addEvent(chSysmon, t, evtx.WEvent{
+		Provider: "Microsoft-Windows-Sysmon", ProviderGUID: "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}",
+		EventID: 10, Version: 3, Level: 4, Task: 10, Keywords: 0x8000000000000000,
+		ProcessID: 2916, ThreadID: 4120, UserID: "S-1-5-18",
+		Data: []evtx.Data{
+			{Name: "RuleName", Value: "-"},
+			{Name: "UtcTime", Value: toTime(t).Format("2006-01-02 15:04:05.000")},
+			{Name: "SourceProcessGUID", Value: evtx.GUID(g.newGUID().String())},
+			{Name: "SourceProcessId", Value: src},
+			{Name: "SourceThreadId", Value: src + 4},
+			{Name: "SourceImage", Value: source},
+			{Name: "TargetProcessGUID", Value: evtx.GUID(g.newGUID().String())},
+			{Name: "TargetProcessId", Value: uint32(target)},
+			{Name: "TargetImage", Value: targetImage},
+			{Name: "GrantedAccess", Value: "0x1FFFFF"},
+			{Name: "CallTrace", Value: trace},
+			{Name: "SourceUser", Value: user},
+			{Name: "TargetUser", Value: user},
+		},
+	}, exp...)
+}
+
 // proc records a process start: Sysmon event 1 on servers that run
 // Sysmon, Security event 4688 with the command line on the others.
 func (g *gen) proc(t int64, image, cmdline, parent, parentCmd, user string, exp ...evExpect) {
 	pid := uint32(1000 + g.rng.IntN(30000))
 	ppid := uint32(1000 + g.rng.IntN(30000))
-	if g.idx%2 == 0 {
+	if g.sysmon() {
 		g.addEvent(chSysmon, t, evtx.WEvent{
 			Provider: "Microsoft-Windows-Sysmon", ProviderGUID: "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}",
 			EventID: 1, Version: 5, Level: 4, Task: 1, Keywords: 0x8000000000000000,

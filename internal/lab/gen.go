@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/exhunt/exhunt/internal/exchange"
 	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/logs"
 )
 
 // gen generates one server. It is used by one goroutine only.
@@ -28,6 +30,7 @@ type gen struct {
 	start, end int64 // log window
 	downFrom   int64 // no traffic in [downFrom, downTo): patch install
 	downTo     int64
+	builds     *exchange.Table
 	cur        *build
 	targetVer  string
 	beVer      int
@@ -38,9 +41,11 @@ type gen struct {
 	gz         bool // gzip the oldest files
 
 	streams [nStreams]*stream
-	clk     clock
+	clk     logs.Clock
 	buf     []byte // line being formatted
 	hbuf    []byte // header being formatted
+	info    []byte // GenericInfo being formatted
+	tail    []byte // IIS query tail being formatted
 	events  evHeap
 	seq     uint64
 	pool    []*request

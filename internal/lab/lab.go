@@ -7,12 +7,14 @@
 // attackers, mailboxes and every expected finding by file, line, rule and
 // stage.
 //
-// The formats follow what real servers write, quirks included: HttpProxy
-// rows with commas turned into two spaces and an optional bare header row,
-// two field lists depending on the build, IIS restarts that start a new
-// directive block mid-file (once with a different field order), CSV-quoted
-// ECP EventData, gzipped rotated files, CRLF line ends and modification
-// times set to each file's last line.
+// Rows are written by internal/logs, the writers the decoy shares, in the
+// formats real servers write, quirks included: HttpProxy rows with commas
+// turned into two spaces, two field lists depending on the build, CSV-quoted
+// ECP EventData, CRLF line ends. The lab adds the layout quirks: an optional
+// bare header row, IIS restarts that start a new directive block mid-file
+// (once with a different field order), gzipped rotated files and
+// modification times set to each file's last line. Builds come from the
+// Exchange build table (Options.Builds, by default the catalog's).
 //
 // Output is a pure function of Options: the same options give byte-identical
 // trees, whatever the scheduling of the two worker goroutines.
@@ -29,6 +31,8 @@ import (
 	"regexp"
 	"slices"
 	"sync"
+
+	"github.com/exhunt/exhunt/internal/exchange"
 )
 
 // Options says what to generate.
@@ -44,6 +48,9 @@ type Options struct {
 	// default the demo mix is assigned in order, so with Servers >= 8 each
 	// of its scenarios appears. See Scenarios.
 	Scenarios []string
+	// Builds is the Exchange build table the scenarios' builds come from;
+	// nil means the catalog's shipped table.
+	Builds *exchange.Table
 }
 
 // Truth is what a correct hunt over the tree finds; Generate also writes it
@@ -116,6 +123,13 @@ func Generate(ctx context.Context, opt Options) (*Truth, error) {
 			return nil, fmt.Errorf("lab: unknown scenario %q (known: %v)", s, Scenarios())
 		}
 	}
+	builds := opt.Builds
+	if builds == nil {
+		var err error
+		if builds, err = shippedBuilds(); err != nil {
+			return nil, fmt.Errorf("lab: %w", err)
+		}
+	}
 	per := int64(defaultServerSize)
 	if opt.Size > 0 {
 		per = opt.Size / int64(opt.Servers)
@@ -139,6 +153,7 @@ func Generate(ctx context.Context, opt Options) (*Truth, error) {
 			bareHeader: i%4 == 1,
 			altIIS:     i%4 == 2,
 			usedIPs:    map[string]bool{},
+			builds:     builds,
 		}
 		if gzipped < 0 && g.scenario == scScanOnly {
 			gzipped = i

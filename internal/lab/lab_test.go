@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/exhunt/exhunt/internal/evtx"
+	"github.com/exhunt/exhunt/internal/exchange"
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/rules"
 )
@@ -298,7 +299,9 @@ var indicators = map[string][]string{
 	"remove-mailbox-export":           {"Remove-MailboxExportRequest"},
 	// event rules: a value of the event holds one of these
 	ruleWorkerChild:   {`inetsrv\w3wp.exe`},
-	ruleLsassDump:     {"comsvcs.dll, MiniDump"},
+	ruleLsassDump:     {"comsvcs.dll, MiniDump", `system32\lsass.exe`},
+	ruleProcDump:      {"comsvcs.dll, MiniDump"},
+	sigmaLsassComsvcs: {`comsvcs.dll+`},
 	ruleArchive:       {`-t7z`},
 	ruleUMCast:        {"System.InvalidCastException"},
 	ruleUMCrash:       {"UMWorkerProcess"},
@@ -420,7 +423,7 @@ func TestTruthMatchesLogs(t *testing.T) {
 			if string(verdict) != st.Verdict {
 				t.Errorf("verdict %s, findings imply %s", st.Verdict, verdict)
 			}
-			if inc := len(Exposed(buildOf(d.buildsSeen[0]).Fixes, d.first)) > 0; inc != st.Inconclusive {
+			if inc := len(Exposed(testBuild(t, d.buildsSeen[0]).Fixes, d.first)) > 0; inc != st.Inconclusive {
 				t.Errorf("inconclusive %v, logs starting %v on %s imply %v", st.Inconclusive, d.first, d.buildsSeen[0], inc)
 			}
 		})
@@ -481,7 +484,7 @@ func TestFormats(t *testing.T) {
 					bare++
 				}
 				for _, v := range fi.versions {
-					b := buildOf(normalizeVersion(v))
+					b := testBuild(t, normalizeVersion(v))
 					wantFields := 69
 					if b.newProxyFields() {
 						wantFields = 74
@@ -767,9 +770,11 @@ func TestExposure(t *testing.T) {
 	}
 }
 
-// TestBuildsMatchTable keeps the lab's builds in step with the shipped
-// build table.
-func TestBuildsMatchTable(t *testing.T) {
+// TestBuildsFromTable: the lab takes its builds from the shipped table,
+// whose fixes column must read the same through exchange.LoadTable as
+// through the lab's own FixedChains, and a scenario build missing from the
+// table stops the run.
+func TestBuildsFromTable(t *testing.T) {
 	f, err := rules.FS.Open("data/exchange-builds.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -779,18 +784,43 @@ func TestBuildsMatchTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	table := map[string][]string{}
 	for _, r := range recs[1:] {
-		table[r[2]] = r
-	}
-	for _, b := range builds {
-		r, ok := table[b.Version]
-		if !ok {
-			t.Errorf("%s not in the build table", b.Version)
-			continue
-		}
-		if r[0] != b.Product || r[1] != b.Update || r[5] != b.Fixes {
-			t.Errorf("%s: embedded %s %s %q, table %s %s %q", b.Version, b.Product, b.Update, b.Fixes, r[0], r[1], r[5])
+		b := testBuild(t, r[2])
+		if got, want := FixedChains(b.Fixes), FixedChains(r[5]); !slices.Equal(got, want) {
+			t.Errorf("%s: chains fixed %v, table column %q gives %v", r[2], got, r[5], want)
 		}
 	}
+	_, err = Generate(context.Background(), Options{Out: t.TempDir(), Servers: 1, Seed: 1,
+		Scenarios: []string{"proxylogon-full"}, Builds: exchangeTable(t, "15.2.1118.20")})
+	if err == nil || !strings.Contains(err.Error(), "15.1.2176.2 is not in the build table") {
+		t.Errorf("build missing from the table: err %v", err)
+	}
+}
+
+// testBuild is the lab's view of a build of the shipped table.
+func testBuild(t testing.TB, version string) *build {
+	t.Helper()
+	tab, err := shippedBuilds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := lookupBuild(tab, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// exchangeTable is a build table holding only the given builds.
+func exchangeTable(t testing.TB, versions ...string) *exchange.Table {
+	t.Helper()
+	csv := "product,cu,build,release_date,kind,fixes\n"
+	for _, v := range versions {
+		csv += "Exchange 2019,CU12," + v + ",2022-04-20,cu,\n"
+	}
+	tab, err := exchange.LoadTable(strings.NewReader(csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab
 }

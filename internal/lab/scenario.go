@@ -95,14 +95,14 @@ func (g *gen) plan() {
 	switch g.scenario {
 	case scClean:
 		g.window(date(2023, 3, 6), 4)
-		g.setBuild(buildOf("15.2.1118.20"))
+		g.setBuild(g.buildOf("15.2.1118.20"))
 	case scProxyLogon:
 		g.window(date(2021, 2, 25), 9)
-		g.setBuild(buildOf("15.1.2176.2"))
+		g.setBuild(g.buildOf("15.1.2176.2"))
 		g.proxyLogonFull(g.around(date(2021, 3, 3), 4, 7))
 	case scScanOnly:
 		g.window(date(2021, 8, 16), 4)
-		g.setBuild(buildOf("15.0.1497.12"))
+		g.setBuild(g.buildOf("15.0.1497.12"))
 		// A burst on the first morning (in files that get gzipped), more
 		// later, one after the front end's field list changed.
 		g.scanBurst(g.start + g.jitter(hour, 3*hour))
@@ -110,30 +110,30 @@ func (g *gen) plan() {
 		g.scanBurst(g.around(date(2021, 8, 19), 2, 20))
 	case scFailed:
 		g.window(date(2021, 3, 5), 4)
-		g.setBuild(buildOf("15.2.792.10"))
+		g.setBuild(g.buildOf("15.2.792.10"))
 		g.failedProxyLogon(g.around(date(2021, 3, 6), 1, 6), true)
 		g.staticPosts(g.around(date(2021, 3, 7), 8, 20))
 	case scMailboxTheft:
 		g.window(date(2021, 2, 27), 4)
-		g.setBuild(buildOf("15.2.721.2"))
+		g.setBuild(g.buildOf("15.2.721.2"))
 		g.mailboxTheft(g.around(date(2021, 3, 1), 20, 23))
 	case scProxyShell:
 		g.window(date(2021, 8, 9), 4)
-		g.setBuild(buildOf("15.2.858.5"))
+		g.setBuild(g.buildOf("15.2.858.5"))
 		g.proxyShell(g.around(date(2021, 8, 11), 2, 8))
 	case scOWASSRF:
 		g.window(date(2022, 11, 28), 4)
-		g.setBuild(buildOf("15.1.2507.6"))
+		g.setBuild(g.buildOf("15.1.2507.6"))
 		g.owassrf(g.around(date(2022, 11, 30), 10, 16))
 	case scPatched:
 		g.window(date(2020, 12, 20), 78)
-		g.setBuild(buildOf("15.1.2106.2"))
-		g.patch(date(2021, 3, 4)+2*hour, buildOf("15.1.2106.13"))
+		g.setBuild(g.buildOf("15.1.2106.2"))
+		g.patch(date(2021, 3, 4)+2*hour, g.buildOf("15.1.2106.13"))
 		g.failedProxyLogon(g.around(date(2021, 3, 5), 3, 9), false)
 		g.failedProxyLogon(g.around(date(2021, 3, 6), 10, 20), false)
 	case scKnownIP:
 		g.window(date(2022, 2, 14), 4)
-		g.setBuild(buildOf("15.2.986.5"))
+		g.setBuild(g.buildOf("15.2.986.5"))
 		g.knownIP(g.around(date(2022, 2, 15), 1, 5))
 		g.knownIP(g.around(date(2022, 2, 16), 13, 22))
 	}
@@ -322,10 +322,20 @@ func (g *gen) chopperCommand(t int64, i int) {
 	sys := `NT AUTHORITY\SYSTEM`
 	switch i {
 	case 2:
-		dump := `rundll32.exe C:\windows\System32\comsvcs.dll, MiniDump ` + strconv.Itoa(600+g.rng.IntN(100)) + ` C:\windows\temp\lsass.dmp full`
+		lsassPID := 600 + g.rng.IntN(100)
+		dump := `rundll32.exe C:\windows\System32\comsvcs.dll, MiniDump ` + strconv.Itoa(lsassPID) + ` C:\windows\temp\lsass.dmp full`
+		// The command line gives a PID, and lsass.dmp is only the name the
+		// attacker chose: only Sysmon's event 10 (on servers that run it)
+		// says the PID is lsass's, so only there is it an LSASS dump.
+		dumpRule := ruleProcDump
+		if g.sysmon() {
+			dumpRule = ruleLsassDump
+			g.processAccess(t+90, imgRundll, lsassPID, imgLsass, sys, comsvcsTrace,
+				evExpect{ruleLsassDump, execute}, evExpect{sigmaLsassComsvcs, execute})
+		}
 		g.proc(t, imgCmd, wrap(dump), imgW3wp, w3wpCmdline("MSExchangeOWAAppPool"), sys,
-			append(shellHits, evExpect{ruleLsassDump, execute}, evExpect{sigmaComsvcs, execute})...)
-		g.proc(t+40, imgRundll, dump, imgCmd, wrap(dump), sys, evExpect{ruleLsassDump, execute}, evExpect{sigmaComsvcs, execute})
+			append(shellHits, evExpect{dumpRule, execute}, evExpect{sigmaComsvcs, execute})...)
+		g.proc(t+40, imgRundll, dump, imgCmd, wrap(dump), sys, evExpect{dumpRule, execute}, evExpect{sigmaComsvcs, execute})
 	case 3:
 		zip := `C:\ProgramData\7z.exe a -t7z -mx9 C:\ProgramData\it.zip C:\ProgramData\pst -pQwerty123`
 		g.proc(t, imgCmd, wrap(zip), imgW3wp, w3wpCmdline("MSExchangeOWAAppPool"), sys, append(shellHits, evExpect{sigmaHafnium, execute})...)

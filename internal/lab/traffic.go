@@ -6,11 +6,9 @@ import (
 )
 
 // agent is a User-Agent in the three spellings the logs use.
-type agent struct{ raw, w3c, hp string }
+type agent struct{ raw string }
 
-func newAgent(raw string) *agent {
-	return &agent{raw: raw, w3c: string(appendW3C(nil, raw)), hp: string(appendHP(nil, raw))}
-}
+func newAgent(raw string) *agent { return &agent{raw: raw} }
 
 func agents(raws ...string) []*agent {
 	out := make([]*agent, len(raws))

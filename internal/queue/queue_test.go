@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/decoy"
 	"github.com/exhunt/exhunt/internal/natstest"
 	"github.com/exhunt/exhunt/internal/scan"
@@ -34,11 +35,11 @@ func testOptions() scan.Options {
 
 func testData(t testing.TB) *scan.Data {
 	t.Helper()
-	d, err := scan.LoadData()
+	d, err := catalog.LoadData()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d
+	return &scan.Data{Builds: d.Builds, Shells: d.WebshellURLPaths()}
 }
 
 // fleet serves n decoys on loopback, cycling through every build of the

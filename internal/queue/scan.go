@@ -353,13 +353,22 @@ func (c *Conn) Work(ctx context.Context, wo WorkerOptions) error {
 		return err
 	}
 	w := &worker{c: c, wo: wo, slots: make(chan struct{}, wo.Concurrency), scanners: map[string]*scan.Scanner{}}
-	// Jobs in hand at once: enough to keep every scan slot busy while one
-	// job finishes and the next is fetched.
-	jobs := make(chan struct{}, max(2, wo.Concurrency/50+1))
+	// Jobs in hand at once: enough to keep every scan slot busy while
+	// jobs wait on their slowest targets (a dropped connection's retries).
+	// Held jobs cost nothing but their heartbeats; the slots bound the work.
+	pull(ctx, cons, max(4, wo.Concurrency/16), func(m jetstream.Msg) { w.handle(ctx, m) })
+	return nil
+}
+
+// pull fetches messages from cons and hands each to handle on its own
+// goroutine, at most n at once, until ctx ends; it returns when every
+// handler has.
+func pull(ctx context.Context, cons jetstream.Consumer, n int, handle func(jetstream.Msg)) {
+	slots := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for ctx.Err() == nil {
-		free := cap(jobs) - len(jobs)
+		free := cap(slots) - len(slots)
 		if free == 0 {
 			select {
 			case <-time.After(20 * time.Millisecond):
@@ -375,14 +384,33 @@ func (c *Conn) Work(ctx context.Context, wo WorkerOptions) error {
 			continue
 		}
 		for m := range batch.Messages() {
-			jobs <- struct{}{}
+			slots <- struct{}{}
 			wg.Go(func() {
-				defer func() { <-jobs }()
-				w.handle(ctx, m)
+				defer func() { <-slots }()
+				handle(m)
 			})
 		}
 	}
-	return nil
+}
+
+// heartbeat tells JetStream the job in m is being worked on, at a third of
+// the ack wait, until the returned stop is called.
+func (c *Conn) heartbeat(m jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(max(c.cfg.AckWait/3, 100*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				m.InProgress()
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 type worker struct {
@@ -405,30 +433,13 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg) {
 		err = fmt.Errorf("delivered %d times without being completed", deliveries-1)
 	}
 	if err != nil {
-		if deliveries < uint64(w.c.cfg.MaxDeliver) && !errors.Is(err, errPoison) {
-			m.NakWithDelay(time.Second)
-			return
-		}
-		w.dead(ctx, m, deliveries, err)
+		// A message no worker can read is not retried; one that failed
+		// MaxDeliver times will not succeed on the next.
+		w.c.deadLetter(ctx, m, "scan", deliveries, err, w.wo.Log)
 		return
 	}
 	sc := w.scanner(job.Options)
-	// Report progress well within the ack wait while the job runs.
-	stop := make(chan struct{})
-	var beat sync.WaitGroup
-	beat.Go(func() {
-		t := time.NewTicker(max(w.c.cfg.AckWait/3, 100*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				m.InProgress()
-			}
-		}
-	})
-	defer func() { close(stop); beat.Wait() }()
+	defer w.c.heartbeat(m)()
 
 	errs := make(chan error, len(job.Targets))
 	var wg sync.WaitGroup
@@ -442,8 +453,10 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg) {
 			break
 		}
 		wg.Go(func() {
-			defer func() { <-w.slots }()
 			res := sc.Scan(ctx, t)
+			// The slot is for scanning; storing the result waits on the
+			// cluster, not on the target.
+			<-w.slots
 			if ctx.Err() != nil {
 				errs <- ctx.Err()
 				return
@@ -521,27 +534,35 @@ func narrow(job, worker []netip.Prefix) []netip.Prefix {
 
 var errPoison = errors.New("poison message")
 
-// decodeJob reads a job strictly: unknown fields and other schema
-// versions are refused rather than half understood.
-func decodeJob(data []byte) (*ScanJob, error) {
+// decodeStrict reads one message strictly: unknown fields, trailing data
+// and other schema versions are refused rather than half understood.
+func decodeStrict[T any](data []byte, schema func(*T) int) (*T, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var job ScanJob
-	if err := dec.Decode(&job); err != nil {
-		return nil, fmt.Errorf("%w: undecodable job: %v", errPoison, err)
+	var v T
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("%w: undecodable: %v", errPoison, err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("%w: data after the job", errPoison)
+		return nil, fmt.Errorf("%w: data after the message", errPoison)
 	}
+	if s := schema(&v); s != Schema {
+		return nil, fmt.Errorf("%w: schema %d, want %d", errPoison, s, Schema)
+	}
+	return &v, nil
+}
+
+func decodeJob(data []byte) (*ScanJob, error) {
+	job, err := decodeStrict(data, func(j *ScanJob) int { return j.Schema })
 	switch {
-	case job.Schema != Schema:
-		return nil, fmt.Errorf("%w: schema %d, want %d", errPoison, job.Schema, Schema)
+	case err != nil:
+		return nil, err
 	case job.Dispatch == "" || job.ID == "":
 		return nil, fmt.Errorf("%w: job without dispatch or id", errPoison)
 	case len(job.Targets) == 0:
 		return nil, fmt.Errorf("%w: job without targets", errPoison)
 	}
-	return &job, nil
+	return job, nil
 }
 
 // Dead-letter headers.
@@ -552,22 +573,22 @@ const (
 	HeaderStreamSeq  = "Exhunt-Stream-Seq"
 )
 
-// dead moves a message to the dead-letter stream with the reason and
-// removes it from the queue.
-func (w *worker) dead(ctx context.Context, m jetstream.Msg, deliveries uint64, reason error) {
+// deadLetter moves a message to the dead-letter stream with the reason
+// and removes it from the queue.
+func (c *Conn) deadLetter(ctx context.Context, m jetstream.Msg, kind string, deliveries uint64, reason error, log func(string, ...any)) {
 	seq := "0"
 	if meta, err := m.Metadata(); err == nil {
 		seq = strconv.FormatUint(meta.Sequence.Stream, 10)
 	}
-	dm := &nats.Msg{Subject: deadPrefix + "scan", Data: m.Data(), Header: nats.Header{}}
+	dm := &nats.Msg{Subject: deadPrefix + kind, Data: m.Data(), Header: nats.Header{}}
 	dm.Header.Set(HeaderReason, reason.Error())
 	dm.Header.Set(HeaderSubject, m.Subject())
 	dm.Header.Set(HeaderDeliveries, strconv.FormatUint(deliveries, 10))
 	dm.Header.Set(HeaderStreamSeq, seq)
-	if err := w.c.publish(ctx, dm, "dead."+JobsStream+"."+seq); err != nil {
+	if err := c.publish(ctx, dm, "dead."+JobsStream+"."+seq); err != nil {
 		m.Nak()
 		return
 	}
 	m.Term()
-	w.wo.Log("dead letter (stream sequence %s): %v", seq, reason)
+	log("dead letter (stream sequence %s): %v", seq, reason)
 }

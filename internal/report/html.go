@@ -277,6 +277,8 @@ type htmlServer struct {
 	SuppressedTotal              int64
 	Findings                     int
 	Stages                       []htmlStageCount
+	Plan                         []htmlAction
+	Unusable                     int64
 }
 
 type htmlBuild struct{ Build, Release, First, Last, Source string }
@@ -483,6 +485,7 @@ func newHTMLServer(i int, s *finding.Server) htmlServer {
 		stages[f.Stage]++
 	}
 	v.Stages = htmlStageCounts(stages)
+	v.Plan, v.Unusable = htmlPlan(s), s.UnusableClientAddresses
 	return v
 }
 

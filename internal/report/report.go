@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/remedy"
 )
 
 // JSON writes the result as one indented document.
@@ -180,6 +181,9 @@ func (p *printer) server(s *finding.Server, verbose bool) {
 		}
 		p.f("  %s %-15s %s -> %s  %d requests, up to %s  %s%s\n", label, clean(a.IP), ts(a.FirstSeen), ts(a.LastSeen), a.Requests, a.MaxStage, clean(strings.Join(a.UserAgents, " | ")), ioc)
 	}
+	if s.UnusableClientAddresses > 0 {
+		p.f("  unusable   %d findings had a client address that is not an address (\"-\", redacted or garbage)\n", s.UnusableClientAddresses)
+	}
 	for i, m := range s.MailboxesAccessed {
 		label := "mailboxes "
 		if i > 0 {
@@ -229,6 +233,12 @@ func (p *printer) server(s *finding.Server, verbose bool) {
 		}
 		if n < len(gaps) {
 			p.f("             … %d more\n", len(gaps)-n)
+		}
+	}
+	if len(s.Remediation) > 0 && p.err == nil {
+		p.f("  what to do (exhunt report --format remediation for the checklist)\n")
+		if p.err == nil {
+			p.err = remedy.Text(p.w, s.Remediation, "    ", verbose)
 		}
 	}
 	p.f("\n")

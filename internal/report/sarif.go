@@ -210,6 +210,10 @@ type sarifServer struct {
 	Verdict      finding.Verdict `json:"verdict"`
 	Inconclusive bool            `json:"inconclusive"`
 	Reasons      []string        `json:"reasons"`
+	// Remediation is the server's plan as the JSON result has it: a
+	// SARIF fix is an edit of an artifact, which this is not.
+	Remediation             []finding.Action `json:"remediation,omitempty"`
+	UnusableClientAddresses int64            `json:"unusable_client_addresses,omitempty"`
 }
 
 // SARIF writes the result as a SARIF 2.1.0 log with one run. rules is the
@@ -234,6 +238,7 @@ func SARIF(w io.Writer, r *finding.Result, rules []RuleInfo) error {
 		s := &r.Servers[i]
 		run.Properties.Servers = append(run.Properties.Servers, sarifServer{
 			Name: s.Name, Verdict: s.Verdict, Inconclusive: s.Inconclusive, Reasons: append([]string{}, s.Reasons...),
+			Remediation: s.Remediation, UnusableClientAddresses: s.UnusableClientAddresses,
 		})
 	}
 	hits := serverFindings(r)

@@ -41,7 +41,8 @@ type Rule struct {
 	// ecp-server, ecp-activity, oabgenerator, rps-http, rps-cmdlet, ews;
 	// and Windows events: event-application, event-msexchange-management,
 	// event-process-creation (Sysmon 1 and Security 4688 under Sysmon's
-	// field names), event-security, event-system.
+	// field names), event-process-access (Sysmon 10), event-security,
+	// event-system.
 	Logsource []string `yaml:"logsource" json:"logsource"`
 	// Prefilter lists literals of which every matching raw log line contains
 	// at least one (ASCII case-insensitive). Lines without any are never
@@ -88,7 +89,7 @@ var (
 	// KnownLogsources are the log kinds the hunter reads.
 	KnownLogsources = []string{"httpproxy", "iis", "ecp-server", "ecp-activity", "oabgenerator", "rps-http", "rps-cmdlet", "ews",
 		// Windows event logs, by Sigma logsource (internal/winevent)
-		"event-application", "event-msexchange-management", "event-process-creation", "event-security", "event-system"}
+		"event-application", "event-msexchange-management", "event-process-creation", "event-process-access", "event-security", "event-system"}
 	knownChains   = []string{"", "proxylogon", "proxyshell", "proxynotshell", "owassrf"}
 	knownExtracts = []string{"mailbox"}
 )

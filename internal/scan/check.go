@@ -415,18 +415,7 @@ func (r *run) verdicts() {
 		} else {
 			st, note := t.Status(r.build, ch.Name)
 			v.Reason = "build " + r.build.String() + ": " + note
-			switch st {
-			case exchange.StatusVulnerable, exchange.StatusPartial:
-				v.Verdict = VerdictVulnerable
-			case exchange.StatusPatched:
-				v.Verdict = VerdictPatched
-			case exchange.StatusNotAffected:
-				v.Verdict = VerdictNotAffected
-			case exchange.StatusCVEOnly:
-				v.Verdict = VerdictCVEOnly
-			default:
-				v.Verdict = VerdictIndeterminate
-			}
+			v.Verdict = VerdictOf(st)
 		}
 		probe := map[string]string{"proxylogon": "proxylogon-ssrf", "proxyshell": "proxyshell-ssrf"}[ch.Name]
 		if probe != "" && r.probes[probe] == ProbeVulnerable {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/decoy"
 	"github.com/exhunt/exhunt/internal/exchange"
 )
@@ -19,11 +20,11 @@ var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 
 func testData(t testing.TB) *Data {
 	t.Helper()
-	d, err := LoadData()
+	d, err := catalog.LoadData()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d
+	return &Data{Builds: d.Builds, Shells: d.WebshellURLPaths()}
 }
 
 // testOptions are fast, loopback-only options.
@@ -106,20 +107,6 @@ func scanAll(t testing.TB, s *Scanner, urls []string) map[string]*Result {
 	return got
 }
 
-func verdictOf(st string) string {
-	switch st {
-	case exchange.StatusVulnerable, exchange.StatusPartial:
-		return VerdictVulnerable
-	case exchange.StatusPatched:
-		return VerdictPatched
-	case exchange.StatusNotAffected:
-		return VerdictNotAffected
-	case exchange.StatusCVEOnly:
-		return VerdictCVEOnly
-	}
-	return VerdictIndeterminate
-}
-
 // expected is the truth for one decoy, from what it serves and what it
 // reveals: the build the scanner can know, the table's status for it,
 // and the public checks, which succeed on an exposed build unless a
@@ -143,7 +130,7 @@ func expected(tb *exchange.Table, d decoy.Description, suProbe bool) (build stri
 	verdicts = map[string]string{}
 	for _, c := range exchange.Chains {
 		st, _ := tb.Status(known, c.Name)
-		verdicts[c.Name] = verdictOf(st)
+		verdicts[c.Name] = VerdictOf(st)
 	}
 	if fe && exposed("proxylogon") && d.State != decoy.StateMitigated {
 		verdicts["proxylogon"] = VerdictVulnerable

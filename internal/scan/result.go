@@ -1,6 +1,10 @@
 package scan
 
-import "time"
+import (
+	"time"
+
+	"github.com/exhunt/exhunt/internal/exchange"
+)
 
 // Result is everything learnt about one target: one JSON line of the scan
 // output. Fields are stable; new ones may be added.
@@ -66,6 +70,21 @@ const (
 	// CVEs then lists that CVE alone.
 	VerdictCVEOnly = "cve-only"
 )
+
+// VerdictOf maps a build-table status to the chain verdict a scan reports.
+func VerdictOf(status string) string {
+	switch status {
+	case exchange.StatusVulnerable, exchange.StatusPartial:
+		return VerdictVulnerable
+	case exchange.StatusPatched:
+		return VerdictPatched
+	case exchange.StatusNotAffected:
+		return VerdictNotAffected
+	case exchange.StatusCVEOnly:
+		return VerdictCVEOnly
+	}
+	return VerdictIndeterminate
+}
 
 // Chain is the verdict for one exploit chain.
 type Chain struct {

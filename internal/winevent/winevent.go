@@ -26,6 +26,7 @@ const (
 	Application          = "event-application"
 	MSExchangeManagement = "event-msexchange-management"
 	ProcessCreation      = "event-process-creation"
+	ProcessAccess        = "event-process-access"
 	Security             = "event-security"
 	System               = "event-system"
 )
@@ -42,6 +43,9 @@ var kinds = []struct {
 	{MSExchangeManagement, sigma.Logsource{Product: "windows", Service: "msexchange-management"},
 		map[string]string{"cmdlet": "Data", "parameters": "Data_2"}},
 	{ProcessCreation, sigma.Logsource{Product: "windows", Category: "process_creation"}, nil},
+	// Sysmon 10: which process opened which, with the access and call
+	// trace; what tells a dump of LSASS from a dump of another process
+	{ProcessAccess, sigma.Logsource{Product: "windows", Category: "process_access"}, nil},
 	{Security, sigma.Logsource{Product: "windows", Service: "security"}, nil},
 	{System, sigma.Logsource{Product: "windows", Service: "system"}, nil},
 }
