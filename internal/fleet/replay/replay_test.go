@@ -20,7 +20,11 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // organisations and 200 servers, ingested in time order.
 func TestCampaignReplay(t *testing.T) {
 	dir := t.TempDir()
-	truth, err := fleetlab.GenerateFleet(fleetlab.FleetOptions{Out: dir, Orgs: 40, Servers: 200, Seed: 1})
+	opt := fleetlab.FleetOptions{Out: dir, Orgs: 40, Servers: 200, Seed: 1}
+	if raceEnabled {
+		opt.Orgs, opt.Servers = 16, 32
+	}
+	truth, err := fleetlab.GenerateFleet(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
