@@ -29,7 +29,6 @@ var allowed = map[string][]string{
 
 	// Readers and engines, each on its own.
 	"internal/literal":  nil,
-	"internal/fold":     nil,
 	"internal/evtx":     nil,
 	"internal/progress": nil,
 	"internal/natstest": nil,
@@ -48,7 +47,7 @@ var allowed = map[string][]string{
 	// compiles to detect, the edge turns round (sigma → winevent) and this
 	// line and sigma's change with it.
 	"internal/winevent": {"internal/detect", "internal/evtx", "internal/sigma", "internal/rule"},
-	"internal/files":    {"internal/aspx", "internal/evidence", "internal/finding", "internal/fold", "internal/literal", "internal/yara"},
+	"internal/files":    {"internal/aspx", "internal/evidence", "internal/finding", "internal/literal", "internal/yara"},
 	"internal/remedy":   {"internal/exchange", "internal/finding"},
 
 	// The one loader of rules/ and the run.
@@ -58,7 +57,7 @@ var allowed = map[string][]string{
 		"internal/finding", "internal/literal", "internal/logs", "internal/progress", "internal/remedy", "internal/rule", "internal/sigma", "internal/winevent"},
 
 	// The network side.
-	"internal/scan":  {"internal/exchange", "internal/finding", "internal/fold", "internal/literal", "internal/stream"},
+	"internal/scan":  {"internal/exchange", "internal/finding", "internal/literal", "internal/stream"},
 	"internal/queue": {"internal/finding", "internal/scan"},
 	"internal/decoy": {"internal/exchange", "internal/finding", "internal/logs"},
 

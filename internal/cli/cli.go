@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
@@ -290,7 +291,9 @@ func parseSize(s string) (int64, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 {
+	// NaN, infinities and sizes past int64 would convert to garbage
+	// (a negative cap): refuse them
+	if err != nil || !(f >= 0) || f*float64(mult) >= math.MaxInt64 {
 		return 0, fmt.Errorf("size %q: want a number with an optional unit (KB, MB, GB)", s)
 	}
 	return int64(f * float64(mult)), nil

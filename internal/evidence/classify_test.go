@@ -125,8 +125,9 @@ func TestMemberPath(t *testing.T) {
 		"a/../../x.log":          false,
 		"/etc/x.log":             false,
 		"//server/share/x.log":   false,
-		"C:/Windows/x.log":       false,
-		"c:x.log":                false,
+		"C:/Windows/x.log":       true,  // a collector's drive-letter name: C: is the drive folder
+		"c:x.log":                false, // drive-relative
+		"C:":                     true,
 		"a/C:/x.log":             true, // not absolute; C: is just a folder name here
 		"Logging/HttpProxy/../x": false,
 	} {

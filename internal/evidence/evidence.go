@@ -122,6 +122,10 @@ type Options struct {
 	// MaxZipRatio caps decompressed/compressed size for a zip member; 0 means
 	// 1000 (deflate cannot exceed about 1032, so only bombs come near it).
 	MaxZipRatio int64
+	// MaxNestedBytes is the budget of compressed zips within zips inflated
+	// into memory to be listed and read, over one discovery; 0 means 256 MiB.
+	// Stored nested zips are read in place. Past it, a nested zip is a gap.
+	MaxNestedBytes int64
 	// FollowSymlinks follows symlinks that stay inside the hunted root.
 	// Symlinks leaving the root are never followed and are reported as gaps.
 	FollowSymlinks bool
@@ -161,7 +165,9 @@ var (
 // server. A root may be an Exchange install folder, any folder copied from
 // one at any depth, a folder holding one sub-folder per server, a single log
 // file, or a .zip of any of these (read in place, never extracted). Zips found
-// inside a root are not opened.
+// in a walked folder or inside a zip are listed too (up to a depth of 4 and a
+// budget for compressed nested zips, which are inflated into memory), except
+// those in places the file hunt reads, which are files to hunt.
 //
 // Unreadable or unsafe input becomes a gap in the Set; the error is non-nil
 // only when ctx is cancelled.
@@ -246,6 +252,10 @@ type placement struct {
 type builder struct {
 	servers map[string]*Server
 	gaps    []finding.Gap
+	// nestedUsed counts the bytes of nested zips held in memory,
+	// nestedZips the zips within zips listed
+	nestedUsed int64
+	nestedZips int
 }
 
 func newBuilder() *builder { return &builder{servers: map[string]*Server{}} }

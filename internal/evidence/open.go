@@ -94,16 +94,19 @@ type readCloser struct {
 
 func (r *readCloser) Close() error { return r.close() }
 
-// namedReader puts the file's name on read errors.
+// namedReader puts the file's name (for a zip member, zip!member) and the
+// offset in its content where reading broke off on read errors.
 type namedReader struct {
 	r    io.Reader
 	name string
+	off  int64
 }
 
 func (n *namedReader) Read(p []byte) (int, error) {
 	k, err := n.r.Read(p)
+	n.off += int64(k)
 	if err != nil && err != io.EOF {
-		err = fmt.Errorf("read %s: %w", n.name, err)
+		err = fmt.Errorf("read %s at offset %d: %w", n.name, n.off, err)
 	}
 	return k, err
 }

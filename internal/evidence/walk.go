@@ -15,6 +15,9 @@ import (
 // walker walks one folder root.
 type walker struct {
 	ctx      context.Context
+	idx      int    // the root's index in Discover's roots
+	source   string // the root as given
+	zips     bool   // list the zips found (not in a live hunt)
 	b        *builder
 	opt      Options
 	absRoot  string   // the root, absolute
@@ -32,6 +35,7 @@ type walker struct {
 
 func walkRoot(ctx context.Context, b *builder, idx int, source, abs string, opt Options) error {
 	w := newWalker(ctx, b, abs, opt)
+	w.idx, w.source, w.zips = idx, source, true
 	w.display = func(rel []string) string {
 		if len(rel) == 0 {
 			return "."
@@ -115,10 +119,26 @@ func (w *walker) dir(abs, resolved string, rel []string, depth int) error {
 // the file was reached without a symlink (it is then Lstat'ed here).
 func (w *walker) file(abs, resolved string, rel []string, info fs.FileInfo) {
 	name := rel[len(rel)-1]
-	// Zips inside the evidence are never opened as archives: in ProgramData
-	// they are attacker staging, and the file hunt reads them as bytes.
+	// Zips where the file hunt looks (ProgramData) are attacker staging,
+	// read as bytes; others are evidence archives, listed in turn.
 	c, ok := classify(w.anc, rel)
 	if !ok {
+		if isZipName(name) && w.zips {
+			if info == nil {
+				var err error
+				if info, err = os.Stat(abs); err != nil {
+					w.gap(rel, "", "cannot stat zip: "+errReason(err))
+					return
+				}
+			}
+			if w.opt.FollowSymlinks {
+				if w.visited[resolved] {
+					return
+				}
+				w.visited[resolved] = true
+			}
+			w.nested(rel, abs, info) // cancellation is seen by the walk
+		}
 		return
 	}
 	if w.opt.FollowSymlinks {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,8 @@ func TestZipRoot(t *testing.T) {
 		zipEntry{name: `C/Windows/notes.txt`, data: []byte("x"), method: zip.Deflate},
 		zipEntry{name: `..\..\SRV9\Logging\HttpProxy\Owa\HttpProxy_2021030312-1.LOG`, data: []byte("evil"), method: zip.Deflate},
 		zipEntry{name: `/Logging/Ews/Ews_1.log`, data: []byte("evil"), method: zip.Deflate},
-		zipEntry{name: `C:\inetpub\logs\LogFiles\W3SVC1\u_ex1.log`, data: []byte("evil"), method: zip.Deflate},
+		// as some collectors write members: mapped to C:\inetpub\...
+		zipEntry{name: `C:\inetpub\logs\LogFiles\W3SVC1\u_ex1.log`, data: []byte("drive letter"), method: zip.Deflate},
 	)
 	multi := zipBytes(t,
 		zipEntry{name: `SRV1\C\inetpub\logs\LogFiles\W3SVC1\u_ex210303.log`, data: []byte("srv1"), method: zip.Deflate},
@@ -84,13 +86,13 @@ func TestZipRoot(t *testing.T) {
 		"  file programdata srv1.zip!C/ProgramData/stage/HttpProxy_2021030312-1.zip",
 		"  httpproxy Owa " + rel + "Logging/HttpProxy/Owa/HttpProxy_2021030312-1.LOG",
 		"  iis W3SVC1 srv1.zip!C/inetpub/logs/LogFiles/W3SVC1/u_ex210303.log.gz",
+		"  iis W3SVC1 srv1.zip!C:/inetpub/logs/LogFiles/W3SVC1/u_ex1.log",
 		"gap srv1.zip!../../SRV9/Logging/HttpProxy/Owa/HttpProxy_2021030312-1.LOG: unsafe path in zip (absolute or with ..); member skipped",
 		"gap srv1.zip!/Logging/Ews/Ews_1.log: unsafe path in zip (absolute or with ..); member skipped",
-		"gap srv1.zip!C:/inetpub/logs/LogFiles/W3SVC1/u_ex1.log: unsafe path in zip (absolute or with ..); member skipped",
 	})
 	want := map[string]string{
 		"srv1": "srv1", "srv1 ews": "srv1 ews", "srv2": "srv2",
-		"ecp log\n": "", "owa log\n": "", "gunzipped iis log\n": "", "PK": "",
+		"ecp log\n": "", "owa log\n": "", "gunzipped iis log\n": "", "PK": "", "drive letter": "",
 	}
 	for _, srv := range s.Servers {
 		for _, f := range srv.Files {
@@ -111,7 +113,11 @@ func TestZipRoot(t *testing.T) {
 
 func TestZipCorrupt(t *testing.T) {
 	dir := t.TempDir()
-	good := zipBytes(t, zipEntry{name: "Logging/Ews/Ews_1.log", data: bytes.Repeat([]byte("ews line\n"), 100), method: zip.Deflate})
+	var content bytes.Buffer
+	for i := range 2000 {
+		fmt.Fprintf(&content, "2021-03-03T12:%02d:%02d.%03dZ,%08x,GetItem\n", i/60%60, i%60, i%1000, crc32.ChecksumIEEE([]byte{byte(i), byte(i >> 8)}))
+	}
+	good := zipBytes(t, zipEntry{name: "Logging/Ews/Ews_1.log", data: content.Bytes(), method: zip.Deflate})
 	garbage := filepath.Join(dir, "garbage.zip")
 	truncated := filepath.Join(dir, "truncated.zip")
 	ok := filepath.Join(dir, "SRV3.zip")
@@ -120,13 +126,28 @@ func TestZipCorrupt(t *testing.T) {
 	writeFile(t, ok, good)
 
 	s := discover(t, Options{}, garbage, truncated, ok)
-	if len(s.Servers) != 1 || s.Servers[0].Name != "SRV3" || len(s.Gaps) != 2 {
-		t.Fatalf("got %q", describe(s))
+	checkSet(t, s, []string{
+		`server "SRV3" root="SRV3.zip"`,
+		"  ews  SRV3.zip!Logging/Ews/Ews_1.log",
+		`server "truncated" root="truncated.zip"`,
+		"  ews  truncated.zip!Logging/Ews/Ews_1.log",
+		"gap " + garbage + ": corrupt or truncated zip, not read: zip: not a valid zip file",
+		"gap " + truncated + ": corrupt or truncated zip (zip: not a valid zip file): 1 members recovered from their local headers; a member cut short is read up to the cut",
+	})
+	// The member cut in half: what was read comes out, then an error naming
+	// the member and the offset where the data ends.
+	cut := s.Servers[1].Files[0]
+	rc, err := cut.Open()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i, root := range []string{garbage, truncated} {
-		if g := s.Gaps[i]; g.File != root || !strings.Contains(g.Reason, "corrupt or truncated zip") {
-			t.Errorf("gap %d = %v, want one naming %s", i, g, root)
-		}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), cut.Rel+" at offset "+strconv.Itoa(len(got))) {
+		t.Errorf("cut member: error %v, want unexpected EOF naming %s and offset %d", err, cut.Rel, len(got))
+	}
+	if len(got) < 1000 || !bytes.HasPrefix(content.Bytes(), got) {
+		t.Errorf("cut member: read %d bytes %q, want the start of the content", len(got), got)
 	}
 
 	// A member whose compressed data is damaged after discovery: the read
@@ -233,13 +254,63 @@ func TestZipGapCap(t *testing.T) {
 	}
 }
 
-func TestZipNotFollowedInFolders(t *testing.T) {
+func TestZipsInFolders(t *testing.T) {
 	root := t.TempDir()
-	writeFile(t, filepath.Join(root, "SRV1", "logs.zip"), zipBytes(t,
-		zipEntry{name: "Logging/Ews/Ews_1.log", data: []byte("x"), method: zip.Store}))
-	if s := discover(t, Options{}, root); len(s.Servers) != 0 || len(s.Gaps) != 0 {
-		t.Errorf("zip inside a folder root was opened: %q", describe(s))
+	ews := zipBytes(t, zipEntry{name: "Logging/Ews/Ews_1.log", data: []byte("ews"), method: zip.Deflate})
+	// a server's zip in its folder joins the folder's server
+	writeFile(t, filepath.Join(root, "SRV1", "logs.zip"), ews)
+	writeFile(t, filepath.Join(root, "SRV1", "C", "inetpub", "logs", "LogFiles", "W3SVC1", "u_ex1.log"), []byte("iis"))
+	// SRV2.zip beside SRV1/ is server SRV2
+	writeFile(t, filepath.Join(root, "SRV2.zip"), zipBytes(t,
+		zipEntry{name: "C/inetpub/logs/LogFiles/W3SVC1/u_ex2.log", data: []byte("srv2"), method: zip.Deflate}))
+	// a bundle of server zips, one stored and one deflated, one holding a
+	// third level; a staging zip in ProgramData stays a file to hunt
+	srv4 := zipBytes(t, zipEntry{name: "V15/Logging/Ews/Ews_4.log", data: []byte("srv4"), method: zip.Deflate})
+	srv3 := zipBytes(t,
+		zipEntry{name: "Program Files/Microsoft/Exchange Server/V15/Logging/Ews/Ews_3.log", data: []byte("srv3"), method: zip.Deflate},
+		zipEntry{name: "SRV4.zip", data: srv4, method: zip.Deflate},
+		zipEntry{name: "C/ProgramData/it.zip", data: []byte("PK staging"), method: zip.Store})
+	writeFile(t, filepath.Join(root, "bundle.zip"), zipBytes(t,
+		zipEntry{name: "servers/SRV3.zip", data: srv3, method: zip.Store},
+		zipEntry{name: "SRV5.zip", data: zipBytes(t, zipEntry{name: "Logging/Ews/Ews_5.log", data: []byte("srv5"), method: zip.Store}), method: zip.Deflate}))
+
+	s := discover(t, Options{}, root)
+	checkSet(t, s, []string{
+		`server "SRV1" root="SRV1"`,
+		"  ews  SRV1/logs.zip!Logging/Ews/Ews_1.log",
+		"  iis W3SVC1 SRV1/C/inetpub/logs/LogFiles/W3SVC1/u_ex1.log",
+		`server "SRV2" root="SRV2.zip"`,
+		"  iis W3SVC1 SRV2.zip!C/inetpub/logs/LogFiles/W3SVC1/u_ex2.log",
+		`server "SRV3" root="bundle.zip!servers/SRV3.zip"`,
+		"  ews  bundle.zip!servers/SRV3.zip!Program Files/Microsoft/Exchange Server/V15/Logging/Ews/Ews_3.log",
+		"  file programdata bundle.zip!servers/SRV3.zip!C/ProgramData/it.zip",
+		`server "SRV4" root="bundle.zip!servers/SRV3.zip!SRV4.zip"`,
+		"  ews  bundle.zip!servers/SRV3.zip!SRV4.zip!V15/Logging/Ews/Ews_4.log",
+		`server "SRV5" root="bundle.zip!SRV5.zip"`,
+		"  ews  bundle.zip!SRV5.zip!Logging/Ews/Ews_5.log",
+	})
+	want := map[string]bool{"ews": true, "iis": true, "srv2": true, "srv3": true, "srv4": true, "srv5": true, "PK staging": true}
+	for _, srv := range s.Servers {
+		for _, f := range srv.Files {
+			if got := readAll(t, f); !want[got] {
+				t.Errorf("%s: content %q", f.Rel, got)
+			}
+		}
 	}
+
+	// Past the depth and the memory budget: gaps naming the zip.
+	deep := ews
+	for range maxZipDepth {
+		deep = zipBytes(t, zipEntry{name: "inner.zip", data: deep, method: zip.Store})
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "deep.zip"), deep)
+	writeFile(t, filepath.Join(dir, "big.zip"), zipBytes(t, zipEntry{name: "SRV6.zip", data: srv3, method: zip.Deflate}))
+	s = discover(t, Options{MaxNestedBytes: 100}, dir)
+	checkSet(t, s, []string{
+		"gap big.zip!SRV6.zip: nested zip of " + strconv.Itoa(len(srv3)) + " bytes is over what is left of the budget for nested archives (100 bytes); extract it and hunt the folder",
+		"gap deep.zip!inner.zip!inner.zip!inner.zip!inner.zip: zip nested deeper than 4 levels, not opened",
+	})
 }
 
 func TestZipMemberChangedOnDisk(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/exhunt/exhunt/internal/evidence"
 	"github.com/exhunt/exhunt/internal/finding"
-	"github.com/exhunt/exhunt/internal/fold"
+	"github.com/exhunt/exhunt/internal/literal"
 )
 
 // MsertDetection is one "Threat Detected" entry of a Microsoft Safety
@@ -84,10 +84,10 @@ func ParseMsert(r io.Reader, fn func(MsertDetection)) (int64, []LineGap, error) 
 		case hasPrefixFold(trimmed, "started on "):
 			flush()
 			scan = strings.TrimSpace(trimmed[len("started on "):])
-		case fold.Index(trimmed, "threat detected") >= 0:
+		case literal.IndexFold(trimmed, "threat detected") >= 0:
 			flush()
 			d := MsertDetection{Line: line, Scan: scan}
-			rest := trimmed[fold.Index(trimmed, "threat detected")+len("threat detected"):]
+			rest := trimmed[literal.IndexFold(trimmed, "threat detected")+len("threat detected"):]
 			rest = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), ":"))
 			d.Threat, d.Status, _ = strings.Cut(rest, ",")
 			d.Threat, d.Status = strings.TrimSpace(d.Threat), strings.TrimSpace(d.Status)
@@ -118,9 +118,9 @@ func ParseMsert(r io.Reader, fn func(MsertDetection)) (int64, []LineGap, error) 
 // "containerfile://C:\x.zip->y.aspx".
 func msertResource(s string) (string, bool) {
 	for _, p := range []string{"containerfile://", "file://", "file:_", "file:"} {
-		if i := fold.Index(s, p); i >= 0 {
+		if i := literal.IndexFold(s, p); i >= 0 {
 			res := s[i+len(p):]
-			if j := fold.Index(res, " sigseq"); j >= 0 {
+			if j := literal.IndexFold(res, " sigseq"); j >= 0 {
 				res = res[:j]
 			}
 			res = strings.TrimSpace(res)

@@ -419,13 +419,21 @@ func scanGaps(info yara.ScanInfo) []LineGap {
 	if len(info.SlowStrings) > 0 {
 		out = append(out, LineGap{Reason: "YARA strings stopped at their time budget, their rules may miss this file: " + strings.Join(info.SlowStrings, ", ")})
 	}
-	// a string dropped for time is also marked truncated: say it once
-	capped := slices.DeleteFunc(slices.Clone(info.TruncatedStrings), func(s string) bool { return slices.Contains(info.SlowStrings, s) })
+	// a string dropped for a budget is also marked truncated: say it once
+	capped := slices.DeleteFunc(slices.Clone(info.TruncatedStrings), func(s string) bool {
+		return slices.Contains(info.SlowStrings, s) || slices.Contains(info.MemoryStrings, s) || slices.Contains(info.TimeoutStrings, s)
+	})
 	if len(capped) > 0 {
 		out = append(out, LineGap{Reason: "YARA strings reached the match cap, counts and offsets are partial: " + strings.Join(capped, ", ")})
 	}
 	if info.LoopBudgetExceeded {
 		out = append(out, LineGap{Reason: "a YARA loop was cut at its budget and counted as not matching"})
+	}
+	if len(info.MemoryStrings) > 0 {
+		out = append(out, LineGap{Reason: "YARA strings stopped at the scan's memory budget, their rules may miss this file: " + strings.Join(info.MemoryStrings, ", ")})
+	}
+	if info.TimedOut {
+		out = append(out, LineGap{Reason: "YARA matching stopped at the time budget for this file, every rule was evaluated on the matches found until then; being matched: " + strings.Join(info.TimeoutStrings, ", ")})
 	}
 	return out
 }

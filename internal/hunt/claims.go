@@ -40,13 +40,13 @@ type dumpTarget struct {
 }
 
 func (h *Hunter) nameDumpTargets(ctx context.Context, st *serverState) error {
-	dumps := st.findings[ruleProcDump]
+	dumps := st.col.kept(ruleProcDump)
 	if len(dumps) == 0 {
 		return nil
 	}
 	targets := map[string][]dumpTarget{}
 	for _, r := range []string{ruleProcDump, ruleLsassDump} {
-		for _, f := range st.findings[r] {
+		for _, f := range st.col.kept(r) {
 			if img := f.Fields["TargetImage"]; img != "" {
 				pid := f.Fields["TargetProcessId"]
 				targets[pid] = append(targets[pid], dumpTarget{image: img, from: "Sysmon 10 at " + f.Source.String(), t: f.Time})
@@ -87,7 +87,7 @@ func (h *Hunter) nameDumpTargets(ctx context.Context, st *serverState) error {
 			}
 			f.Outcome = "comsvcs.dll MiniDump of PID " + pid + ", lsass.exe (" + tg.from + ")"
 			f.Fields["TargetImage"] = tg.image
-			st.findings[ruleLsassDump] = append(st.findings[ruleLsassDump], f)
+			st.col.sample(f) // moved, not new: tallied already
 			continue
 		default:
 			f.Outcome = "comsvcs.dll MiniDump of PID " + pid + ", " + baseName(tg.image) + " (" + tg.from + ")"
@@ -95,11 +95,7 @@ func (h *Hunter) nameDumpTargets(ctx context.Context, st *serverState) error {
 		}
 		keep = append(keep, f)
 	}
-	if len(keep) == 0 {
-		delete(st.findings, ruleProcDump)
-	} else {
-		st.findings[ruleProcDump] = keep
-	}
+	st.col.setKept(ruleProcDump, keep)
 	return nil
 }
 

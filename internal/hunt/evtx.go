@@ -180,7 +180,7 @@ func clip(v string) string {
 
 // readEVTX runs the event rules over one event log.
 func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
-	r, size, done, err := openEventLog(j.file, func(rd io.Reader) io.Reader { return w.h.opt.Progress.Reader(w.id, rd) },
+	r, size, done, cut, err := openEventLogCut(j.file, func(rd io.Reader) io.Reader { return w.h.opt.Progress.Reader(w.id, rd) },
 		func(n int64) { w.h.opt.Progress.Read(w.id, n) })
 	j.stats.Bytes = size
 	if err != nil {
@@ -189,6 +189,7 @@ func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
 	}
 	defer done()
 	ev := w.h.events
+	var buf []finding.Finding
 	st, err := r.Events(ctx, 1, func(e *evtx.Event) error {
 		j.stats.Records++
 		if !e.Time.IsZero() {
@@ -202,7 +203,10 @@ func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
 		if j.stats.Host == "" {
 			j.stats.Host, _ = e.Field("Computer")
 		}
-		j.findings = ev.match(e, j.file, j.findings)
+		buf = ev.match(e, j.file, buf[:0])
+		for _, f := range buf {
+			j.col.add(f)
+		}
 		return nil
 	})
 	for _, p := range st.Corrupt {
@@ -214,48 +218,70 @@ func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
 	if err != nil {
 		j.err = err
 	}
+	if cut != nil {
+		j.err = cut
+	}
 	return j
 }
 
 // openEventLog opens an event log for the reader's random access: a plain
 // file in place, a zip member or gzip read into memory (bounded). wrap and
-// read report progress; done releases the file.
+// read report progress; done releases the file. A read that broke off
+// after a chunk or more gives a reader over what was read (see
+// openEventLogCut).
 func openEventLog(f *evidence.File, wrap func(io.Reader) io.Reader, read func(int64)) (r *evtx.Reader, size int64, done func(), err error) {
+	r, size, done, _, err = openEventLogCut(f, wrap, read)
+	return r, size, done, err
+}
+
+// evtxMinSize is a file header and one chunk: less holds no event.
+const evtxMinSize = 4096 + 65536
+
+// openEventLogCut is openEventLog that also returns cut, the error of a
+// read that broke off (a cut zip member or gzip stream): the chunks read
+// before it are still read, and cut is the file's gap.
+func openEventLogCut(f *evidence.File, wrap func(io.Reader) io.Reader, read func(int64)) (r *evtx.Reader, size int64, done func(), cut, err error) {
 	var ra io.ReaderAt
 	done = func() {}
 	fh, plain, err := f.OpenFile()
 	if err != nil {
-		return nil, 0, done, err
+		return nil, 0, done, nil, err
 	}
 	if plain {
 		st, err := fh.Stat()
 		if err != nil {
 			fh.Close()
-			return nil, 0, done, err
+			return nil, 0, done, nil, err
 		}
 		ra, size, done = fh, st.Size(), func() { fh.Close() }
 		read(size)
 	} else {
 		rc, err := f.Open()
 		if err != nil {
-			return nil, 0, done, err
+			return nil, 0, done, nil, err
 		}
 		data, err := io.ReadAll(io.LimitReader(wrap(rc), maxEvtxInMemory+1))
 		rc.Close()
 		if err != nil {
-			return nil, 0, done, err
+			if len(data) < evtxMinSize {
+				return nil, 0, done, nil, err
+			}
+			cut = err
 		}
 		if len(data) > maxEvtxInMemory {
-			return nil, 0, done, fmt.Errorf("%s: event log larger than %d bytes inside an archive; extract it", f.Rel, maxEvtxInMemory)
+			return nil, 0, done, nil, fmt.Errorf("%s: event log larger than %d bytes inside an archive; extract it", f.Rel, maxEvtxInMemory)
 		}
 		ra, size = bytes.NewReader(data), int64(len(data))
 	}
 	r, err = evtx.Open(ra, size, evtx.Options{Name: f.Rel})
 	if err != nil {
 		done()
-		return nil, size, func() {}, err
+		if cut != nil {
+			err = cut
+		}
+		return nil, size, func() {}, nil, err
 	}
-	return r, size, done, nil
+	return r, size, done, cut, nil
 }
 
 func lineGap(p evtx.Problem) logs.LineGap {

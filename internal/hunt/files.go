@@ -23,7 +23,9 @@ func (w *worker) readHostFile(ctx context.Context, j fileResult) fileResult {
 		w.files = w.h.cat.Files.NewScanner(w.h.opt.Files)
 	}
 	res, err := w.files.Scan(ctx, j.file, func(r io.Reader) io.Reader { return w.h.opt.Progress.Reader(w.id, r) })
-	j.findings = res.Findings
+	for _, f := range res.Findings {
+		j.col.add(f)
+	}
 	j.shell = res.Shell
 	j.stats.Bytes = res.Bytes
 	j.stats.Records = res.Lines
@@ -41,22 +43,12 @@ func (h *Hunter) finishFiles(ctx context.Context, st *serverState) error {
 	if err := h.joinShells(ctx, st); err != nil {
 		return err
 	}
-	backed := false
-	for _, list := range st.findings {
-		for _, f := range list {
-			if !f.Supporting && f.Stage.Rank() >= finding.StageExploitation.Rank() {
-				backed = true
-			}
-		}
-	}
-	if backed {
+	t := &st.col.tally
+	if t.stage.Rank() >= finding.StageExploitation.Rank() {
 		// An archive in ProgramData is staging once an exploit is known to
 		// have reached the server; alone it may be an antivirus's.
-		for _, list := range st.findings {
-			for i := range list {
-				list[i].Supporting = false
-			}
-		}
+		st.col.each(func(f *finding.Finding) { f.Supporting = false })
+		t.stage = higher(t.stage, t.supporting)
 	}
 	cap := h.opt.Files.MaxScanBytes
 	if cap <= 0 {
@@ -102,8 +94,10 @@ func (h *Hunter) joinShells(ctx context.Context, st *serverState) error {
 	if kr == nil {
 		return nil
 	}
-	sc := &logs.Scanner{Format: kr.format, Prefilter: logs.NewPrefilter(lits)}
-	var found []finding.Finding
+	sc := &logs.Scanner{Format: kr.format, Prefilter: logs.NewPrefilter(lits), Kind: string(evidence.IIS)}
+	// a flood of requests to a shell must not grow memory: capped like
+	// every rule's findings
+	found := newCollector(h.opt.MaxFindingsPerRule)
 	for _, f := range st.ev.Files {
 		if f.Kind != evidence.IIS {
 			continue
@@ -122,7 +116,7 @@ func (h *Hunter) joinShells(ctx context.Context, st *serverState) error {
 			if shell == nil || len(status) != 3 || status[0] != '2' {
 				return nil
 			}
-			found = append(found, h.shellAnswered(rec, f, shell, status))
+			found.add(h.shellAnswered(rec, f, shell, status))
 			return nil
 		})
 		rc.Close()
@@ -131,9 +125,9 @@ func (h *Hunter) joinShells(ctx context.Context, st *serverState) error {
 		}
 		_ = err // read errors were reported in the first pass
 	}
-	for _, fd := range found {
-		st.findings[fd.Rule] = append(st.findings[fd.Rule], fd)
-		if h.opt.OnFinding != nil {
+	st.col.merge(found)
+	if h.opt.OnFinding != nil {
+		for _, fd := range found.findings() {
 			h.opt.OnFinding(fd)
 		}
 	}

@@ -116,12 +116,13 @@ func New(cat *catalog.Catalog, opt Options) *Hunter {
 
 // fileResult is what one worker learned from one file.
 type fileResult struct {
-	srv      int
-	file     *evidence.File
-	stats    logs.Stats
-	findings []finding.Finding
-	err      error
-	shell    bool // the file hunt found a web shell in a web root
+	srv   int
+	file  *evidence.File
+	stats logs.Stats
+	// col holds the file's findings, capped per rule like a server's
+	col   *collector
+	err   error
+	shell bool // the file hunt found a web shell in a web root
 }
 
 // Run hunts every server of the set.
@@ -180,8 +181,8 @@ func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*f
 	go func() { wg.Wait(); close(results) }()
 	for r := range results {
 		states[r.srv].add(r)
-		if h.opt.OnFinding != nil {
-			for _, f := range r.findings {
+		if h.opt.OnFinding != nil && r.col != nil {
+			for _, f := range r.col.findings() {
 				h.opt.OnFinding(f)
 			}
 		}
@@ -230,6 +231,7 @@ func (h *Hunter) newWorker(id int) *worker {
 }
 
 func (w *worker) read(ctx context.Context, j fileResult) fileResult {
+	j.col = newCollector(w.h.opt.MaxFindingsPerRule)
 	if j.file.Kind == evidence.EVTX {
 		return w.readEVTX(ctx, j)
 	}
@@ -246,7 +248,7 @@ func (w *worker) read(ctx context.Context, j fileResult) fileResult {
 		sc = &logs.Scanner{Format: kr.format}
 		w.scanner[kr.format] = sc
 	}
-	sc.Prefilter, sc.All = kr.pf, kr.all
+	sc.Prefilter, sc.All, sc.Kind = kr.pf, kr.all, string(j.file.Kind)
 	rc, err := j.file.Open()
 	if err != nil {
 		j.err = err
@@ -259,13 +261,13 @@ func (w *worker) read(ctx context.Context, j fileResult) fileResult {
 			if mask&ruleBit(i) == 0 || !cr.Match(rec) {
 				continue
 			}
-			j.findings = append(j.findings, w.h.newFinding(cr, rec, j.file))
+			j.col.add(w.h.newFinding(cr, rec, j.file))
 		}
 		for i, sr := range kr.sigma {
 			if mask&ruleBit(len(kr.rules)+i) == 0 || !sr.MatchLog(string(j.file.Kind), rec) {
 				continue
 			}
-			j.findings = append(j.findings, w.h.sigmaLogFinding(sr, rec, j.file))
+			j.col.add(w.h.sigmaLogFinding(sr, rec, j.file))
 		}
 		return nil
 	})

@@ -28,12 +28,10 @@ type serverState struct {
 	max      int
 	coverage map[string]*finding.Coverage
 	gaps     []finding.Gap
-	findings map[string][]finding.Finding // by rule
-	dropped  map[string]int64
+	col      *collector // findings: samples per rule, tally of all
 	builds   map[string]*finding.BuildSeen
 	hosts    map[string]int
 	ews      []*evidence.File
-	mail     map[string]*finding.MailboxAccess
 	shells   []*evidence.File // web shells the file hunt found
 }
 
@@ -41,11 +39,9 @@ func newServerState(s *evidence.Server, max int) *serverState {
 	return &serverState{
 		ev: s, max: max,
 		coverage: map[string]*finding.Coverage{},
-		findings: map[string][]finding.Finding{},
-		dropped:  map[string]int64{},
+		col:      newCollector(max),
 		builds:   map[string]*finding.BuildSeen{},
 		hosts:    map[string]int{},
-		mail:     map[string]*finding.MailboxAccess{},
 	}
 }
 
@@ -109,31 +105,9 @@ func (s *serverState) add(r fileResult) {
 			}
 		}
 	}
-	for _, f := range r.findings {
-		list := append(s.findings[f.Rule], f)
-		if len(list) >= 2*s.max {
-			sortFindings(list)
-			s.dropped[f.Rule] += int64(len(list) - s.max)
-			list = list[:s.max:s.max]
-		}
-		s.findings[f.Rule] = list
+	if r.col != nil {
+		s.col.merge(r.col)
 	}
-}
-
-func sortFindings(fs []finding.Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if !a.Time.Equal(b.Time) {
-			return a.Time.Before(b.Time)
-		}
-		if a.Source.File != b.Source.File {
-			return a.Source.File < b.Source.File
-		}
-		if a.Source.Line != b.Source.Line {
-			return a.Source.Line < b.Source.Line
-		}
-		return a.Rule < b.Rule
-	})
 }
 
 func (s *serverState) name() string {
@@ -186,92 +160,38 @@ func unusableClient(ip string) bool {
 	return !ok
 }
 
-func (s *serverState) all() []finding.Finding {
-	var out []finding.Finding
-	for rule, list := range s.findings {
-		sortFindings(list)
-		if len(list) > s.max {
-			s.dropped[rule] += int64(len(list) - s.max)
-			list = list[:s.max]
-		}
-		s.findings[rule] = list
-		out = append(out, list...)
-	}
-	sortFindings(out)
-	return out
-}
-
 func (s *serverState) result(cat *catalog.Catalog) finding.Server {
 	name := s.name()
-	fs := s.all()
-	out := finding.Server{Name: name, Verdict: finding.VerdictClean, Gaps: s.gaps, Findings: fs,
+	fs := s.col.findings()
+	t := &s.col.tally
+	out := finding.Server{Name: name, Verdict: finding.VerdictClean, Gaps: append(s.gaps, t.gaps()...), Findings: fs,
 		Attackers: []finding.Attacker{}, MailboxesAccessed: []finding.MailboxAccess{}, Timeline: []finding.TimelineEntry{}}
-	attackers := map[string]*finding.Attacker{}
+	// the verdict, attackers and mailboxes come from every finding, kept
+	// or not; the findings and the timeline are the samples
+	if t.stage.Valid() {
+		out.Verdict = t.stage.Verdict()
+	}
+	out.UnusableClientAddresses = t.unusable
 	for i := range fs {
 		f := &fs[i]
 		f.Server = name
-		if v := f.Stage.Verdict(); v.Rank() > out.Verdict.Rank() && !f.Supporting {
-			out.Verdict = v
-		}
 		out.Timeline = append(out.Timeline, finding.TimelineEntry{
 			Time: f.Time, Rule: f.Rule, Stage: f.Stage, Severity: f.Severity, Source: f.Source,
 			Summary: summary(f),
 		})
-		if unusableClient(f.ClientIP) {
-			out.UnusableClientAddresses++
-		}
-		if attackerIP(f.ClientIP, f.Fields["s-ip"]) {
-			if a, _ := clientAddr(f.ClientIP); a.String() != f.ClientIP {
-				f.ClientIP = a.String() // "192.0.2.1:52113" is 192.0.2.1
-			}
-			a := attackers[f.ClientIP]
-			if a == nil {
-				a = &finding.Attacker{IP: f.ClientIP, UserAgents: []string{}, MaxStage: f.Stage, FirstSeen: f.Time, LastSeen: f.Time}
-				attackers[f.ClientIP] = a
-			}
-			a.Requests++
-			if f.Time.Before(a.FirstSeen) {
-				a.FirstSeen = f.Time
-			}
-			if f.Time.After(a.LastSeen) {
-				a.LastSeen = f.Time
-			}
-			if f.Stage.Rank() > a.MaxStage.Rank() {
-				a.MaxStage = f.Stage
-			}
-			if f.UserAgent != "" && !contains(a.UserAgents, f.UserAgent) && len(a.UserAgents) < 20 {
-				a.UserAgents = append(a.UserAgents, f.UserAgent)
-			}
-			for _, ioc := range f.IOCs {
-				if !contains(a.IOCs, ioc) {
-					a.IOCs = append(a.IOCs, ioc)
-				}
-			}
-		}
-		if f.Mailbox != "" {
-			mb := strings.ToLower(strings.ReplaceAll(f.Mailbox, "%40", "@"))
-			m := s.mailbox(mb, f.Time)
-			m.Requests++
-			if f.Stage.Rank() >= finding.StageExploitation.Rank() {
-				m.Answered = true
-			}
-			if !contains(m.Via, f.Rule) {
-				m.Via = append(m.Via, f.Rule)
-			}
-		}
 	}
-	for _, a := range attackers {
+	for _, a := range t.attackers {
 		sort.Strings(a.UserAgents)
 		out.Attackers = append(out.Attackers, *a)
 	}
 	sort.Slice(out.Attackers, func(i, j int) bool { return out.Attackers[i].IP < out.Attackers[j].IP })
-	for _, m := range s.mail {
+	for _, m := range t.mail {
 		sort.Strings(m.Actions)
 		sort.Strings(m.Via)
 		out.MailboxesAccessed = append(out.MailboxesAccessed, *m)
 	}
 	sort.Slice(out.MailboxesAccessed, func(i, j int) bool { return out.MailboxesAccessed[i].Mailbox < out.MailboxesAccessed[j].Mailbox })
-	for rule, n := range s.dropped {
+	for rule, n := range s.col.dropped {
 		if n > 0 {
 			out.Suppressed = append(out.Suppressed, finding.RuleCount{Rule: rule, Count: n})
 		}
@@ -305,21 +225,6 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
-}
-
-func (s *serverState) mailbox(mb string, t time.Time) *finding.MailboxAccess {
-	m := s.mail[mb]
-	if m == nil {
-		m = &finding.MailboxAccess{Mailbox: mb, FirstSeen: t, LastSeen: t, Via: []string{}}
-		s.mail[mb] = m
-	}
-	if !t.IsZero() && (m.FirstSeen.IsZero() || t.Before(m.FirstSeen)) {
-		m.FirstSeen = t
-	}
-	if t.After(m.LastSeen) {
-		m.LastSeen = t
-	}
-	return m
 }
 
 func (s *serverState) buildHistory(t *exchange.Table) finding.BuildHistory {
@@ -407,11 +312,9 @@ func (h *Hunter) correlateEWS(ctx context.Context, s *serverState) error {
 		return nil
 	}
 	ips := map[string]bool{}
-	for _, list := range s.findings {
-		for _, f := range list {
-			if f.Stage.Rank() >= finding.StageExploitation.Rank() && attackerIP(f.ClientIP, f.Fields["s-ip"]) {
-				ips[f.ClientIP] = true
-			}
+	for ip, a := range s.col.tally.attackers {
+		if a.MaxStage.Rank() >= finding.StageExploitation.Rank() {
+			ips[ip] = true
 		}
 	}
 	if len(ips) == 0 {
@@ -421,7 +324,7 @@ func (h *Hunter) correlateEWS(ctx context.Context, s *serverState) error {
 	for ip := range ips {
 		lits = append(lits, ip)
 	}
-	sc := &logs.Scanner{Format: logs.CSV, Prefilter: logs.NewPrefilter(lits)}
+	sc := &logs.Scanner{Format: logs.CSV, Prefilter: logs.NewPrefilter(lits), Kind: string(evidence.EWS)}
 	for _, f := range s.ews {
 		rc, err := f.Open()
 		if err != nil {
@@ -433,7 +336,10 @@ func (h *Hunter) correlateEWS(ctx context.Context, s *serverState) error {
 			if !ips[ip] || user == "" {
 				return nil
 			}
-			m := s.mailbox(strings.ToLower(user), rec.Time)
+			m := s.col.tally.mailbox(strings.ToLower(user), rec.Time)
+			if m == nil {
+				return nil
+			}
 			m.Requests++
 			if st, _ := rec.Field("sc-status"); st == "200" {
 				m.Answered = true

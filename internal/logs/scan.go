@@ -8,10 +8,12 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/exhunt/exhunt/internal/literal"
 )
 
 const (
-	chunkSize = 1 << 20
+	chunkSize = 256 << 10
 	// MaxLine is the longest line read; longer ones are skipped and reported.
 	MaxLine = 1 << 20
 	// maxFields bounds columns per header or row against hostile input.
@@ -55,6 +57,9 @@ type Scanner struct {
 	Prefilter *Prefilter
 	// All hands every data line to the callback.
 	All bool
+	// Kind is the log kind (as in the registry), for the default field
+	// lists used when a file's header is missing or damaged.
+	Kind string
 
 	buf   []byte
 	rec   Record
@@ -63,7 +68,20 @@ type Scanner struct {
 	first bool // first data record seen
 	last  []byte
 	lastS *Schema
+	// schemas caches headers by their text: a collection repeats the same
+	// few #Fields lines in thousands of files.
+	schemas   map[string]*Schema
+	schemaFmt Format
+	scratch   []string // fields of the last line, split once per file
+	hdr       headerState
 }
+
+// maxSchemas bounds the header cache against files that each write a
+// different header.
+const maxSchemas = 64
+
+// errNoFit: a record has more fields than its header names.
+var errNoFit = errors.New("record does not fit the header")
 
 // ErrStop may be returned by the callback to end the scan early.
 var ErrStop = errors.New("stop scan")
@@ -77,7 +95,8 @@ func (s *Scanner) Scan(ctx context.Context, r io.Reader, fn func(*Record) error)
 	}
 	s.st = Stats{}
 	s.sch, s.first, s.last, s.lastS = nil, false, s.last[:0], nil
-	s.rec = Record{format: s.Format}
+	s.hdr.reset()
+	s.rec = Record{format: s.Format, Values: s.rec.Values[:0]}
 	if s.Format == Text {
 		s.sch = &Schema{timeCol: -1, dateCol: -1, clockCol: -1}
 	}
@@ -88,16 +107,12 @@ func (s *Scanner) Scan(ctx context.Context, r io.Reader, fn func(*Record) error)
 		if err := ctx.Err(); err != nil {
 			return s.st, err
 		}
-		want := chunkSize
-		if carry > 0 {
-			want = len(s.buf) - carry
-		}
-		n, err := io.ReadFull(r, s.buf[carry:carry+min(want, len(s.buf)-carry)])
+		// Blocks of chunkSize stay in cache between the copy from the
+		// kernel and the prefilter; a longer line grows the read.
+		n, eof, err := fill(r, s.buf[carry:carry+min(chunkSize, len(s.buf)-carry)])
 		s.st.Bytes += int64(n)
-		eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
-		if err != nil && !eof {
-			s.finish(lineNo)
-			return s.st, fmt.Errorf("line %d: %w", lineNo+1, err)
+		if err != nil {
+			return s.st, s.readFailed(ctx, s.buf[:carry+n], skipping, &lineNo, fn, err)
 		}
 		data := s.buf[:carry+n]
 		if skipping {
@@ -137,6 +152,56 @@ func (s *Scanner) Scan(ctx context.Context, r io.Reader, fn func(*Record) error)
 	}
 	s.finish(lineNo)
 	return s.st, nil
+}
+
+// fill reads until p is full or the reader ends. Only io.EOF is a clean
+// end: io.ErrUnexpectedEOF from below (a cut gzip stream or zip member)
+// is an error like any other, which io.ReadFull would hide.
+func fill(r io.Reader, p []byte) (n int, eof bool, err error) {
+	empty := 0
+	for n < len(p) {
+		k, err := r.Read(p[n:])
+		n += k
+		switch {
+		case err == io.EOF:
+			return n, true, nil
+		case err != nil:
+			return n, false, err
+		case k > 0:
+			empty = 0
+		default:
+			if empty++; empty > 100 { // a reader stuck returning nothing
+				return n, false, io.ErrNoProgress
+			}
+		}
+	}
+	return n, false, nil
+}
+
+// readFailed handles a read that broke off: the complete lines read before
+// the break are still hunted, and the error names the line and the byte
+// offset where the data ends. The partial line at the break is not parsed
+// (it is cut), and counts towards the error's line.
+func (s *Scanner) readFailed(ctx context.Context, data []byte, skipping bool, lineNo *int64, fn func(*Record) error, rerr error) error {
+	if skipping {
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			data = data[i+1:]
+			*lineNo++
+		} else {
+			data = nil
+		}
+	}
+	end := bytes.LastIndexByte(data, '\n') + 1
+	if err := ctx.Err(); err != nil {
+		s.finish(*lineNo)
+		return err
+	}
+	if err := s.block(data[:end], lineNo, fn); err != nil && !errors.Is(err, ErrStop) {
+		s.finish(*lineNo)
+		return err
+	}
+	s.finish(*lineNo)
+	return fmt.Errorf("read broke off at line %d, the lines before it were read: %w", *lineNo+1, rerr)
 }
 
 func (s *Scanner) finish(lineNo int64) {
@@ -271,10 +336,15 @@ func (s *Scanner) line(b []byte, n int64, fn func(*Record) error, candidate bool
 	}
 	if s.Format != Text && s.sch == nil || s.Format == CSV && s.isHeaderRow(b) {
 		if s.Format == CSV && looksLikeHeader(b) {
-			s.setSchema(splitCSV(string(b), nil))
+			old := s.sch
+			if !s.cachedSchema(b) {
+				s.setSchema(splitCSV(string(b), nil))
+				s.cacheSchema(b)
+			}
+			s.replaced(old, n)
 			return nil
 		}
-		if s.sch == nil {
+		if s.sch == nil && !s.noHeader(b, n) {
 			s.gap(n, "record before any #Fields header")
 			return nil
 		}
@@ -284,6 +354,12 @@ func (s *Scanner) line(b []byte, n int64, fn func(*Record) error, candidate bool
 		return nil
 	}
 	err := s.parse(b, n)
+	if err == errNoFit && s.refit(b, n) {
+		err = s.parse(b, n)
+	}
+	if err == nil {
+		s.fitted()
+	}
 	if !s.first {
 		s.first = true
 		if err == nil {
@@ -297,6 +373,10 @@ func (s *Scanner) line(b []byte, n int64, fn func(*Record) error, candidate bool
 		}
 	}
 	if !candidate {
+		return nil
+	}
+	if err == errNoFit {
+		s.gap(n, fmt.Sprintf("%d fields where the header names %d", len(s.rec.Values), len(s.sch.Names)))
 		return nil
 	}
 	if err != nil {
@@ -332,38 +412,69 @@ func looksLikeHeader(b []byte) bool {
 }
 
 func (s *Scanner) directive(b []byte, n int64) {
-	line := string(b)
-	key, val, ok := strings.Cut(line[1:], ":")
+	// every file starts with a few directives: read them without copies
+	k, v, ok := bytes.Cut(b[1:], []byte(":"))
 	if !ok {
 		return
 	}
-	val = strings.TrimSpace(val)
-	switch strings.ToLower(strings.TrimSpace(key)) {
-	case "fields":
+	key, val := bytes.TrimSpace(k), bytes.TrimSpace(v)
+	switch {
+	case literal.EqualFold(key, "fields"):
+		old := s.sch
+		if s.cachedSchema(b) {
+			s.replaced(old, n)
+			return
+		}
 		var names []string
 		if s.Format == W3C {
-			names = strings.Fields(val)
+			names = strings.Fields(string(val))
 		} else {
-			names = splitCSV(val, nil)
+			names = splitCSV(string(val), nil)
 		}
 		if len(names) == 0 || len(names) > maxFields {
 			s.gap(n, fmt.Sprintf("#Fields directive with %d fields ignored", len(names)))
 			return
 		}
 		s.setSchema(names)
-	case "version":
+		s.replaced(old, n)
+		s.cacheSchema(b)
+	case literal.EqualFold(key, "version"):
 		if s.st.Version == "" {
-			s.st.Version = val
+			s.st.Version = string(val)
 		}
-	case "software":
+	case literal.EqualFold(key, "software"):
 		if s.st.Software == "" {
-			s.st.Software = val
+			s.st.Software = string(val)
 		}
-	case "log-type":
+	case literal.EqualFold(key, "log-type"):
 		if s.st.LogType == "" {
-			s.st.LogType = val
+			s.st.LogType = string(val)
 		}
 	}
+}
+
+// cachedSchema makes the schema of a header line seen before the one in
+// force, and reports whether there was one.
+func (s *Scanner) cachedSchema(header []byte) bool {
+	if s.schemaFmt != s.Format {
+		return false
+	}
+	sch, ok := s.schemas[string(header)]
+	if ok {
+		s.sch = sch
+	}
+	return ok
+}
+
+// cacheSchema remembers the schema in force as the one of header.
+func (s *Scanner) cacheSchema(header []byte) {
+	if s.sch == nil {
+		return
+	}
+	if s.schemas == nil || len(s.schemas) >= maxSchemas || s.schemaFmt != s.Format {
+		s.schemas, s.schemaFmt = map[string]*Schema{}, s.Format
+	}
+	s.schemas[string(header)] = s.sch
 }
 
 func (s *Scanner) setSchema(names []string) {
@@ -394,7 +505,7 @@ func (s *Scanner) parse(b []byte, n int64) error {
 		return fmt.Errorf("more than %d fields", maxFields)
 	}
 	if len(s.rec.Values) > len(s.sch.Names)+1 {
-		return fmt.Errorf("%d fields where the header names %d", len(s.rec.Values), len(s.sch.Names))
+		return errNoFit
 	}
 	s.rec.Time, _ = s.timeOf(s.rec.Values)
 	return nil
@@ -405,9 +516,11 @@ func (s *Scanner) recordTime(b []byte) (time.Time, bool) {
 	case Text:
 		return leadingTime(string(b))
 	case CSV:
-		return s.timeOf(splitCSV(string(b), nil))
+		s.scratch = splitCSV(string(b), s.scratch[:0])
+	default:
+		s.scratch = splitW3C(string(b), s.scratch[:0])
 	}
-	return s.timeOf(splitW3C(string(b), nil))
+	return s.timeOf(s.scratch)
 }
 
 func (s *Scanner) timeOf(v []string) (time.Time, bool) {

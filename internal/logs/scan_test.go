@@ -179,3 +179,31 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+// Headers are cached by their text: a scanner reading file after file, or
+// a file whose #Fields change and change back, must resolve each line's
+// fields by the header in force.
+func TestScanSchemaCache(t *testing.T) {
+	a := "#Fields: date time cs-uri-stem c-ip\n"
+	b := "#Fields: date time c-ip cs-uri-stem\n"
+	s := &Scanner{Format: W3C, Prefilter: NewPrefilter([]string{"/ecp/"})}
+	in := a + "2021-03-03 05:12:44 /ecp/a.js 10.0.0.1\n" +
+		b + "2021-03-03 05:12:45 10.0.0.2 /ecp/b.js\n" +
+		a + "2021-03-03 05:12:46 /ecp/c.js 10.0.0.3\n"
+	for round := range 3 {
+		file := in
+		if round == 1 {
+			file = b + "2021-03-03 05:12:47 10.0.0.4 /ecp/d.js\n"
+		}
+		recs, _ := scanAll(t, s, file, "cs-uri-stem", "c-ip")
+		for _, r := range recs {
+			stem, ip := r.fields["cs-uri-stem"], r.fields["c-ip"]
+			if !strings.HasPrefix(stem, "/ecp/") || !strings.HasPrefix(ip, "10.0.0.") || stem[5]-'a' != ip[7]-'1' {
+				t.Errorf("round %d line %d: stem %q ip %q", round, r.line, stem, ip)
+			}
+		}
+		if want := []int{3, 1, 3}[round]; len(recs) != want {
+			t.Errorf("round %d: %d records, want %d", round, len(recs), want)
+		}
+	}
+}

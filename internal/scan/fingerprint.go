@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/exhunt/exhunt/internal/exchange"
-	"github.com/exhunt/exhunt/internal/fold"
+	"github.com/exhunt/exhunt/internal/literal"
 )
 
 // LogonInfo is what an OWA logon page says about the server.
@@ -124,7 +124,7 @@ func ParseOWAVersion(v string) (exchange.Build, bool) {
 // owaErrorVersion reads the owaVer parameter of an OWA error redirect
 // (…/errorFE.aspx?…&owaVer=15.1.2176.2&…), which names the full build.
 func owaErrorVersion(loc string) (exchange.Build, bool) {
-	i := fold.Index(loc, "owaver=")
+	i := literal.IndexFold(loc, "owaver=")
 	if i < 0 {
 		return exchange.Build{}, false
 	}

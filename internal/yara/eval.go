@@ -566,6 +566,7 @@ func (c *evalCtx) readInt(e *expr) value {
 // searchString reports whether p matches anywhere in s.
 func searchString(st *scanState, p *prog, s string) bool {
 	in := &input{data: []byte(s), bol: true, eol: true}
+	st.m.arm(1 << 40) // bounded by the string's length and the deadline
 	for i := 0; i <= len(s); i++ {
 		if st.m.match(p, in, i, len(s), false) >= 0 {
 			return true

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"testing"
@@ -98,6 +99,33 @@ func fixedRules(t testing.TB) *Rules {
 	return fuzzRules
 }
 
+// fuzzBudget are the budgets FuzzScan holds every scan to; boundedScan
+// fails when a scan costs more than them (with a wide margin: the machine
+// may be busy), not only when it panics.
+var fuzzBudget = ScanOptions{StepBudget: 1 << 22, MaxMemory: 4 << 20, Timeout: time.Second}
+
+func boundedScan(t *testing.T, r *Rules, data []byte, ext map[string]string) []Match {
+	t.Helper()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	start := time.Now()
+	ms, err := r.ScanWithOptions(data, ext, fuzzBudget)
+	took := time.Since(start)
+	runtime.ReadMemStats(&m1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took > 30*fuzzBudget.Timeout {
+		t.Fatalf("scan took %v, budget %v", took, fuzzBudget.Timeout)
+	}
+	// the match budget, copies of matched data and the conditions' work
+	if alloc, bound := m1.TotalAlloc-m0.TotalAlloc, uint64(fuzzBudget.MaxMemory)+uint64(8*len(data))+32<<20; alloc > bound {
+		t.Fatalf("scan allocated %d bytes, bound %d", alloc, bound)
+	}
+	checkMatches(t, data, ms)
+	return ms
+}
+
 func FuzzScan(f *testing.F) {
 	rules := fixedRules(f)
 	f.Add("$a and #b > 1", []byte(`<%@ Page Language="Jscript"%><%eval(Request.Item["x"],"unsafe");%>`))
@@ -105,28 +133,30 @@ func FuzzScan(f *testing.F) {
 	f.Add("for any i in (1..#c) : (@c[i] == uint16(0))", []byte("!BDN\x00\x00Page Language=\"C#\""))
 	f.Add("$b at 0 or 2 of ($*)", append([]byte{0x4d, 0x5a}, bytes.Repeat([]byte{0}, 300)...))
 	f.Add("none of them", []byte(" /autodiscover/autodiscover.json?a=1 Powershell 200 "))
+	// catastrophic patterns: the fuzzed text is also tried as a regex
+	f.Add("(a+)+$", bytes.Repeat([]byte("a"), 4096))
+	f.Add("a.*b.*c.*d.*e", bytes.Repeat([]byte("abc"), 2000))
+	f.Add("(a|aa)*(b|a)*c", bytes.Repeat([]byte("a"), 3000))
 	f.Fuzz(func(t *testing.T, cond string, data []byte) {
-		ms, err := rules.ScanWithOptions(data, map[string]string{"filename": "x.aspx", "extension": "aspx"}, ScanOptions{StepBudget: 1 << 22})
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkMatches(t, data, ms)
+		boundedScan(t, rules, data, map[string]string{"filename": "x.aspx", "extension": "aspx"})
 		// a fuzzed condition over fixed strings of every kind
 		c := NewCompiler()
 		c.DefineString("filename", "")
 		src := `rule fz { strings: $a = "Page" nocase wide ascii $b = { 4D 5A [0-8] ( 00 | 50 ) } $c = /[a-z]{2,4}\.js/ $d = "eval" xor(0-3) fullword condition: (` +
 			cond + `) or ($a and $b and $c and $d and false) }`
-		if probs := c.Add("fz.yar", []byte(src)); len(probs) > 0 {
-			return
+		if probs := c.Add("fz.yar", []byte(src)); len(probs) == 0 {
+			if r, _ := c.Rules(); r != nil {
+				boundedScan(t, r, data, nil)
+			}
 		}
-		r, _ := c.Rules()
-		if r == nil {
-			return
+		// the fuzzed text as a regular expression and a hex string with a
+		// long jump: budgets hold whatever the pattern
+		c = NewCompiler()
+		src = "rule fr { strings: $r = /" + cond + "/ $h = { ?? [0-100000] 61 } condition: $r or #h > 3 }"
+		if probs := c.Add("fr.yar", []byte(src)); len(probs) == 0 {
+			if r, _ := c.Rules(); r != nil {
+				boundedScan(t, r, data, nil)
+			}
 		}
-		ms, err = r.ScanWithOptions(data, nil, ScanOptions{StepBudget: 1 << 22})
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkMatches(t, data, ms)
 	})
 }

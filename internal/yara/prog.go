@@ -1,6 +1,9 @@
 package yara
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 type opcode uint8
 
@@ -276,11 +279,18 @@ func isWordByte(c byte) bool {
 // from another start either (there are no captures), so attempts at
 // neighbouring starts with the same limit share the work.
 type matcher struct {
-	visited  []uint64
-	stack    []frame
-	steps    int // instructions executed, for budgets
-	base     int // position of visited row 0
-	rows     int // rows of visited in use
+	visited []uint64
+	stack   []frame
+	steps   int // instructions executed, for budgets
+	// limit is the step count at which run calls halt: the pattern's
+	// budget, or sooner, to look at the clock
+	limit    int
+	budget   int        // step count at which the pattern in hand is over budget
+	deadline time.Time  // of the scan; zero for none
+	clock    int        // step count at which to look at the clock next
+	stop     stopReason // why the last run was cut, 0 when it was not
+	base     int        // position of visited row 0
+	rows     int        // rows of visited in use
 	rowWords int
 	touched  bool // an attempt of the session was cut by its limit
 }
@@ -368,6 +378,9 @@ func (m *matcher) run(p *prog, src *input, start, limit int, wide bool) int {
 			m.visited[w] |= bit
 		}
 		m.steps++
+		if m.steps >= m.limit && m.halt() {
+			return -1
+		}
 		switch ins.op {
 		case opByte:
 			if int(pos) < limit && p.sets[ins.arg].has(data[pos]) {
@@ -463,6 +476,44 @@ func (m *matcher) run(p *prog, src *input, start, limit int, wide bool) int {
 		}
 		pc, pos = f.pc+1, f.pos+f.n*st
 	}
+}
+
+// stopReason says why a run was cut short.
+type stopReason uint8
+
+const (
+	stopSteps stopReason = iota + 1 // the pattern's step budget
+	stopTime                        // the scan's deadline
+)
+
+// timeCheckSteps is how many steps run between looks at the clock (well
+// under a millisecond).
+const timeCheckSteps = 1 << 18
+
+// arm gives the pattern about to run left more steps, within the scan's
+// deadline.
+func (m *matcher) arm(left int) {
+	m.stop = 0
+	m.budget = m.steps + max(left, 0)
+	m.limit = min(m.budget, m.clock)
+}
+
+// halt is called when steps reach limit; it reports whether the run must
+// stop, and why in m.stop.
+func (m *matcher) halt() bool {
+	if m.steps >= m.budget {
+		m.stop = stopSteps
+		return true
+	}
+	if m.steps >= m.clock {
+		if !m.deadline.IsZero() && time.Now().After(m.deadline) {
+			m.stop = stopTime
+			return true
+		}
+		m.clock = m.steps + timeCheckSteps
+	}
+	m.limit = min(m.budget, m.clock)
+	return false
 }
 
 func inWord(data []byte, pos, stride int) bool {

@@ -6,8 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
+	"slices"
 	"sort"
 	"sync"
+	"time"
+	"unsafe"
 )
 
 // Rules are compiled rules, ready to scan. They are safe for concurrent use.
@@ -144,6 +148,17 @@ type ScanOptions struct {
 	// the file). Past it the string stops matching and is reported in
 	// ScanInfo.SlowStrings; its rule is marked Truncated.
 	StepBudget int
+	// MaxMemory bounds the bytes a scan keeps for matches (each match's
+	// record and data, the tables joining the parts of a string with long
+	// jumps); default 64 MiB. A string whose matches would go past it stops
+	// matching and is reported in ScanInfo.MemoryStrings; its rule is marked
+	// Truncated. The read window (MaxBuffer) comes on top.
+	MaxMemory int64
+	// Timeout bounds the time spent matching one scan (default one minute;
+	// negative for none). Past it every string stops matching; the strings
+	// being matched are reported in ScanInfo.TimeoutStrings, and rules are
+	// evaluated on the matches found so far.
+	Timeout time.Duration
 	// Info, when set, receives details of the scan.
 	Info *ScanInfo
 }
@@ -160,6 +175,12 @@ type ScanInfo struct {
 	// LoopBudgetExceeded is set when a for loop was cut (it evaluated as
 	// undefined).
 	LoopBudgetExceeded bool
+	// MemoryStrings lists "rule:$id" of strings dropped past MaxMemory.
+	MemoryStrings []string
+	// TimedOut is set when the scan ran out of its Timeout;
+	// TimeoutStrings lists "rule:$id" of the strings being matched then.
+	TimedOut       bool
+	TimeoutStrings []string
 }
 
 const (
@@ -169,6 +190,8 @@ const (
 	defaultOverlap    = 1 << 20
 	defaultMaxMatches = 1000000
 	defaultMatchData  = 512
+	defaultMaxMemory  = 64 << 20
+	defaultTimeout    = time.Minute
 )
 
 func (o ScanOptions) withDefaults() ScanOptions {
@@ -193,6 +216,12 @@ func (o ScanOptions) withDefaults() ScanOptions {
 	if o.MaxMatchData <= 0 {
 		o.MaxMatchData = defaultMatchData
 	}
+	if o.MaxMemory <= 0 {
+		o.MaxMemory = defaultMaxMemory
+	}
+	if o.Timeout == 0 {
+		o.Timeout = defaultTimeout
+	}
 	return o
 }
 
@@ -214,6 +243,13 @@ type scanState struct {
 	disabled  []bool       // per pattern: over budget, no longer tried
 	budget    int
 	slow      []int // patterns disabled, in order
+	// memory kept for matches, and the patterns dropped past MaxMemory
+	mem     int64
+	memOver []int
+	// halted: the deadline passed, nothing more is matched; timeOver
+	// lists the patterns being matched then
+	halted   bool
+	timeOver []int
 	// the current window
 	in       input
 	base     int64 // absolute offset of in.data[0]
@@ -241,13 +277,22 @@ func (r *Rules) getState(opt ScanOptions) *scanState {
 	clear(st.steps)
 	clear(st.disabled)
 	st.slow = st.slow[:0]
+	st.mem, st.memOver, st.halted, st.timeOver = 0, st.memOver[:0], false, st.timeOver[:0]
+	st.m.deadline = time.Time{}
+	if opt.Timeout > 0 {
+		st.m.deadline = time.Now().Add(opt.Timeout)
+	}
+	st.m.clock = st.m.steps + timeCheckSteps
+	st.m.arm(1 << 60) // until a pattern is armed: only the deadline
 	st.budget = opt.StepBudget
+	// big lists are not kept from scan to scan: their memory is charged
+	// to the scan that grows them
 	for i := range st.matches {
-		st.matches[i] = st.matches[i][:0]
+		st.matches[i] = keepSmall(st.matches[i])
 		st.truncated[i] = false
 	}
 	for i := range st.parts {
-		st.parts[i] = st.parts[i][:0]
+		st.parts[i] = keepSmall(st.parts[i])
 	}
 	for i := range st.wm {
 		st.wm[i] = -1 << 62
@@ -258,6 +303,13 @@ func (r *Rules) getState(opt ScanOptions) *scanState {
 	st.readerAt = nil
 	st.copyData = false
 	return st
+}
+
+func keepSmall(ms []rawMatch) []rawMatch {
+	if cap(ms) > 16 {
+		return nil
+	}
+	return ms[:0]
 }
 
 func (r *Rules) putState(st *scanState) {
@@ -450,22 +502,25 @@ func (st *scanState) scanFallback(pi, from, to int) {
 	p := st.r.pats[pi]
 	data := st.in.data
 	m := &st.m
+	if st.disabled[pi] || st.halted {
+		return
+	}
 	m.session(p.prog, from)
 	before := m.steps
+	m.arm(st.budget - st.steps[pi])
 	for s := from; s < to && !st.disabled[pi]; s++ {
 		if !p.prog.first.has(data[s]) {
 			continue
 		}
 		end := m.run(p.prog, &st.in, s, min(len(data), s+fwdLimit), p.wide)
+		if m.stop != 0 {
+			break
+		}
 		if end >= 0 {
 			st.record(pi, p, s, end)
 		}
 		if end >= 0 || m.touched {
 			m.session(p.prog, s+1)
-		}
-		if s&1023 == 0 {
-			st.spend(pi, m.steps-before)
-			before = m.steps
 		}
 	}
 	m.clear()
@@ -506,15 +561,20 @@ func (st *scanState) hit(end int, atom int32) {
 		return
 	}
 	st.wm[atom] = st.base + int64(hi)
-	if st.disabled[a.pat] {
+	if st.disabled[a.pat] || st.halted {
 		return
 	}
 	limit := min(len(data), atomStart+fwdLimit)
 	m := &st.m
 	before := m.steps
 	m.session(p.prog, lo)
-	for s := lo; s <= hi; s++ {
-		if e := m.run(p.prog, &st.in, s, limit, p.wide); e >= 0 {
+	m.arm(st.budget - st.steps[a.pat])
+	for s := lo; s <= hi && !st.disabled[a.pat]; s++ {
+		e := m.run(p.prog, &st.in, s, limit, p.wide)
+		if m.stop != 0 {
+			break
+		}
+		if e >= 0 {
 			st.record(int(a.pat), p, s, e)
 			m.session(p.prog, s+1)
 		}
@@ -523,14 +583,39 @@ func (st *scanState) hit(end int, atom int32) {
 	st.spend(int(a.pat), m.steps-before)
 }
 
-// spend charges steps to a pattern and disables it past its budget.
+// spend charges steps to a pattern and disables it past its budget; a run
+// cut by the deadline halts the scan.
 func (st *scanState) spend(pi, steps int) {
 	st.steps[pi] += steps
-	if st.steps[pi] > st.budget && !st.disabled[pi] {
+	if st.m.stop == stopTime && !st.halted {
+		st.halted = true
+		st.timeOver = append(st.timeOver, pi)
+		st.truncated[st.r.pats[pi].str] = true
+	}
+	if st.steps[pi] >= st.budget && !st.disabled[pi] {
 		st.disabled[pi] = true
 		st.truncated[st.r.pats[pi].str] = true
 		st.slow = append(st.slow, pi)
 	}
+}
+
+// charge takes n bytes from the scan's memory budget for pattern pi; past
+// the budget the pattern is dropped and charge reports false.
+func (st *scanState) charge(pi int, n int64) bool {
+	if st.mem+n > st.opt.MaxMemory {
+		st.dropForMemory(pi)
+		return false
+	}
+	st.mem += n
+	return true
+}
+
+func (st *scanState) dropForMemory(pi int) {
+	if !st.disabled[pi] {
+		st.disabled[pi] = true
+		st.memOver = append(st.memOver, pi)
+	}
+	st.truncated[st.r.pats[pi].str] = true
 }
 
 func equalFold(a, b []byte) bool {
@@ -592,9 +677,22 @@ func (st *scanState) record(pi int, p *pattern, s, e int) {
 		return
 	}
 	n := min(e-s, st.opt.MaxMatchData)
+	// memory is charged as it is allocated: the list's growth, the arena
+	if len(*list) == cap(*list) {
+		c := max(2*cap(*list), 16)
+		if !st.charge(pi, int64(c)*int64(unsafe.Sizeof(rawMatch{}))) {
+			return
+		}
+		nl := make([]rawMatch, len(*list), c)
+		copy(nl, *list)
+		*list = nl
+	}
 	d := st.in.data[s : s+n]
 	if st.copyData {
 		if len(st.arena)+n > cap(st.arena) {
+			if !st.charge(pi, int64(max(1<<20, n))) {
+				return
+			}
 			st.arena = make([]byte, 0, max(1<<20, n))
 		}
 		off := len(st.arena)
@@ -630,6 +728,17 @@ func sortDedup(ms []rawMatch) []rawMatch {
 // start of the first part, the earliest end of a chain whose gaps fit.
 func (st *scanState) chainMatches(cs *cstring) []rawMatch {
 	k := len(cs.parts)
+	// the join's tables: a range-minimum table over each part's matches
+	// and the chain ends; past the memory budget the string is dropped
+	var cost int64
+	for _, pi := range cs.parts {
+		n := int64(len(st.parts[pi]))
+		cost += n * 8 * int64(bits.Len64(uint64(n))+3)
+	}
+	if cost > 0 && !st.charge(cs.parts[0], cost) {
+		return nil
+	}
+	defer func() { st.mem -= cost }()
 	// best[i] for the matches of part i: the earliest chain end from it
 	next := sortDedup(st.parts[cs.parts[k-1]])
 	bestNext := make([]int64, len(next))
@@ -669,8 +778,11 @@ func (st *scanState) chainMatches(cs *cstring) []rawMatch {
 	for i, m := range next {
 		length := bestNext[i] - m.start
 		d := m.data
-		if int64(len(d)) < min(length, int64(st.opt.MaxMatchData)) {
-			d = st.dataAt(m.start, min(length, int64(st.opt.MaxMatchData)), d)
+		if want := min(length, int64(st.opt.MaxMatchData)); int64(len(d)) < want {
+			if !st.charge(cs.parts[0], want) {
+				break
+			}
+			d = st.dataAt(m.start, want, d)
 		}
 		out = append(out, rawMatch{start: m.start, length: length, data: d})
 	}
@@ -792,9 +904,23 @@ func (r *Rules) finish(st *scanState, ext map[string]string) ([]Match, error) {
 		out = append(out, m)
 	}
 	if st.opt.Info != nil {
-		for _, pi := range st.slow {
+		name := func(pi int) string {
 			cs := r.strs[r.pats[pi].str]
-			st.opt.Info.SlowStrings = append(st.opt.Info.SlowStrings, r.rules[cs.rule].name+":"+cs.id)
+			return r.rules[cs.rule].name + ":" + cs.id
+		}
+		for _, pi := range st.slow {
+			if n := name(pi); !slices.Contains(st.opt.Info.SlowStrings, n) {
+				st.opt.Info.SlowStrings = append(st.opt.Info.SlowStrings, n)
+			}
+		}
+		for _, pi := range st.memOver {
+			if n := name(pi); !slices.Contains(st.opt.Info.MemoryStrings, n) { // chain parts share a name
+				st.opt.Info.MemoryStrings = append(st.opt.Info.MemoryStrings, n)
+			}
+		}
+		st.opt.Info.TimedOut = st.halted
+		for _, pi := range st.timeOver {
+			st.opt.Info.TimeoutStrings = append(st.opt.Info.TimeoutStrings, name(pi))
 		}
 		st.opt.Info.TruncatedStrings = truncated
 		st.opt.Info.LoopBudgetExceeded = c.over
