@@ -75,6 +75,7 @@ var allowed = map[string][]string{
 	"internal/fleet/detect":   {"internal/fleet/store", "internal/spike"},
 	"internal/fleet/ingest":   {"internal/fleet", "internal/fleet/store", "internal/stream"},
 	"internal/fleet/fleetlab": {"internal/finding", "internal/fleet"},
+	"internal/fleet/notify":   {"internal/fleet/store"},
 	"internal/fleet/replay":   {"internal/fleet", "internal/fleet/detect", "internal/fleet/fleetlab", "internal/fleet/store", "internal/stream"},
 	"internal/fleet/web": {"internal/finding", "internal/fleet", "internal/fleet/auth", "internal/fleet/ingest", "internal/fleet/store",
 		"internal/report", "internal/report/html", "internal/stream"},
@@ -87,7 +88,8 @@ var allowed = map[string][]string{
 
 	// The command line and its thin main.
 	"internal/cli": {"internal/campaign", "internal/catalog", "internal/decoy", "internal/evidence", "internal/evtx", "internal/exchange", "internal/files",
-		"internal/finding", "internal/fleet", "internal/fleet/auth", "internal/fleet/ingest", "internal/fleet/replay", "internal/fleet/store",
+		"internal/finding", "internal/fleet", "internal/fleet/auth", "internal/fleet/detect", "internal/fleet/fleetlab", "internal/fleet/ingest",
+		"internal/fleet/notify", "internal/fleet/replay", "internal/fleet/store",
 		"internal/fleet/web", "internal/hunt", "internal/stream", "internal/visible", "internal/lab", "internal/progress", "internal/queue", "internal/remedy",
 		"internal/report", "internal/report/html", "internal/report/sarif", "internal/rule", "internal/scan", "internal/sigma", "internal/spike"},
 	"cmd/exhunt": {"internal/cli"},

@@ -33,6 +33,7 @@ Usage:
   exhunt scan [flags] TARGET...    check Exchange servers over the network, read-only: build,
                                    vulnerable chains, mitigations, known web shells
   exhunt decoy [flags]             emulate Exchange servers: a scan target and a honeypot
+  exhunt serve [init|org|token|import] the fleet server: every hunt, scan and decoy result of many customers
   exhunt worker --nats URL         take scan jobs from a NATS JetStream queue (scan --dispatch)
   exhunt version
 
@@ -84,6 +85,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runDecoy(ctx, args[1:], stdout, stderr)
 	case "scan":
 		return runScan(ctx, args[1:], stdin, stdout, stderr)
+	case "serve":
+		return runServe(ctx, args[1:], stdin, stdout, stderr)
 	case "worker":
 		return runWorker(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/exhunt/exhunt/internal/decoy"
+	"github.com/exhunt/exhunt/internal/fleet"
 	"github.com/exhunt/exhunt/internal/report"
 	"github.com/exhunt/exhunt/internal/stream"
 )
@@ -52,6 +53,7 @@ func runDecoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	prefix := fs.String("name", "EXCH", "server name prefix; listeners are numbered from 01")
 	duration := fs.Duration("duration", 0, "stop after this long (default: until interrupted)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	push := addPushFlags(fs.FlagSet)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -126,6 +128,16 @@ func runDecoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer ev.Close()
 		cfg.Events = ev
 	}
+	var closePush func() error
+	cfg.Events, closePush, err = push.tee(ctx, fleet.TypeDecoy, cfg.Events, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := closePush(); err != nil {
+			fmt.Fprintf(stderr, "exhunt: %v\n", err)
+		}
+	}()
 	srv, err := decoy.New(cfg)
 	if err != nil {
 		return err

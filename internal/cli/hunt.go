@@ -92,6 +92,7 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&hf.shared, "shared", false, "with --dispatch: the paths are on storage every worker reads under the same name; nothing is uploaded")
 	fs.StringVar(&hf.dispatchID, "dispatch-id", "", "with --dispatch: the dispatch's id (default: random)")
 	fs.IntVar(&hf.replicas, "replicas", 3, "with --dispatch: stream replicas when the streams are created (3 on a cluster, 1 on one server)")
+	push := addPushFlags(fs.FlagSet)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -127,6 +128,9 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	res, err := huntSet(ctx, set, roots, hf, stdout, stderr)
 	if err != nil {
+		return err
+	}
+	if err := push.pushHunt(ctx, res, stderr); err != nil {
 		return err
 	}
 	if res.Worst() != finding.VerdictClean {

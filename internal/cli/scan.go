@@ -16,6 +16,7 @@ import (
 
 	"github.com/exhunt/exhunt/internal/catalog"
 	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/fleet"
 	"github.com/exhunt/exhunt/internal/report"
 	"github.com/exhunt/exhunt/internal/scan"
 	"github.com/exhunt/exhunt/internal/stream"
@@ -79,6 +80,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	batch := fs.Int("batch", 100, "with --dispatch: targets per job")
 	dispatchID := fs.String("dispatch-id", "", "with --dispatch: the dispatch to continue (default: derived from the targets and options)")
 	replicas := fs.Int("replicas", 3, "with --dispatch: stream replicas when the streams are created (3 on a cluster, 1 on one server)")
+	push := addPushFlags(fs.FlagSet)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -164,6 +166,15 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		table = report.NewScanTable(stdout)
 		table.Sum, table.Live = sum, true
 	}
+	w, closePush, err := push.tee(ctx, fleet.TypeScan, w, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := closePush(); err != nil {
+			warn(stderr, "%v", err)
+		}
+	}()
 	// Every result is one stream message, written with one Write: a killed
 	// scan loses at most the line being written, which --resume cuts off
 	// and scans again.

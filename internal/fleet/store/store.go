@@ -1,0 +1,254 @@
+// Package store keeps the fleet server's data: organisations, servers and
+// their current state, runs with their history, findings, indicators,
+// alerts, people and tokens. One schema and one set of queries serve
+// SQLite (the embedded default) and PostgreSQL; the schema is migrated at
+// open and a database written by a newer exhunt is refused.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	_ "modernc.org/sqlite"             // SQLite driver "sqlite"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// ErrNewerSchema is returned by Open for a database migrated by a newer exhunt.
+var ErrNewerSchema = errors.New("the database schema is newer than this exhunt")
+
+// ErrUnknownOrg is returned when a message names an organisation that does not exist.
+var ErrUnknownOrg = errors.New("unknown organisation")
+
+// Store is an open fleet database.
+type Store struct {
+	db *sql.DB
+	pg bool
+	// wmu serialises SQLite writers: a deferred transaction that starts
+	// reading and then writes fails with SQLITE_BUSY under concurrency,
+	// one writer at a time never does. PostgreSQL needs no such lock.
+	wmu     sync.Mutex
+	queries sync.Map // SQL text with ? -> PostgreSQL's $n form
+	alerter Alerter
+}
+
+// Open opens (creating if needed) the database named by dsn: a
+// postgres:// or postgresql:// URL, or a SQLite file path.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	s := &Store{alerter: noAlerts{}}
+	var err error
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		s.pg = true
+		s.db, err = sql.Open("pgx", dsn)
+		if err == nil {
+			s.db.SetMaxOpenConns(16)
+		}
+	} else {
+		if dsn == "" {
+			return nil, errors.New("store: no database given")
+		}
+		s.db, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate")
+		if err == nil {
+			s.db.SetMaxOpenConns(8)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Postgres reports whether the store is on PostgreSQL.
+func (s *Store) Postgres() bool { return s.pg }
+
+// q returns the query in the backend's placeholder form.
+func (s *Store) q(query string) string {
+	if !s.pg {
+		return query
+	}
+	if v, ok := s.queries.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	s.queries.Store(query, b.String())
+	return b.String()
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	var ms []migration
+	for _, n := range names {
+		base := strings.TrimPrefix(n, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with its number", n)
+		}
+		b, _ := migrationFiles.ReadFile(n)
+		ms = append(ms, migration{v, base, string(b)})
+	}
+	return ms, nil
+}
+
+// SchemaVersion is the newest schema this binary knows.
+func SchemaVersion() int {
+	ms, _ := migrations()
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if s.pg {
+		// Replicas starting together migrate one after the other.
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(727431)"); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)"); err != nil {
+		return fmt.Errorf("store: schema table: %w", err)
+	}
+	var cur int
+	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&cur); err != nil {
+		return err
+	}
+	if latest := SchemaVersion(); cur > latest {
+		return fmt.Errorf("%w: database at version %d, this exhunt knows up to %d; upgrade exhunt", ErrNewerSchema, cur, latest)
+	}
+	for _, m := range ms {
+		if m.version <= cur {
+			continue
+		}
+		for _, stmt := range splitSQL(m.sql) {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("store: migration %s: %w", m.name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)"), m.version, m.name, time.Now().UnixMilli()); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// splitSQL cuts a migration into statements at semicolons ending a line,
+// dropping comment lines.
+func splitSQL(src string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(src, "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(t, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			cur.Reset()
+		}
+	}
+	if strings.TrimSpace(cur.String()) != "" {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// write runs f in one transaction.
+func (s *Store) write(ctx context.Context, f func(tx *sql.Tx) error) error {
+	if !s.pg {
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// NewID returns a random identifier.
+func NewID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
