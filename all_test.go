@@ -72,26 +72,23 @@ var allowed = map[string][]string{
 	"internal/fleet/pgtest":   nil,
 	"internal/fleet/store":    {"internal/finding", "internal/fleet", "internal/scan", "internal/stream"},
 	"internal/fleet/auth":     {"internal/fleet/store"},
-	"internal/fleet/detect":   {"internal/fleet/store", "internal/spike"},
+	"internal/fleet/detect":   {"internal/fleet/store"},
 	"internal/fleet/ingest":   {"internal/fleet", "internal/fleet/store", "internal/stream"},
 	"internal/fleet/fleetlab": {"internal/finding", "internal/fleet"},
 	"internal/fleet/notify":   {"internal/fleet/store"},
 	"internal/fleet/replay":   {"internal/fleet", "internal/fleet/detect", "internal/fleet/fleetlab", "internal/fleet/store", "internal/stream"},
 	"internal/fleet/web": {"internal/finding", "internal/fleet", "internal/fleet/auth", "internal/fleet/ingest", "internal/fleet/store",
 		"internal/report", "internal/report/html", "internal/stream"},
-	"internal/spike": nil,
 
-	// Test-evidence generators: one server's logs and files, and a fleet's
-	// replay of the 2021 campaign.
-	"internal/lab":      {"internal/catalog", "internal/evtx", "internal/exchange", "internal/finding", "internal/logs"},
-	"internal/campaign": {"internal/decoy", "internal/exchange", "internal/finding", "internal/scan"},
+	// The test-evidence generator of one server's logs and files.
+	"internal/lab": {"internal/catalog", "internal/evtx", "internal/exchange", "internal/finding", "internal/logs"},
 
 	// The command line and its thin main.
-	"internal/cli": {"internal/campaign", "internal/catalog", "internal/decoy", "internal/evidence", "internal/evtx", "internal/exchange", "internal/files",
+	"internal/cli": {"internal/catalog", "internal/decoy", "internal/evidence", "internal/evtx", "internal/exchange", "internal/files",
 		"internal/finding", "internal/fleet", "internal/fleet/auth", "internal/fleet/detect", "internal/fleet/fleetlab", "internal/fleet/ingest",
 		"internal/fleet/notify", "internal/fleet/replay", "internal/fleet/store",
 		"internal/fleet/web", "internal/hunt", "internal/stream", "internal/visible", "internal/lab", "internal/progress", "internal/queue", "internal/remedy",
-		"internal/report", "internal/report/html", "internal/report/sarif", "internal/rule", "internal/scan", "internal/sigma", "internal/spike"},
+		"internal/report", "internal/report/html", "internal/report/sarif", "internal/rule", "internal/scan", "internal/sigma"},
 	"cmd/exhunt": {"internal/cli"},
 
 	// Benchmark helpers.
@@ -103,7 +100,7 @@ var stdlibOnly = []string{"internal/finding", "internal/exchange", "internal/vis
 
 // generators write test evidence: only the command line and tests import
 // them, so they stay out of the product path.
-var generators = []string{"internal/lab", "internal/campaign"}
+var generators = []string{"internal/lab"}
 
 // testOnly packages serve tests (real servers on loopback): no product
 // code imports them.
@@ -112,9 +109,9 @@ var testOnly = []string{"internal/natstest", "internal/fleet/pgtest"}
 // neverReach: the hunt must not depend, even through another package, on
 // the scanner, the decoy, the generator or the renderers.
 var neverReach = map[string][]string{
-	"internal/hunt":  {"internal/scan", "internal/decoy", "internal/lab", "internal/campaign", "internal/report"},
-	"internal/fleet": {"internal/lab", "internal/campaign"},
-	"internal/scan":  {"internal/hunt", "internal/lab", "internal/campaign"},
+	"internal/hunt":  {"internal/scan", "internal/decoy", "internal/lab", "internal/fleet/fleetlab", "internal/report"},
+	"internal/fleet": {"internal/lab"},
+	"internal/scan":  {"internal/hunt", "internal/lab", "internal/fleet/fleetlab"},
 }
 
 // pkg is one directory's Go package as parsed from source: every file,

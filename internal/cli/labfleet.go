@@ -5,18 +5,19 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 
-	"github.com/exhunt/exhunt/internal/campaign"
-	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/fleet/fleetlab"
+	"github.com/exhunt/exhunt/internal/visible"
 )
 
 const labFleetHelp = `Usage: exhunt lab fleet --out DIR [flags]
 
 Writes a replay of the 2021 Exchange campaign as a security provider's
 fleet saw it: organisations in the sectors of the 2021 reports, their
-servers and builds, and the hunt results, scan results and decoy events
-those servers would have sent from January to March 2021, in time order
-(DIR/replay.jsonl.gz), with the fleet (DIR/fleet.json) and the ground
+servers, and the runs those servers would have pushed to a fleet server
+from January to March 2021, as ingest messages in time order
+(DIR/replay.jsonl), with the organisations (DIR/orgs.json) and the ground
 truth (DIR/truth.json): each server's final state, affected and exploited
 counts per organisation and sector, and the organisations of the spike in
 the night of 28 February.
@@ -42,19 +43,20 @@ func runLabFleet(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *orgs < 12 || *servers < *orgs {
 		return usageError("lab fleet: want --orgs of at least 12 and at least one server per organisation", "")
 	}
-	data, err := catalog.LoadData()
+	tr, err := fleetlab.GenerateFleet(fleetlab.FleetOptions{Out: *out, Orgs: *orgs, Servers: *servers, Seed: uint64(*seed)})
 	if err != nil {
 		return err
 	}
-	tr, err := campaign.Generate(ctx, campaign.Options{Out: *out, Orgs: *orgs, Servers: *servers, Seed: *seed, Builds: data.Builds})
-	if err != nil {
-		return err
+	fmt.Fprintf(stdout, "%d runs in %s\n", tr.Runs, filepath.Join(*out, "replay.jsonl"))
+	fmt.Fprintf(stdout, "%-30s %9s %9s\n", "sector", "affected", "exploited")
+	sectors := make([]string, 0, len(tr.PerSec))
+	for s := range tr.PerSec {
+		sectors = append(sectors, s)
 	}
-	fmt.Fprintf(stdout, "%d hunt results, %d scan results, %d decoy events in %s\n", tr.Counts["hunt"], tr.Counts["scan"], tr.Counts["decoy"], filepath.Join(*out, campaign.ReplayFile))
-	fmt.Fprintf(stdout, "%-30s %5s %8s %9s\n", "sector", "orgs", "affected", "exploited")
-	for _, s := range tr.Sectors {
-		fmt.Fprintf(stdout, "%-30s %5d %8d %9d\n", s.Sector, s.Orgs, s.AffectedOrgs, s.ExploitedOrgs)
+	slices.Sort(sectors)
+	for _, s := range sectors {
+		fmt.Fprintf(stdout, "%-30s %9d %9d\n", visible.String(s), tr.PerSec[s][0], tr.PerSec[s][1])
 	}
-	fmt.Fprintf(stdout, "spike: %d organisations between %s and %s\n", len(tr.Spike.Orgs), tr.Spike.From.Format("2006-01-02 15:04"), tr.Spike.To.Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(stdout, "spike: %d organisations between %s and %s\n", len(tr.Spike.Orgs), tr.Spike.Start.Format("2006-01-02 15:04"), tr.Spike.End.Format("2006-01-02 15:04 MST"))
 	return nil
 }
