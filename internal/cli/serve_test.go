@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/exhunt/exhunt/internal/decoy"
 	"github.com/exhunt/exhunt/internal/fleet"
 	"github.com/exhunt/exhunt/internal/fleet/store"
 	"github.com/exhunt/exhunt/internal/fleet/web"
@@ -57,6 +58,41 @@ func TestServePushAndImport(t *testing.T) {
 	servers, _ := s.Servers(context.Background(), store.All, "lawfirm", 0, 10)
 	if len(servers) != 2 || servers[0].State != fleet.StateExploited {
 		t.Fatalf("pushed servers: %+v", servers)
+	}
+	// A scan's target messages reach the server through the push tee.
+	d, err := decoy.New(decoy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := loadScanData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := decoy.NewProfile(data.Builds, "15.1.2176.2", decoy.StateVulnerable, decoy.RevealAll, "MAILGW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := d.Listen("https", "127.0.0.1:0", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Serve()
+	defer d.Close()
+	code, _, errs = exh(t, "scan", "--scope", "127.0.0.0/8", "--host-rate", "0", "-o", filepath.Join(dir, "scan.jsonl"), "--push", srv.URL, "--push-spool", spool, tg.URL)
+	if code != ExitFindings {
+		t.Fatalf("scan --push: %d %s", code, errs)
+	}
+	if left, _ := os.ReadDir(spool); len(left) != 0 {
+		t.Fatalf("spool not emptied after the scan: %v", left)
+	}
+	servers, _ = s.Servers(context.Background(), store.All, "lawfirm", 0, 10)
+	found := false
+	for _, sv := range servers {
+		// A scanned server is named by its address until a hunt names it.
+		found = found || sv.Name == "127.0.0.1" && sv.State == fleet.StateExposed && sv.Build == "15.1.2176.2"
+	}
+	if !found {
+		t.Errorf("the scanned server is not in the store as exposed: %+v", servers)
 	}
 	s.Close()
 	for i := range 2 {
