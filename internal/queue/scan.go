@@ -193,13 +193,15 @@ func (c *Conn) Dispatch(ctx context.Context, opt scan.Options, in *scan.Input, d
 			sendErr = err
 			return false
 		}
-		if g.done.has(t.Seq) || had {
-			if !g.done.has(t.Seq) {
-				g.mu.Lock()
-				g.done.set(t.Seq)
-				g.count++
-				g.mu.Unlock()
-			}
+		// The gatherer marks results as they arrive, concurrently.
+		g.mu.Lock()
+		stored := g.done.has(t.Seq)
+		if had && !stored {
+			g.done.set(t.Seq)
+			g.count++
+		}
+		g.mu.Unlock()
+		if stored || had {
 			return true
 		}
 		batch = append(batch, *t)
