@@ -3,7 +3,8 @@
 # yara -r -p 2 with the same rules (every shipped .yar: signature-base's and
 # exhunt's own) over the same tree, page cache warm, both on all cores.
 # exhunt does more per file than yara: it also hashes (SHA-256, SHA-1,
-# MD5), checks paths and names against the IOC lists, and writes the JSON
+# MD5), checks paths and names against the IOC lists, follows request input
+# through the code of server pages (.aspx, .ashx, .asp...), and writes the JSON
 # result.
 #
 #   bash bench/files.sh [SIZE] [FILES]     default 5GB in 100000 files

@@ -8,8 +8,10 @@ import "embed"
 // data/ (the Exchange build table and Microsoft's IOC feed), sigma/ (the
 // SigmaHQ rules shipped unmodified, with their licence), yara/ (the file
 // hunt's YARA rules: signature-base's, unmodified with their licence, and
-// exhunt's own), iocs/ (signature-base's file-name and hash IOCs) and
-// remediation/ (what to do about each kind of finding and chain).
+// exhunt's own), iocs/ (signature-base's file-name and hash IOCs),
+// aspx/ (what exhunt's reading of server pages treats as input, dangerous
+// use and obfuscation) and remediation/ (what to do about each kind of
+// finding and chain).
 //
-//go:embed hunt/*.yaml lists/*.txt data/*.csv sigma yara iocs remediation/*.yaml
+//go:embed hunt/*.yaml lists/*.txt data/*.csv sigma yara iocs aspx remediation/*.yaml
 var FS embed.FS

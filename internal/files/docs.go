@@ -76,6 +76,12 @@ const upstreamURL = "https://github.com/Neo23x0/signature-base/blob/master/yara/
 // severity and references (its own reference first when it is a URL).
 func (r *Rules) Docs() []Doc {
 	out := append([]Doc(nil), fixedDocs...)
+	for _, sp := range r.pages.Specs() {
+		out = append(out, Doc{ID: sp.Rule, Title: sp.Title,
+			Description: "exhunt's reading of the server code of an ASP.NET or classic ASP page (rules/aspx/aspx.yaml): request input reaches what the title says; the finding lists the reasons with their lines.",
+			Stage:       finding.StagePersistence, Severity: finding.Severity(sp.Severity),
+			References: []string{"https://www.microsoft.com/en-us/security/blog/2021/02/11/web-shell-attacks-continue-to-rise/"}})
+	}
 	seen := map[string]bool{}
 	for _, ri := range r.yara.List() {
 		id := "yara:" + ri.Rule

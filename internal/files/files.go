@@ -37,6 +37,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/exhunt/exhunt/internal/aspx"
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/yara"
 
@@ -57,6 +58,7 @@ type Rules struct {
 	paths    map[string]string // anchored path (see anchorPath) -> source
 	names    *nameIOCs
 	authStd  map[string]bool // lower-case names of Exchange's own auth pages
+	pages    *aspx.Rules     // server-page reading (rules/aspx)
 	problems []Problem
 	stats    Stats
 }
@@ -86,6 +88,7 @@ const (
 	authFilesFile = "lists/exchange-auth-files.txt"
 	sbHashFile    = "iocs/signature-base/hash-iocs.txt"
 	sbNameFile    = "iocs/signature-base/filename-iocs.txt"
+	aspxFile      = "aspx/aspx.yaml"
 )
 
 // Externals are the YARA external variables set for every file, with
@@ -107,6 +110,9 @@ func Load(fsys fs.FS, userYara []string) (*Rules, error) {
 		return nil, err
 	}
 	if err := r.loadStages(fsys); err != nil {
+		return nil, err
+	}
+	if err := r.loadPages(fsys); err != nil {
 		return nil, err
 	}
 	if err := r.loadFeed(fsys); err != nil {
@@ -253,12 +259,39 @@ func (r *Rules) loadStages(fsys fs.FS) error {
 	if err := dec.Decode(&r.stages); err != nil {
 		return fmt.Errorf("%s: %w", stagesFile, err)
 	}
-	for _, s := range r.stages {
+	// the entries' lines, for the messages
+	var nodes []yaml.Node
+	if err := yaml.Unmarshal(data, &nodes); err != nil || len(nodes) != len(r.stages) {
+		return fmt.Errorf("%s: %v", stagesFile, err)
+	}
+	// an entry must name a shipped rule: one for a rule that was renamed
+	// or removed would silently stop applying
+	var shipped []string
+	for _, ri := range r.yara.List() {
+		if strings.HasPrefix(ri.Namespace, "rules/") {
+			shipped = append(shipped, ri.Rule)
+		}
+	}
+	for i, s := range r.stages {
 		if _, err := path.Match(s.Rule, ""); err != nil || !s.Stage.Valid() {
-			return fmt.Errorf("%s: bad entry %q -> %q", stagesFile, s.Rule, s.Stage)
+			return fmt.Errorf("%s line %d: bad entry %q -> %q", stagesFile, nodes[i].Line, s.Rule, s.Stage)
+		}
+		if !slices.ContainsFunc(shipped, func(name string) bool { ok, _ := path.Match(s.Rule, name); return ok }) {
+			return fmt.Errorf("%s line %d: %q matches no shipped YARA rule", stagesFile, nodes[i].Line, s.Rule)
 		}
 	}
 	return nil
+}
+
+// loadPages reads what the server-page reading treats as input, dangerous
+// use and obfuscation.
+func (r *Rules) loadPages(fsys fs.FS) error {
+	data, err := fs.ReadFile(fsys, aspxFile)
+	if err != nil {
+		return err
+	}
+	r.pages, err = aspx.LoadRules(aspxFile, data)
+	return err
 }
 
 // loadFeed reads Microsoft's IOC feed: SHA-256 hashes and file paths.

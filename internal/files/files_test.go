@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -324,6 +325,35 @@ func overlayFS(t testing.TB, files map[string]string) fs.FS {
 		m[p] = &fstest.MapFile{Data: []byte(data)}
 	}
 	return m
+}
+
+// TestStagesNameShippedRules: an entry of stages.yaml for a rule that is
+// not shipped stops the load, naming the file and the entry's line.
+func TestStagesNameShippedRules(t *testing.T) {
+	shipped, err := fs.ReadFile(rules.FS, stagesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := string(shipped) + "- rule: WEBSHELL_Not_Shipped_*\n  stage: persistence\n"
+	line := strings.Count(string(shipped), "\n") + 1
+	_, err = Load(overlayFS(t, map[string]string{stagesFile: bad}), nil)
+	want := fmt.Sprintf("%s line %d: \"WEBSHELL_Not_Shipped_*\" matches no shipped YARA rule", stagesFile, line)
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	// a rule given with --yara does not make the entry valid: the file
+	// describes the shipped rules
+	dir := t.TempDir()
+	user := filepath.Join(dir, "user.yar")
+	if err := os.WriteFile(user, []byte("rule WEBSHELL_Not_Shipped_1 { condition: true }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = Load(overlayFS(t, map[string]string{stagesFile: bad}), []string{user}); err == nil || err.Error() != want {
+		t.Errorf("with a user rule: got %v, want %s", err, want)
+	}
+	if _, err := Load(rules.FS, []string{user}); err != nil {
+		t.Errorf("shipped stages.yaml: %v", err)
+	}
 }
 
 // TestHashIOCs: a file whose SHA-256, SHA-1 or MD5 is listed is reported

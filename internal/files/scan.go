@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exhunt/exhunt/internal/aspx"
 	"github.com/exhunt/exhunt/internal/evidence"
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/yara"
@@ -348,6 +349,7 @@ func (s *Scanner) readContent(ctx context.Context, f *evidence.File, c *check, r
 
 	var matches []yara.Match
 	var info yara.ScanInfo
+	var page []byte // a server page read whole
 	if isConfig {
 		data, err := io.ReadAll(io.LimitReader(rd, maxConfigBytes+1))
 		hw.Write(data)
@@ -366,6 +368,31 @@ func (s *Scanner) readContent(ctx context.Context, f *evidence.File, c *check, r
 			s.configFinding(c, is)
 		}
 		res.Gaps = append(res.Gaps, gaps...)
+	} else if pageExts[ext] && f.Size <= maxPageBytes {
+		// a server page is read whole: YARA and the page reading see
+		// the same bytes
+		data, err := io.ReadAll(io.LimitReader(rd, maxPageBytes+1))
+		if err != nil {
+			return readErr(err)
+		}
+		hw.Write(data)
+		if len(data) > maxPageBytes {
+			// larger than listed (a zip member's size is compressed):
+			// YARA streams the rest, the page reading skips it
+			rest := io.MultiReader(bytes.NewReader(data), io.TeeReader(rd, hw))
+			matches, err = s.r.yara.ScanReader(rest, -1, s.externals(f.Path, name, ext, data), yara.ScanOptions{MaxBuffer: s.opt.MaxBuffer, Info: &info})
+			if err != nil {
+				return readErr(err)
+			}
+			if _, err := io.Copy(io.Discard, io.TeeReader(rd, hw)); err != nil {
+				return readErr(err)
+			}
+		} else {
+			if matches, err = s.r.yara.ScanWithOptions(data, s.externals(f.Path, name, ext, data), yara.ScanOptions{Info: &info}); err != nil {
+				return err
+			}
+			page = data
+		}
 	} else {
 		n, err := io.ReadFull(rd, s.head[:])
 		head := s.head[:n]
@@ -408,7 +435,41 @@ func (s *Scanner) readContent(ctx context.Context, f *evidence.File, c *check, r
 	for _, m := range matches {
 		s.yaraFinding(c, m)
 	}
+	if page != nil {
+		s.pageFindings(c, page, ext)
+	}
 	return nil
+}
+
+// pageExts are the server pages whose code the page reading follows
+// (internal/aspx): ASP.NET pages, handlers, services, controls, master
+// pages, and classic ASP.
+var pageExts = map[string]bool{".aspx": true, ".ashx": true, ".asmx": true, ".ascx": true, ".master": true,
+	".svc": true, ".asp": true, ".asa": true}
+
+// maxPageBytes bounds a server page read whole for the page reading;
+// larger ones are streamed to YARA only.
+const maxPageBytes = 4 << 20
+
+// pageFindings reports what the server code of a page does with request
+// input: one finding per kind of use, each with the reasons (and lines)
+// it fired on. A page that runs what the request says is a web shell:
+// persistence, the server is compromised.
+func (s *Scanner) pageFindings(c *check, data []byte, ext string) {
+	p := aspx.Parse(data, ext)
+	for _, d := range s.r.pages.Analyze(p) {
+		reasons := make([]string, len(d.Reasons))
+		for i, r := range d.Reasons {
+			reasons[i] = r.String()
+		}
+		fd := c.add(d.Rule, d.Title, finding.StagePersistence, finding.Severity(d.Severity), map[string]string{
+			"page_language": p.Lang.String(), "page_directive": p.Directive, "reasons": strings.Join(reasons, "; "),
+		})
+		fd.Outcome = reasons[0]
+		if inWebRoot(c.f.Sub) {
+			c.shell = true
+		}
+	}
 }
 
 // scanGaps reports the limits a YARA scan hit: a string whose matching

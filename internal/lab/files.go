@@ -41,10 +41,13 @@ const (
 // Chopper rule (the file is under 10 KB). The PST: exhunt's PST rule,
 // signature-base's mailbox-export rule (the script is stored in clear,
 // under 500 KB), exhunt's one-liner rule and CISA's first MAR rule.
+// exhunt's reading of the OAB file's server code sees eval of request
+// input.
 var (
 	oabShellYara = []string{"yara:APT_WEBSHELL_HAFNIUM_Chopper_WebShell", "yara:EXHUNT_WEBSHELL_Chopper_JScript_Eval",
 		"yara:EXHUNT_WEBSHELL_OAB_VirtualDirectory_Dump", "yara:WEBSHELL_CVE_2021_27065_Webshells",
-		"yara:WEBSHELL_HAFNIUM_CISA_10328929_01", "yara:WEBSHELL_HAFNIUM_CISA_10328929_02"}
+		"yara:WEBSHELL_HAFNIUM_CISA_10328929_01", "yara:WEBSHELL_HAFNIUM_CISA_10328929_02",
+		"aspx-request-code"}
 	pstShellYara = []string{"yara:EXHUNT_WEBSHELL_Chopper_JScript_Eval", "yara:EXHUNT_WEBSHELL_ProxyShell_PST_Page",
 		"yara:WEBSHELL_HAFNIUM_CISA_10328929_01", "yara:WEBSHELL_Mailbox_Export_PST_ProxyShell_Aug26"}
 	lsassYara = "yara:EXHUNT_LSASS_Minidump"

@@ -256,6 +256,12 @@ func (rc *ruleCompiler) resolve(e *expr, _ bool) {
 	case eEntrypoint:
 		rc.fail("entrypoint is not supported (it needs the pe or elf module)")
 	case eModule:
+		if rc.mathCall(e) {
+			for _, a := range e.args {
+				rc.resolve(a, false)
+			}
+			return
+		}
 		mod, _, _ := strings.Cut(e.name, ".")
 		mod, _, _ = strings.Cut(mod, "[")
 		mod, _, _ = strings.Cut(mod, "(")
@@ -436,6 +442,9 @@ func (rc *ruleCompiler) typeOf(e *expr) vtype {
 		rc.typeOf(e.body)
 		return tyBool
 	case eCall:
+		if mathFuncs[e.name] > 0 {
+			return rc.mathType(e)
+		}
 		rc.wantInt(e.args[0], e.name+" offset")
 		return tyInt
 	case eUnary:

@@ -47,6 +47,21 @@ func genCorpus(t testing.TB, dir string) []corpusFile {
 	for name, data := range benignWeb() {
 		add("web/"+name, "web", data)
 	}
+	// the server-page corpora of internal/aspx: written shells of every
+	// family and benign pages with inline server code
+	for _, sub := range []string{"shells", "benign"} {
+		paths, err := filepath.Glob(filepath.Join("..", "aspx", "testdata", sub, "*"))
+		if err != nil || len(paths) == 0 {
+			t.Fatalf("aspx corpus %s: %v", sub, err)
+		}
+		for _, p := range paths {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			add("aspx-"+sub+"/"+filepath.Base(p), "web", data)
+		}
+	}
 	for name, data := range logFiles(rng) {
 		add("logs/"+name, "log", data)
 	}
@@ -59,7 +74,32 @@ func genCorpus(t testing.TB, dir string) []corpusFile {
 	for name, data := range campaignFiles(rng) {
 		add("campaign/"+name, "campaign", data)
 	}
+	for name, data := range mathFiles(rng) {
+		add("math/"+name, "math", data)
+	}
 	return files
+}
+
+// mathFiles exercise the math module functions (testdata/oracle/math.yar):
+// encoded blobs (base64, random bytes, one repeated byte) inside script
+// pages, small and large.
+func mathFiles(rng *rand.Rand) map[string][]byte {
+	b64 := base64.StdEncoding.EncodeToString(randBytes(rng, 6000))
+	raw := randBytes(rng, 9000)
+	for i := range raw { // keep the PHP quotes out of the blob
+		if raw[i] == '\'' || raw[i] == '\\' {
+			raw[i] = 'x'
+		}
+	}
+	return map[string][]byte{
+		"eval-b64-big.php":    []byte("<?php\n$x = '" + b64 + "';\neval(base64_decode($x));\n?>\n"),
+		"dynamic-b64-big.php": []byte("<?php $f = 'base'.'64_decode'; $c = '" + b64 + "'; $g = $f($c); eval($g); ?>"),
+		"eval-raw-big.php":    append(append([]byte("<?php eval(gzinflate('"), raw...), []byte("')); ?>")...),
+		"eval-small.php":      []byte("<?php eval($_POST['a']); ?>"),
+		"classloader-fill.jsp": []byte("<%@ page import=\"java.util.*\" %><% class U extends ClassLoader { Class g(byte[] b) { return super.defineClass(b, 0, b.length); } } String p = request.getParameter(\"p\"); %>" +
+			strings.Repeat("A", 20000) + "<% out.print(p); %>"),
+		"classloader-random.jsp": append(append([]byte("<% class U extends ClassLoader { } Object o = U.class; String s = request.getParameter(\"x\"); defineClass(s); /*"), randBytes(rng, 30000)...), []byte("*/ %>")...),
+	}
 }
 
 func crlf(s string) []byte { return []byte(strings.ReplaceAll(s, "\n", "\r\n")) }

@@ -277,6 +277,9 @@ func (c *evalCtx) eval(e *expr) value {
 	case eBinary:
 		return c.binary(e)
 	case eCall:
+		if mathFuncs[e.name] > 0 {
+			return c.math(e)
+		}
 		return c.readInt(e)
 	}
 	return undef

@@ -246,6 +246,21 @@ func TestOracle(t *testing.T) {
 		}
 	}
 	t.Logf("rules that matched no corpus file (%d): %v", len(never), never)
+	// the math module's rules must both match and miss corpus files, or
+	// the comparison with yara does not check the values
+	nMath := 0
+	for _, r := range rules.rules {
+		if r.ns != "math" {
+			continue
+		}
+		nMath++
+		if n := matchedRules["math:"+r.name]; n == 0 || n == nFiles {
+			t.Errorf("math:%s matched %d of %d corpus files: it does not tell values apart", r.name, n, nFiles)
+		}
+	}
+	if nMath == 0 {
+		t.Error("no math rules (testdata/oracle/math.yar) compared")
+	}
 }
 
 // streamedOver is the window the oracle streams large files in.

@@ -745,6 +745,7 @@ func (p *parser) parsePrimary() *expr {
 // eModule node: modules are not supported, the rule will be skipped.
 func (p *parser) parseModuleRef(t token) *expr {
 	name := t.val
+	var args []*expr // of the last call, for the module functions exhunt has
 	for {
 		switch {
 		case p.isPunct("."):
@@ -761,11 +762,13 @@ func (p *parser) parseModuleRef(t token) *expr {
 			name += "[]"
 		case p.isPunct("("):
 			p.take()
+			args = nil
 			for !p.isPunct(")") {
 				if p.peek().kind == tRegex {
 					p.take()
+					args = append(args, nil)
 				} else {
-					p.parseExpr(0)
+					args = append(args, p.parseExpr(0))
 				}
 				if !p.isPunct(",") {
 					break
@@ -775,7 +778,10 @@ func (p *parser) parseModuleRef(t token) *expr {
 			p.expectPunct(")")
 			name += "()"
 		default:
-			return p.maybeQuant(&expr{kind: eModule, name: name, line: t.line})
+			if !strings.HasSuffix(name, "()") {
+				args = nil
+			}
+			return p.maybeQuant(&expr{kind: eModule, name: name, line: t.line, args: args})
 		}
 	}
 }

@@ -58,7 +58,7 @@ func TestSkippedRules(t *testing.T) {
 	src := `import "pe"
 import "math"
 rule uses_pe { condition: pe.is_dll() }
-rule uses_math { strings: $a = "x" condition: $a and math.entropy(0, filesize) > 7 }
+rule uses_math { strings: $a = "x" condition: $a and math.count(0x0A) < 2 } rule math_string_form { condition: math.entropy("abc") > 1.0 }
 rule uses_entrypoint { strings: $a = { E8 00 00 00 00 } condition: $a at entrypoint }
 rule backref { strings: $a = /(ab)\1/ condition: $a }
 rule depends { condition: uses_pe or true }
@@ -79,16 +79,17 @@ include "other.yar"
 		}
 	}
 	want := map[string]string{
-		"uses_pe":         `module "pe" is not supported`,
-		"uses_math":       `module "math" is not supported`,
-		"uses_entrypoint": "entrypoint is not supported",
-		"backref":         "backreferences are not allowed",
-		"depends":         "depends on skipped rule uses_pe",
-		"unref":           "unreferenced string $b",
-		"undefined_ident": `undefined identifier "nosuchvar"`,
-		"bad_mods":        "xor nocase",
-		"hex_nocase":      "hex strings take only the private modifier",
-		"mixed_types":     "type mismatch",
+		"uses_pe":          `module "pe" is not supported`,
+		"uses_math":        `module "math" is not supported (uses math.count())`,
+		"math_string_form": "math.entropy takes 2 arguments",
+		"uses_entrypoint":  "entrypoint is not supported",
+		"backref":          "backreferences are not allowed",
+		"depends":          "depends on skipped rule uses_pe",
+		"unref":            "unreferenced string $b",
+		"undefined_ident":  `undefined identifier "nosuchvar"`,
+		"bad_mods":         "xor nocase",
+		"hex_nocase":       "hex strings take only the private modifier",
+		"mixed_types":      "type mismatch",
 	}
 	for rule, frag := range want {
 		if !strings.Contains(reasons[rule], frag) {

@@ -1,0 +1,1140 @@
+package aspx
+
+import (
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Detection is one conclusion about a page, with the reasons it fired.
+type Detection struct {
+	Category string // exec, code, loader, obfuscated, filewrite, ...
+	Spec
+	Reasons []Reason
+}
+
+// Reason is one piece of evidence: a line of the page (0 when the reason
+// is about the whole page) and what it shows.
+type Reason struct {
+	Line int
+	Text string
+}
+
+func (r Reason) String() string {
+	if r.Line > 0 {
+		return fmt.Sprintf("line %d: %s", r.Line, r.Text)
+	}
+	return r.Text
+}
+
+// Taint bits: what request input still is when it reaches a use.
+const (
+	tAny  uint8 = 1 << iota // it comes from the request
+	tPath                   // no sanitizer kept it inside a chosen folder
+	tRaw                    // no literal SQL of the page's own around it
+	tAll  = tAny | tPath | tRaw
+)
+
+// maxRounds bounds the passes that spread taint through variables and
+// methods; real pages settle in two or three.
+const maxRounds = 8
+
+type cstmt struct {
+	stmt
+	lang   Lang
+	method string // enclosing method, lower-case
+}
+
+type analysis struct {
+	r       *Rules
+	p       *Page
+	stmts   []cstmt
+	codeLow string
+	vars    map[string]uint8
+	origin  map[string]string // where a variable's input came from
+	aliases map[string]bool   // names holding the request object
+	methods map[string][]string
+	ret     map[string]uint8
+	changed bool
+}
+
+// Analyze reasons about the page's server code and returns what it found,
+// ordered by category. A page without server code gives nothing.
+func (r *Rules) Analyze(p *Page) []Detection {
+	if p == nil || !p.Server {
+		return nil
+	}
+	a := &analysis{r: r, p: p, vars: map[string]uint8{}, origin: map[string]string{},
+		aliases: map[string]bool{"request": true}, methods: map[string][]string{}, ret: map[string]uint8{}}
+	budget := maxTokens
+	var sb strings.Builder
+	for _, b := range p.Blocks {
+		for _, s := range lex(b, &budget) {
+			a.stmts = append(a.stmts, cstmt{stmt: s, lang: b.Lang})
+		}
+		sb.WriteString(strings.ToLower(b.Code))
+		sb.WriteByte('\n')
+	}
+	a.codeLow = sb.String()
+	a.declare()
+	for round := 0; round < maxRounds; round++ {
+		a.changed = false
+		for i := range a.stmts {
+			a.flow(&a.stmts[i])
+		}
+		if !a.changed {
+			break
+		}
+	}
+	return a.conclude()
+}
+
+// declare finds method declarations, their parameters, and which method
+// each statement is in.
+func (a *analysis) declare() {
+	cur, curDepth := "", -1
+	for i := range a.stmts {
+		s := &a.stmts[i]
+		t := s.toks
+		if s.lang == VB {
+			k := skipMods(t)
+			if k < len(t) && t[k].low == "end" && k+1 < len(t) && (t[k+1].low == "sub" || t[k+1].low == "function") {
+				cur = ""
+				continue
+			}
+			if k+1 < len(t) && (t[k].low == "sub" || t[k].low == "function") && t[k+1].kind == tIdent {
+				cur = t[k+1].low
+				a.methods[cur] = vbParams(t[k+2:])
+				a.webMethod(t, a.methods[cur])
+				continue
+			}
+			s.method = cur
+			continue
+		}
+		if cur != "" && s.depth <= curDepth {
+			cur, curDepth = "", -1
+		}
+		if s.open && cur == "" {
+			if name, params, ok := cDecl(t); ok {
+				cur, curDepth = name, s.depth
+				a.methods[name] = params
+				a.webMethod(t, params)
+				continue
+			}
+		}
+		s.method = cur
+	}
+}
+
+// webMethod: the parameters of a [WebMethod] (<WebMethod()>) are what the
+// client posts.
+func (a *analysis) webMethod(decl []tok, params []string) {
+	if !slices.ContainsFunc(decl, func(x tok) bool { return x.low == "webmethod" }) {
+		return
+	}
+	for _, p := range params {
+		a.taint(p, tAll, "web method parameter "+p)
+	}
+}
+
+var vbMods = map[string]bool{"public": true, "private": true, "protected": true, "friend": true, "shared": true,
+	"overrides": true, "overridable": true, "static": true, "dim": true, "set": true, "let": true, "const": true,
+	"redim": true, "preserve": true, "async": true, "partial": true, "overloads": true}
+
+func skipMods(t []tok) int {
+	k := 0
+	if len(t) > 0 && t[0].text == "<" { // <WebMethod()> attribute
+		for k < len(t) && t[k].text != ">" {
+			k++
+		}
+		k++
+	}
+	for k < len(t) && t[k].kind == tIdent && vbMods[t[k].low] {
+		k++
+	}
+	return k
+}
+
+func vbParams(t []tok) []string {
+	open, close := parenRange(t, 0)
+	if open < 0 {
+		return nil
+	}
+	var out []string
+	for _, g := range splitArgs(t[open+1 : close]) {
+		for _, x := range g {
+			if x.kind == tIdent && !slices.Contains([]string{"byval", "byref", "optional", "paramarray"}, x.low) {
+				out = append(out, x.low)
+				break
+			}
+		}
+	}
+	return out
+}
+
+var notDecl = map[string]bool{"if": true, "for": true, "foreach": true, "while": true, "switch": true, "using": true,
+	"lock": true, "catch": true, "else": true, "try": true, "do": true, "return": true, "new": true, "finally": true,
+	"class": true, "namespace": true, "struct": true, "interface": true, "fixed": true, "checked": true, "unchecked": true}
+
+// cDecl recognises "type Name(params)" or "function Name(params)" before a
+// body.
+func cDecl(t []tok) (string, []string, bool) {
+	if len(t) < 3 || t[len(t)-1].text != ")" || notDecl[t[0].low] {
+		return "", nil, false
+	}
+	for _, x := range t {
+		if x.text == "=" || x.text == "=>" || x.kind == tString {
+			return "", nil, false
+		}
+	}
+	// find the '(' matching the last ')'
+	depth := 0
+	open := -1
+	for k := len(t) - 1; k >= 0; k-- {
+		switch t[k].text {
+		case ")":
+			depth++
+		case "(":
+			depth--
+			if depth == 0 {
+				open = k
+			}
+		}
+		if open >= 0 {
+			break
+		}
+	}
+	if open < 1 || t[open-1].kind != tIdent || notDecl[t[open-1].low] {
+		return "", nil, false
+	}
+	if open < 2 && t[0].low != "function" {
+		return "", nil, false
+	}
+	var params []string
+	for _, g := range splitArgs(t[open+1 : len(t)-1]) {
+		name := ""
+		for _, x := range g {
+			if x.text == "=" {
+				break
+			}
+			if x.kind == tIdent {
+				name = x.low
+			}
+		}
+		if name != "" {
+			params = append(params, name)
+		}
+	}
+	return t[open-1].low, params, true
+}
+
+// parenRange finds the first '(' at or after i and its matching ')'.
+func parenRange(t []tok, i int) (int, int) {
+	for ; i < len(t); i++ {
+		if t[i].text == "(" {
+			break
+		}
+	}
+	if i >= len(t) {
+		return -1, -1
+	}
+	return i, matchClose(t, i)
+}
+
+// matchClose returns the index of the bracket closing t[i], or len(t).
+func matchClose(t []tok, i int) int {
+	depth := 0
+	for k := i; k < len(t); k++ {
+		switch t[k].text {
+		case "(", "[":
+			depth++
+		case ")", "]":
+			depth--
+			if depth == 0 {
+				return k
+			}
+		}
+	}
+	return len(t)
+}
+
+// splitArgs splits tokens at top-level commas.
+func splitArgs(t []tok) [][]tok {
+	var out [][]tok
+	depth, st := 0, 0
+	for k, x := range t {
+		switch x.text {
+		case "(", "[":
+			depth++
+		case ")", "]":
+			depth--
+		case ",":
+			if depth == 0 {
+				out = append(out, t[st:k])
+				st = k + 1
+			}
+		}
+	}
+	if st < len(t) {
+		out = append(out, t[st:])
+	}
+	return out
+}
+
+func (a *analysis) taint(name string, m uint8, from string) {
+	if m == 0 || name == "" {
+		return
+	}
+	if old := a.vars[name]; old|m != old {
+		a.vars[name] = old | m
+		a.changed = true
+		if _, ok := a.origin[name]; !ok {
+			a.origin[name] = from
+		}
+	}
+}
+
+// flow spreads taint through one statement: assignments, loops over
+// input, buffers filled from input streams, arguments passed to the
+// page's own methods and what those return.
+func (a *analysis) flow(s *cstmt) {
+	t := s.toks
+	if len(t) == 0 {
+		return
+	}
+	if s.lang == VB {
+		a.flowVB(s)
+	} else {
+		for k, x := range t {
+			if x.kind != tPunct || !isAssignOp(x.text) {
+				continue
+			}
+			root, chain := lvalue(t, k)
+			end := exprEnd(t, k+1)
+			rhs := t[k+1 : end]
+			a.assign(root, chain, rhs)
+		}
+		// foreach (T x in EXPR)
+		if t[0].low == "foreach" || t[0].low == "for" {
+			for k := 1; k+1 < len(t); k++ {
+				if t[k].low == "in" || t[k].low == "of" {
+					if t[k-1].kind == tIdent {
+						m, from := a.mask(t[k+1:])
+						a.taint(t[k-1].low, m, from)
+					}
+					break
+				}
+			}
+		}
+		if t[0].low == "return" && s.method != "" {
+			if m, _ := a.mask(t[1:]); m != 0 && a.ret[s.method]|m != a.ret[s.method] {
+				a.ret[s.method] |= m
+				a.changed = true
+			}
+		}
+	}
+	// calls: the page's own methods get their callers' input; streams
+	// fill buffers; builders and streams take what is written to them
+	for k := 0; k+1 < len(t); k++ {
+		if t[k].kind != tIdent || t[k+1].text != "(" {
+			continue
+		}
+		name := t[k].low
+		params, own := a.methods[name]
+		switch {
+		case own && !(k > 0 && t[k-1].text == "."):
+		case name == "blockcopy", name == "copy", name == "read", name == "readblock", name == "copyto",
+			name == "binaryread", name == "readbytes", name == "write", name == "append", name == "appendline",
+			name == "add", name == "addrange", name == "insert", name == "push", name == "setvalue", name == "appendformat":
+		default:
+			continue
+		}
+		close := matchClose(t, k+1)
+		args := splitArgs(t[k+2 : min(close, len(t))])
+		if own && !(k > 0 && t[k-1].text == ".") {
+			for i, g := range args {
+				m, from := a.mask(g)
+				if i < len(params) {
+					a.taint(params[i], m, from)
+				}
+			}
+			continue
+		}
+		if k < 2 || t[k-1].text != "." || t[k-2].kind != tIdent {
+			if (name == "blockcopy" || name == "copy") && len(args) >= 3 {
+				m, from := a.mask(args[0])
+				dst := args[2]
+				if name == "copy" {
+					dst = args[1]
+				}
+				if len(dst) > 0 && dst[0].kind == tIdent {
+					a.taint(dst[0].low, m, from)
+				}
+			}
+			continue
+		}
+		recv := receiverRoot(t, k-1)
+		switch name {
+		case "read", "readblock", "copyto", "binaryread", "readbytes":
+			m, from := a.mask(t[recvStart(t, k-1) : k-1])
+			if len(args) > 0 && len(args[0]) > 0 && args[0][0].kind == tIdent {
+				a.taint(args[0][0].low, m, from)
+			}
+		case "write", "append", "appendline", "add", "addrange", "insert", "push", "setvalue", "appendformat":
+			var m uint8
+			var from string
+			for _, g := range args {
+				gm, gf := a.mask(g)
+				if gm != 0 && m == 0 {
+					from = gf
+				}
+				m |= gm
+			}
+			a.taint(recv, m, from)
+		}
+	}
+}
+
+func (a *analysis) flowVB(s *cstmt) {
+	t := s.toks
+	k := skipMods(t)
+	if k >= len(t) {
+		return
+	}
+	switch t[k].low {
+	case "if", "elseif", "while", "do", "loop", "case", "select", "until", "sub", "function", "end":
+		return
+	case "for":
+		if k+2 < len(t) && t[k+1].low == "each" {
+			for j := k + 2; j+1 < len(t); j++ {
+				if t[j].low == "in" {
+					m, from := a.mask(t[j+1:])
+					a.taint(t[k+2].low, m, from)
+					break
+				}
+			}
+		}
+		return
+	case "return":
+		if s.method != "" {
+			if m, _ := a.mask(t[k+1:]); m != 0 && a.ret[s.method]|m != a.ret[s.method] {
+				a.ret[s.method] |= m
+				a.changed = true
+			}
+		}
+		return
+	}
+	for j := k; j < len(t); j++ {
+		if t[j].kind == tPunct && (t[j].text == "=" || t[j].text == "+=" || t[j].text == "&=") {
+			if t[k].kind != tIdent {
+				return
+			}
+			chain := t[k:j]
+			for c := range chain {
+				if chain[c].low == "as" {
+					chain = chain[:c]
+					break
+				}
+			}
+			a.assign(t[k].low, chain, t[j+1:])
+			return
+		}
+	}
+}
+
+func isAssignOp(s string) bool {
+	switch s {
+	case "=", "+=", "-=", "^=", "|=", "&=", "*=":
+		return true
+	}
+	return false
+}
+
+// lvalue walks back from an assignment at k to the assigned name: its
+// root identifier and the whole chain (a.b[c].d).
+func lvalue(t []tok, k int) (string, []tok) {
+	j := k - 1
+	for j >= 0 {
+		switch {
+		case t[j].text == "]" || t[j].text == ")":
+			depth := 0
+			for ; j >= 0; j-- {
+				if t[j].text == "]" || t[j].text == ")" {
+					depth++
+				} else if t[j].text == "[" || t[j].text == "(" {
+					depth--
+					if depth == 0 {
+						break
+					}
+				}
+			}
+			j--
+		case t[j].kind == tIdent:
+			if j > 0 && t[j-1].text == "." {
+				j -= 2
+				continue
+			}
+			return t[j].low, t[j:k]
+		default:
+			return "", nil
+		}
+	}
+	return "", nil
+}
+
+// exprEnd finds where the expression starting at i ends: a comma or a
+// closing bracket at its own depth, or the statement's end.
+func exprEnd(t []tok, i int) int {
+	depth := 0
+	for k := i; k < len(t); k++ {
+		switch t[k].text {
+		case "(", "[":
+			depth++
+		case ")", "]":
+			if depth == 0 {
+				return k
+			}
+			depth--
+		case ",":
+			if depth == 0 {
+				return k
+			}
+		}
+	}
+	return len(t)
+}
+
+func recvStart(t []tok, dot int) int {
+	j := dot - 1
+	for j >= 0 {
+		switch {
+		case t[j].text == "]" || t[j].text == ")":
+			depth := 0
+			for ; j >= 0; j-- {
+				if t[j].text == "]" || t[j].text == ")" {
+					depth++
+				} else if t[j].text == "[" || t[j].text == "(" {
+					depth--
+					if depth == 0 {
+						break
+					}
+				}
+			}
+			j--
+		case t[j].kind == tIdent:
+			if j > 0 && t[j-1].text == "." {
+				j -= 2
+				continue
+			}
+			return j
+		default:
+			return j + 1
+		}
+	}
+	return 0
+}
+
+func receiverRoot(t []tok, dot int) string {
+	st := recvStart(t, dot)
+	if st < dot && st >= 0 && t[st].kind == tIdent {
+		return t[st].low
+	}
+	return ""
+}
+
+func (a *analysis) assign(root string, chain []tok, rhs []tok) {
+	if root == "" || len(rhs) == 0 {
+		return
+	}
+	// a name for the request object itself
+	if last := rhs[len(rhs)-1]; len(rhs) <= 6 && last.kind == tIdent && a.aliases[last.low] && root != last.low {
+		if !a.aliases[root] {
+			a.aliases[root] = true
+			a.changed = true
+		}
+		return
+	}
+	m, from := a.mask(rhs)
+	if m == 0 {
+		return
+	}
+	// Session["x"] = input: the session carries it to later requests
+	// (Context.Session[...] taints the session, not the context)
+	for _, x := range chain {
+		if x.low == "session" || x.low == "application" || x.low == "cache" {
+			a.taint(x.low, m, from)
+			return
+		}
+	}
+	a.taint(root, m, from)
+}
+
+// mask is the taint of an expression: request input, server controls,
+// tainted variables, methods returning input; sanitizers and the page's
+// own SQL text clear their bits.
+func (a *analysis) mask(t []tok) (uint8, string) {
+	var m uint8
+	from := ""
+	set := func(x uint8, f string) {
+		if x != 0 && m == 0 {
+			from = f
+		}
+		m |= x
+	}
+	for k := 0; k < len(t); k++ {
+		x := t[k]
+		if x.kind != tIdent {
+			continue
+		}
+		// input inside a sanitizer's call stays in the folder it picks:
+		// Server.MapPath("~/files/" + name); input joined outside it
+		// (MapPath("./") + name) does not
+		if end, ok := a.sanitizerCall(t, k); ok {
+			im, f := a.mask(t[k+2 : end])
+			set(im&^tPath, f)
+			k = end
+			continue
+		}
+		prevDot := k > 0 && t[k-1].text == "."
+		next := ""
+		if k+1 < len(t) {
+			next = t[k+1].text
+		}
+		if a.aliases[x.low] {
+			switch {
+			case next == "[" || next == "(":
+				set(tAll, x.text+"[...]")
+				continue
+			case next == "." && k+2 < len(t) && a.r.requestMembers[t[k+2].low]:
+				if t[k+2].low == "files" {
+					set(tAny|tRaw, x.text+".Files")
+				} else {
+					set(tAll, x.text+"."+t[k+2].text)
+				}
+				continue
+			}
+		}
+		if !prevDot {
+			if _, ok := a.p.Controls[x.low]; ok && next == "." && k+2 < len(t) && a.r.controlMembers[t[k+2].low] {
+				if a.r.uploadNames[t[k+2].low] {
+					set(tAny|tRaw, x.text+"."+t[k+2].text)
+				} else {
+					set(tAll, x.text+"."+t[k+2].text)
+				}
+				continue
+			}
+			v := a.vars[x.low]
+			if v != 0 {
+				set(v, x.text+" (from "+a.origin[x.low]+")")
+			} else if next == "[" && !a.aliases[x.low] {
+				// an element of the page's own array picked by input
+				// is still the page's own value
+				k = min(matchClose(t, k+1), len(t))
+				continue
+			}
+			if next == "(" && a.ret[x.low] != 0 {
+				set(a.ret[x.low], x.text+"() (returns request input)")
+			}
+		}
+	}
+	if m&tRaw != 0 {
+		for _, x := range t {
+			if x.kind == tString && a.r.sqlText.MatchString(x.text) {
+				m &^= tRaw
+				break
+			}
+		}
+	}
+	return m, from
+}
+
+// sanitizerCall reports whether t[k] is the last part of a sanitizer name
+// called there, and the index of its closing parenthesis.
+func (a *analysis) sanitizerCall(t []tok, k int) (int, bool) {
+	if k+1 >= len(t) || t[k+1].text != "(" {
+		return 0, false
+	}
+	for _, s := range a.r.sanitizers {
+		first := k - 2*(len(s)-1)
+		if first >= 0 && findName(t[first:k+1], s, 0) == k-first {
+			return min(matchClose(t, k+1), len(t)), true
+		}
+	}
+	return 0, false
+}
+
+// findName finds the dotted name parts in t at or after i (the last part
+// at the returned index), or -1.
+func findName(t []tok, parts []string, i int) int {
+	n := 2*len(parts) - 1
+	for k := i; k+n <= len(t); k++ {
+		ok := true
+		for p, part := range parts {
+			x := t[k+2*p]
+			if x.kind != tIdent || x.low != part {
+				ok = false
+				break
+			}
+			if p > 0 && t[k+2*p-1].text != "." {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return k + n - 1
+		}
+	}
+	return -1
+}
+
+type hit struct {
+	category string
+	reason   Reason
+}
+
+// conclude looks at every dangerous use and at the page as a whole.
+func (a *analysis) conclude() []Detection {
+	var hits []hit
+	codeNamed := false // a dynamic-code use exists, input or not
+	var extras []Reason
+	gate := false
+	// sinks whose required names the page lacks are out from the start
+	active := make([]bool, len(a.r.sinks))
+	for i, sk := range a.r.sinks {
+		active[i] = len(sk.requires) == 0 || slices.ContainsFunc(sk.requires, func(q string) bool { return strings.Contains(a.codeLow, q) })
+	}
+	hasAssembly := strings.Contains(a.codeLow, "assembly")
+	for i := range a.stmts {
+		s := &a.stmts[i]
+		t := s.toks
+		for si, sk := range a.r.sinks {
+			if !active[si] || sk.langs != nil && !sk.langs[s.lang] {
+				continue
+			}
+			for k := findName(t, sk.parts, 0); k >= 0; k = findName(t, sk.parts, k+1) {
+				first := k - 2*(len(sk.parts)-1)
+				if sk.bare && first > 0 && t[first-1].text == "." {
+					continue
+				}
+				args, ok := a.sinkArgs(s, sk, first, k)
+				if !ok {
+					continue
+				}
+				if sk.category == "code" {
+					codeNamed = true
+				}
+				m, from := a.mask(args)
+				need := tAny
+				switch sk.category {
+				case "filewrite", "fileread":
+					need = tPath
+				case "sql":
+					need = tRaw
+				}
+				if m&need == 0 {
+					continue
+				}
+				hits = append(hits, hit{sk.category, Reason{t[k].line, fmt.Sprintf("request input (%s) reaches %s", from, sk.name)}})
+			}
+		}
+		// Godzilla's reflective Assembly.Load: GetMethod("Load").Invoke
+		if idx := findName(t, []string{"getmethod"}, 0); idx >= 0 && hasString(t, "Load") && hasAssembly {
+			codeNamed = true
+			if m, from := a.mask(t); m&tAny != 0 {
+				hits = append(hits, hit{"code", Reason{t[idx].line, fmt.Sprintf("request input (%s) reaches Assembly.Load through reflection", from)}})
+			}
+		}
+		if a.isGate(s) {
+			if !gate {
+				extras = append(extras, Reason{s.line, "acts only when request input matches a fixed string (a password)"})
+			}
+			gate = true
+		}
+	}
+	obf := a.obfuscation()
+	decrypt := a.decryption()
+	family := a.family()
+
+	by := map[string][]Reason{}
+	var order []string
+	add := func(cat string, r Reason) {
+		if _, ok := by[cat]; !ok {
+			order = append(order, cat)
+		}
+		if !slices.Contains(by[cat], r) {
+			by[cat] = append(by[cat], r)
+		}
+	}
+	fileSinks := map[string]bool{}
+	for _, h := range hits {
+		if h.category == "fileread" || h.category == "filewrite" {
+			fileSinks[h.reason.Text[strings.LastIndex(h.reason.Text, " reaches ")+9:]] = true
+		}
+	}
+	for _, h := range hits {
+		cat := h.category
+		switch cat {
+		case "code":
+			if len(decrypt) > 0 {
+				cat = "loader"
+			}
+		case "fileread":
+			if len(fileSinks) < 2 {
+				continue
+			}
+			if _, w := by["filewrite"]; w || hasCat(hits, "filewrite") {
+				cat = "filewrite"
+			}
+		case "http":
+			if !gate && len(obf) == 0 && !hasOther(hits, "http") {
+				continue
+			}
+		}
+		add(cat, h.reason)
+	}
+	if codeNamed && len(obf) > 0 && len(by["code"]) == 0 && len(by["loader"]) == 0 {
+		for _, r := range obf {
+			add("obfuscated", r)
+		}
+	}
+	var out []Detection
+	for _, cat := range order {
+		rs := by[cat]
+		switch cat {
+		case "loader":
+			rs = append(rs, decrypt...)
+		}
+		if cat != "obfuscated" {
+			rs = append(rs, obf...)
+		}
+		rs = append(rs, extras...)
+		rs = append(rs, family...)
+		out = append(out, Detection{Category: cat, Spec: a.r.detections[cat], Reasons: rs})
+	}
+	// one finding per rule: the file-manager categories share one
+	merged := out[:0]
+	seen := map[string]int{}
+	for _, d := range out {
+		if i, ok := seen[d.Rule]; ok {
+			for _, r := range d.Reasons {
+				if !slices.Contains(merged[i].Reasons, r) {
+					merged[i].Reasons = append(merged[i].Reasons, r)
+				}
+			}
+			continue
+		}
+		seen[d.Rule] = len(merged)
+		merged = append(merged, d)
+	}
+	sort.SliceStable(merged, func(i, j int) bool { return merged[i].Rule < merged[j].Rule })
+	return merged
+}
+
+func hasCat(hs []hit, cat string) bool {
+	return slices.ContainsFunc(hs, func(h hit) bool { return h.category == cat })
+}
+
+func hasOther(hs []hit, cat string) bool {
+	return slices.ContainsFunc(hs, func(h hit) bool { return h.category != cat })
+}
+
+func hasString(t []tok, v string) bool {
+	return slices.ContainsFunc(t, func(x tok) bool { return x.kind == tString && x.text == v })
+}
+
+// sinkArgs returns the tokens a use of the sink takes its input from.
+func (a *analysis) sinkArgs(s *cstmt, sk sink, first, last int) ([]tok, bool) {
+	t := s.toks
+	switch sk.kind {
+	case "assign":
+		if first > 0 && t[first-1].text != "." && t[first-1].text != "," && first != 0 {
+			return nil, false
+		}
+		if last+1 >= len(t) || (t[last+1].text != "=" && t[last+1].text != "+=" && t[last+1].text != "&=") {
+			return nil, false
+		}
+		if s.lang == VB && first <= 0 {
+			return nil, false
+		}
+		return t[last+2 : exprEnd(t, last+2)], true
+	case "new":
+		if first == 0 || t[first-1].low != "new" {
+			// System.Net.Sockets.TcpClient: "new" stands before the namespace
+			j := first - 1
+			for j >= 1 && t[j].text == "." && t[j-1].kind == tIdent {
+				j -= 2
+			}
+			if j < 0 || t[j].low != "new" {
+				return nil, false
+			}
+		}
+	}
+	if last+1 < len(t) && t[last+1].text == "(" {
+		close := matchClose(t, last+1)
+		args := t[last+2 : min(close, len(t))]
+		if sk.arg >= 0 {
+			groups := splitArgs(args)
+			if sk.arg >= len(groups) {
+				return nil, false
+			}
+			return groups[sk.arg], true
+		}
+		return args, true
+	}
+	// VBScript calls a sub without parentheses: Execute Request("x")
+	if s.lang == VB && sk.kind == "call" && last+1 < len(t) {
+		return t[last+1:], true
+	}
+	return nil, false
+}
+
+// isGate: an if comparing request input with a literal.
+func (a *analysis) isGate(s *cstmt) bool {
+	t := s.toks
+	if len(t) < 4 || (t[0].low != "if" && t[0].low != "elseif") {
+		return false
+	}
+	cmp, lit := false, false
+	depth := 0
+	for _, x := range t {
+		switch {
+		case x.text == "(" || x.text == "[":
+			depth++
+		case x.text == ")" || x.text == "]":
+			depth--
+		case x.text == "==" || x.text == "!=" || x.text == "<>" || x.low == "equals" || (s.lang == VB && x.text == "="):
+			cmp = true
+		// a literal compared, not an index or argument: Request["p"] == "x"
+		case x.kind == tString && x.text != "" && depth <= 1 && !a.r.sqlText.MatchString(x.text):
+			lit = true
+		}
+	}
+	if !cmp || !lit {
+		return false
+	}
+	m, _ := a.mask(t)
+	return m&tAny != 0
+}
+
+// obfuscation collects signs that the code hides what it does.
+func (a *analysis) obfuscation() []Reason {
+	var out []Reason
+	chars := 0
+	charLine := 0
+	for i := range a.stmts {
+		t := a.stmts[i].toks
+		for k := 0; k < len(t); k++ {
+			x := t[k]
+			if x.kind == tString && len(x.text) >= a.r.blobMin {
+				if kind := blobKind(x.text); kind != "" {
+					out = append(out, Reason{x.line, fmt.Sprintf("a %s blob of %d characters", kind, len(x.text))})
+				}
+			}
+			// "Sys" + "tem.Diagnostics.Process": names built from pieces
+			if x.kind == tString && k+2 < len(t) && (t[k+1].text == "+" || t[k+1].text == "&") && t[k+2].kind == tString {
+				parts := []string{x.text}
+				j := k + 1
+				for j+1 < len(t) && (t[j].text == "+" || t[j].text == "&") && t[j+1].kind == tString {
+					parts = append(parts, t[j+1].text)
+					j += 2
+				}
+				if name := a.hiddenIn(strings.Join(parts, ""), parts); name != "" {
+					out = append(out, Reason{x.line, fmt.Sprintf("joins string pieces into %q", name)})
+				}
+				k = j - 1
+				continue
+			}
+			// StrReverse("exe.dmc"), "lave".split("").reverse().join("")
+			if x.kind == tIdent && x.low == "strreverse" && k+2 < len(t) && t[k+2].kind == tString {
+				if name := a.hiddenIn(reverse(t[k+2].text), nil); name != "" {
+					out = append(out, Reason{x.line, fmt.Sprintf("reverses a string into %q", name)})
+				}
+			}
+			if x.kind == tString && k+4 < len(t) && t[k+1].text == "." && t[k+2].low == "split" {
+				for j := k + 3; j < len(t) && j < k+12; j++ {
+					if t[j].low == "reverse" {
+						if name := a.hiddenIn(reverse(x.text), nil); name != "" {
+							out = append(out, Reason{x.line, fmt.Sprintf("reverses a string into %q", name)})
+						}
+						break
+					}
+				}
+			}
+			// characters from numbers: (char)(x ^ k), Chr(99), fromCharCode
+			if x.kind == tIdent && k+1 < len(t) && t[k+1].text == "(" && (x.low == "chr" || x.low == "chrw" || x.low == "fromcharcode") {
+				chars++
+				charLine = cmp(charLine, x.line)
+			}
+			if x.text == "(" && k+3 < len(t) && t[k+1].low == "char" && t[k+2].text == ")" && (t[k+3].text == "(" || t[k+3].kind == tNumber) {
+				chars++
+				charLine = cmp(charLine, x.line)
+			}
+		}
+	}
+	if chars >= 6 {
+		out = append(out, Reason{charLine, fmt.Sprintf("builds %d characters from numbers", chars)})
+	}
+	if s := a.charString(); s != "" {
+		out = append(out, Reason{0, fmt.Sprintf("spells %q with character codes", s)})
+	}
+	return out
+}
+
+func cmp(cur, line int) int {
+	if cur == 0 {
+		return line
+	}
+	return cur
+}
+
+// charString evaluates runs of Chr(n) & Chr(n) and (char)n + (char)n and
+// reports a hidden name they spell.
+func (a *analysis) charString() string {
+	for i := range a.stmts {
+		t := a.stmts[i].toks
+		var sb strings.Builder
+		for k := 0; k < len(t); k++ {
+			x := t[k]
+			n := -1
+			if x.kind == tIdent && (x.low == "chr" || x.low == "chrw") && k+3 < len(t) && t[k+1].text == "(" && t[k+2].kind == tNumber && t[k+3].text == ")" {
+				n = atoi(t[k+2].text)
+				k += 3
+			} else if x.text == "(" && k+3 < len(t) && t[k+1].low == "char" && t[k+2].text == ")" && t[k+3].kind == tNumber {
+				n = atoi(t[k+3].text)
+				k += 3
+			}
+			if n > 0 && n < 128 {
+				sb.WriteByte(byte(n))
+				continue
+			}
+			if x.text == "+" || x.text == "&" {
+				continue
+			}
+			if name := a.hiddenIn(sb.String(), nil); name != "" && sb.Len() >= 3 {
+				return name
+			}
+			sb.Reset()
+		}
+		if name := a.hiddenIn(sb.String(), nil); name != "" && sb.Len() >= 3 {
+			return name
+		}
+	}
+	return ""
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' || n > 1<<20 {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// hiddenIn returns the longest hidden name found in s but in none of its
+// parts alone.
+func (a *analysis) hiddenIn(s string, parts []string) string {
+	low := strings.ToLower(s)
+	best := ""
+	for _, h := range a.r.hidden {
+		if len(h) < 3 || !strings.Contains(low, h) || len(h) <= len(best) {
+			continue
+		}
+		whole := false
+		for _, p := range parts {
+			if strings.Contains(strings.ToLower(p), h) {
+				whole = true
+				break
+			}
+		}
+		if !whole {
+			best = h
+		}
+	}
+	return best
+}
+
+func reverse(s string) string {
+	r := []rune(s)
+	slices.Reverse(r)
+	return string(r)
+}
+
+// blobKind tells a long literal of base64 or hex.
+func blobKind(s string) string {
+	hex, b64 := true, true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		isHex := c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+		isB64 := isHex || c >= 'g' && c <= 'z' || c >= 'G' && c <= 'Z' || c == '+' || c == '/' || c == '=' || c == '-' || c == '_'
+		if c == '\r' || c == '\n' {
+			continue
+		}
+		hex = hex && isHex
+		b64 = b64 && isB64
+		if !b64 {
+			return ""
+		}
+	}
+	if hex {
+		return "hex"
+	}
+	clean := strings.NewReplacer("\r", "", "\n", "").Replace(s)
+	if d, err := base64.StdEncoding.DecodeString(clean[:len(clean)/4*4]); err == nil && len(d) > 2 && d[0] == 'M' && d[1] == 'Z' {
+		return "base64 Windows executable"
+	}
+	return "base64"
+}
+
+// decryption: the page decrypts (AES, Rijndael, DES, RC4) or XORs a buffer
+// byte by byte.
+func (a *analysis) decryption() []Reason {
+	var out []Reason
+	for i := range a.stmts {
+		t := a.stmts[i].toks
+		for _, d := range a.r.decryptors {
+			if k := findName(t, d, 0); k >= 0 {
+				out = append(out, Reason{t[k].line, "decrypts data with " + strings.Join(d, ".")})
+				break
+			}
+		}
+		for k := 1; k+1 < len(t); k++ {
+			// buf[i] ^= key[...] or buf[i] = (byte)(buf[i] ^ key[...])
+			if (t[k].text == "^=" || t[k].text == "^") && t[k-1].text == "]" {
+				out = append(out, Reason{t[k].line, "XORs a buffer byte by byte"})
+				break
+			}
+		}
+		if len(out) >= 3 {
+			break
+		}
+	}
+	return out
+}
+
+// family names well-known shells where their marks are present.
+func (a *analysis) family() []Reason {
+	c := a.codeLow
+	var out []Reason
+	switch {
+	case strings.Contains(c, "eval") && strings.Contains(c, "unsafe"):
+		out = append(out, Reason{0, `China Chopper's eval(..., "unsafe")`})
+	}
+	if strings.Contains(c, "createinstance(\"u\")") || strings.Contains(c, "equals(this)") && strings.Contains(c, "binaryread") {
+		out = append(out, Reason{0, "Behinder's payload call: CreateInstance(\"U\").Equals(this)"})
+	}
+	if strings.Contains(c, `session["payload"]`) || strings.Contains(c, "context.session[") && strings.Contains(c, "createinstance") {
+		out = append(out, Reason{0, "Godzilla's payload kept in the session"})
+	}
+	if strings.Contains(c, "x-cmd") || strings.Contains(c, "x-status") && strings.Contains(c, "socket") {
+		out = append(out, Reason{0, "reGeorg's X-CMD/X-STATUS tunnel protocol"})
+	}
+	if strings.Contains(c, "runspacefactory") || strings.Contains(c, "addscript") {
+		out = append(out, Reason{0, "runs PowerShell in the page (Antak-style)"})
+	}
+	return out
+}

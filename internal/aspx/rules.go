@@ -1,0 +1,161 @@
+package aspx
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Rules are the loaded detection data (rules/aspx/aspx.yaml). Safe for
+// concurrent use.
+type Rules struct {
+	requestMembers map[string]bool
+	controlMembers map[string]bool
+	uploadNames    map[string]bool
+	sanitizers     [][]string
+	sqlText        *regexp.Regexp
+	sinks          []sink
+	decryptors     [][]string
+	hidden         []string
+	blobMin        int
+	detections     map[string]Spec
+}
+
+// Spec is the finding a kind of dangerous use gives.
+type Spec struct {
+	Rule     string `yaml:"rule"`
+	Title    string `yaml:"title"`
+	Severity string `yaml:"severity"`
+}
+
+type sink struct {
+	name     string
+	parts    []string // lower-case dotted parts
+	kind     string   // call, new, assign
+	category string
+	arg      int // argument checked, -1 for all
+	requires []string
+	langs    map[Lang]bool
+	bare     bool
+}
+
+type fileRules struct {
+	RequestMembers []string `yaml:"request_members"`
+	ControlMembers []string `yaml:"control_members"`
+	UploadNames    []string `yaml:"upload_names"`
+	PathSanitizers []string `yaml:"path_sanitizers"`
+	SQLText        string   `yaml:"sql_text"`
+	Sinks          []struct {
+		Name     string   `yaml:"name"`
+		Kind     string   `yaml:"kind"`
+		Category string   `yaml:"category"`
+		Arg      *int     `yaml:"arg"`
+		Requires []string `yaml:"requires"`
+		Langs    []string `yaml:"langs"`
+		Bare     bool     `yaml:"bare"`
+	} `yaml:"sinks"`
+	Decryptors  []string        `yaml:"decryptors"`
+	HiddenNames []string        `yaml:"hidden_names"`
+	BlobMin     int             `yaml:"blob_min"`
+	Detections  map[string]Spec `yaml:"detections"`
+}
+
+// categories every detection spec must cover.
+var categories = []string{"exec", "code", "loader", "obfuscated", "filewrite", "fileread", "sql", "sqlconn", "net", "http"}
+
+// LoadRules reads the detection data; name is used in errors.
+func LoadRules(name string, data []byte) (*Rules, error) {
+	var f fileRules
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	re, err := regexp.Compile(f.SQLText)
+	if err != nil || f.SQLText == "" {
+		return nil, fmt.Errorf("%s: sql_text: %v", name, err)
+	}
+	r := &Rules{
+		requestMembers: lowerSet(f.RequestMembers),
+		controlMembers: lowerSet(f.ControlMembers),
+		uploadNames:    lowerSet(f.UploadNames),
+		sqlText:        re,
+		blobMin:        f.BlobMin,
+		detections:     f.Detections,
+	}
+	if r.blobMin < 32 {
+		return nil, fmt.Errorf("%s: blob_min %d is below 32", name, r.blobMin)
+	}
+	for _, s := range f.PathSanitizers {
+		r.sanitizers = append(r.sanitizers, dotted(s))
+	}
+	for _, s := range f.Decryptors {
+		r.decryptors = append(r.decryptors, dotted(s))
+	}
+	for _, s := range f.HiddenNames {
+		r.hidden = append(r.hidden, strings.ToLower(s))
+	}
+	for i, s := range f.Sinks {
+		if s.Kind != "call" && s.Kind != "new" && s.Kind != "assign" {
+			return nil, fmt.Errorf("%s: sink %d (%s): kind %q is not call, new or assign", name, i+1, s.Name, s.Kind)
+		}
+		if _, ok := f.Detections[s.Category]; !ok {
+			return nil, fmt.Errorf("%s: sink %d (%s): category %q has no detection", name, i+1, s.Name, s.Category)
+		}
+		k := sink{name: s.Name, parts: dotted(s.Name), kind: s.Kind, category: s.Category, arg: -1, bare: s.Bare}
+		if s.Arg != nil {
+			k.arg = *s.Arg
+		}
+		for _, q := range s.Requires {
+			k.requires = append(k.requires, strings.ToLower(q))
+		}
+		if len(s.Langs) > 0 {
+			k.langs = map[Lang]bool{}
+			for _, l := range s.Langs {
+				lg, ok := langOf(l)
+				if !ok {
+					return nil, fmt.Errorf("%s: sink %d (%s): unknown language %q", name, i+1, s.Name, l)
+				}
+				k.langs[lg] = true
+			}
+		}
+		r.sinks = append(r.sinks, k)
+	}
+	for _, c := range categories {
+		sp, ok := f.Detections[c]
+		if !ok || sp.Rule == "" || sp.Title == "" || sp.Severity == "" {
+			return nil, fmt.Errorf("%s: detections: %q needs rule, title and severity", name, c)
+		}
+	}
+	return r, nil
+}
+
+func lowerSet(xs []string) map[string]bool {
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[strings.ToLower(x)] = true
+	}
+	return m
+}
+
+func dotted(s string) []string {
+	return strings.Split(strings.ToLower(s), ".")
+}
+
+// Specs returns the findings the detection data can give, one per rule
+// id (the file-manager categories share one), in category order.
+func (r *Rules) Specs() []Spec {
+	var out []Spec
+	seen := map[string]bool{}
+	for _, c := range categories {
+		sp := r.detections[c]
+		if !seen[sp.Rule] {
+			seen[sp.Rule] = true
+			out = append(out, sp)
+		}
+	}
+	return out
+}

