@@ -455,31 +455,8 @@ func isAssignOp(s string) bool {
 // lvalue walks back from an assignment at k to the assigned name: its
 // root identifier and the whole chain (a.b[c].d).
 func lvalue(t []tok, k int) (string, []tok) {
-	j := k - 1
-	for j >= 0 {
-		switch {
-		case t[j].text == "]" || t[j].text == ")":
-			depth := 0
-			for ; j >= 0; j-- {
-				if t[j].text == "]" || t[j].text == ")" {
-					depth++
-				} else if t[j].text == "[" || t[j].text == "(" {
-					depth--
-					if depth == 0 {
-						break
-					}
-				}
-			}
-			j--
-		case t[j].kind == tIdent:
-			if j > 0 && t[j-1].text == "." {
-				j -= 2
-				continue
-			}
-			return t[j].low, t[j:k]
-		default:
-			return "", nil
-		}
+	if st := recvStart(t, k); st >= 0 && st < k && t[st].kind == tIdent {
+		return t[st].low, t[st:k]
 	}
 	return "", nil
 }
@@ -506,6 +483,9 @@ func exprEnd(t []tok, i int) int {
 	return len(t)
 }
 
+// recvStart walks back from the token before dot over a member chain
+// (a.b[c](d).e) and returns where the chain starts: its root identifier,
+// or the first token after whatever ends it.
 func recvStart(t []tok, dot int) int {
 	j := dot - 1
 	for j >= 0 {
@@ -537,11 +517,8 @@ func recvStart(t []tok, dot int) int {
 }
 
 func receiverRoot(t []tok, dot int) string {
-	st := recvStart(t, dot)
-	if st < dot && st >= 0 && t[st].kind == tIdent {
-		return t[st].low
-	}
-	return ""
+	root, _ := lvalue(t, dot)
+	return root
 }
 
 func (a *analysis) assign(root string, chain []tok, rhs []tok) {
