@@ -43,6 +43,37 @@ const (
 	maxStmt   = 256
 )
 
+// stmts builds a block's statements as its lexer reads tokens: a
+// statement starts at its first token's line, and one that grows past
+// maxStmt is cut there.
+type stmts struct {
+	out    []stmt
+	cur    stmt
+	depth  int // brace depth (C#, JScript)
+	budget *int
+}
+
+// end closes the statement being built; open marks one ended by '{', which
+// is kept even when empty. The next statement starts at line.
+func (b *stmts) end(open bool, line int) {
+	if len(b.cur.toks) > 0 || open {
+		b.cur.open, b.cur.depth = open, b.depth
+		b.out = append(b.out, b.cur)
+	}
+	b.cur = stmt{line: line}
+}
+
+func (b *stmts) push(t tok) {
+	if len(b.cur.toks) == 0 {
+		b.cur.line = t.line
+	}
+	if len(b.cur.toks) >= maxStmt {
+		b.end(false, t.line)
+	}
+	b.cur.toks = append(b.cur.toks, t)
+	*b.budget--
+}
+
 // lex splits a block into statements.
 func lex(b Block, budget *int) []stmt {
 	if b.Lang == VB {
@@ -54,28 +85,9 @@ func lex(b Block, budget *int) []stmt {
 func lexC(b Block, budget *int) []stmt {
 	s := b.Code
 	line := b.Line
-	var out []stmt
-	cur := stmt{line: line}
-	depth := 0
+	st := &stmts{cur: stmt{line: line}, budget: budget}
+	push := st.push
 	var inits []bool // for each open brace: is it an initializer
-	flush := func(open bool) {
-		if len(cur.toks) > 0 || open {
-			cur.open = open
-			cur.depth = depth
-			out = append(out, cur)
-		}
-		cur = stmt{line: line}
-	}
-	push := func(t tok) {
-		if len(cur.toks) == 0 {
-			cur.line = t.line
-		}
-		if len(cur.toks) >= maxStmt {
-			flush(false)
-		}
-		cur.toks = append(cur.toks, t)
-		*budget--
-	}
 	for i := 0; i < len(s) && *budget > 0; {
 		c := s[i]
 		switch {
@@ -106,20 +118,20 @@ func lexC(b Block, budget *int) []stmt {
 			line += nl
 			i += n
 		case c == ';':
-			flush(false)
+			st.end(false, line)
 			i++
 		case c == '{':
 			// an array or collection initializer (new byte[] { ... },
 			// x = { ... }) stays inside its statement
-			if n := len(cur.toks); n > 0 && (cur.toks[n-1].text == "]" || cur.toks[n-1].text == "=" || cur.toks[n-1].text == "(" || cur.toks[n-1].text == ",") || len(inits) > 0 && inits[len(inits)-1] {
+			if n := len(st.cur.toks); n > 0 && (st.cur.toks[n-1].text == "]" || st.cur.toks[n-1].text == "=" || st.cur.toks[n-1].text == "(" || st.cur.toks[n-1].text == ",") || len(inits) > 0 && inits[len(inits)-1] {
 				inits = append(inits, true)
 				push(tok{kind: tPunct, text: "{", line: line})
 				i++
 				continue
 			}
 			inits = append(inits, false)
-			flush(true)
-			depth++
+			st.end(true, line)
+			st.depth++
 			i++
 		case c == '}':
 			if n := len(inits); n > 0 && inits[n-1] {
@@ -131,9 +143,9 @@ func lexC(b Block, budget *int) []stmt {
 			if n := len(inits); n > 0 {
 				inits = inits[:n-1]
 			}
-			flush(false)
-			if depth > 0 {
-				depth--
+			st.end(false, line)
+			if st.depth > 0 {
+				st.depth--
 			}
 			i++
 		case isIdentStart(c) || c == '\\' && i+1 < len(s) && s[i+1] == 'u':
@@ -145,42 +157,26 @@ func lexC(b Block, budget *int) []stmt {
 			push(tok{kind: tIdent, text: id, low: strings.ToLower(id), line: line})
 			i += n
 		case c >= '0' && c <= '9':
-			st := i
+			from := i
 			for i < len(s) && (isIdentByte(s[i]) || s[i] == '.') {
 				i++
 			}
-			push(tok{kind: tNumber, text: s[st:i], line: line})
+			push(tok{kind: tNumber, text: s[from:i], line: line})
 		default:
 			n := punctLen(s[i:])
 			push(tok{kind: tPunct, text: s[i : i+n], line: line})
 			i += n
 		}
 	}
-	flush(false)
-	return out
+	st.end(false, line)
+	return st.out
 }
 
 func lexVB(b Block, budget *int) []stmt {
 	s := b.Code
 	line := b.Line
-	var out []stmt
-	cur := stmt{line: line}
-	flush := func() {
-		if len(cur.toks) > 0 {
-			out = append(out, cur)
-		}
-		cur = stmt{line: line}
-	}
-	push := func(t tok) {
-		if len(cur.toks) == 0 {
-			cur.line = t.line
-		}
-		if len(cur.toks) >= maxStmt {
-			flush()
-		}
-		cur.toks = append(cur.toks, t)
-		*budget--
-	}
+	st := &stmts{cur: stmt{line: line}, budget: budget}
+	push := st.push
 	for i := 0; i < len(s) && *budget > 0; {
 		c := s[i]
 		switch {
@@ -188,11 +184,11 @@ func lexVB(b Block, budget *int) []stmt {
 			line++
 			i++
 			// a line ending in " _" continues
-			if n := len(cur.toks); n > 0 && cur.toks[n-1].text == "_" {
-				cur.toks = cur.toks[:n-1]
+			if n := len(st.cur.toks); n > 0 && st.cur.toks[n-1].text == "_" {
+				st.cur.toks = st.cur.toks[:n-1]
 				continue
 			}
-			flush()
+			st.end(false, line)
 		case c == ' ' || c == '\t' || c == '\r' || c == '\f':
 			i++
 		case c == '\'':
@@ -200,7 +196,7 @@ func lexVB(b Block, budget *int) []stmt {
 				i++
 			}
 		case c == ':' && (i+1 >= len(s) || s[i+1] != '='):
-			flush()
+			st.end(false, line)
 			i++
 		case c == '"':
 			val, n, nl := readString(s[i:], '"', true)
@@ -210,7 +206,7 @@ func lexVB(b Block, budget *int) []stmt {
 		case isIdentStart(c):
 			id, n := readIdent(s[i:])
 			low := strings.ToLower(id)
-			if low == "rem" && (i+n >= len(s) || s[i+n] == ' ' || s[i+n] == '\t') && len(cur.toks) == 0 {
+			if low == "rem" && (i+n >= len(s) || s[i+n] == ' ' || s[i+n] == '\t') && len(st.cur.toks) == 0 {
 				for i < len(s) && s[i] != '\n' {
 					i++
 				}
@@ -219,20 +215,20 @@ func lexVB(b Block, budget *int) []stmt {
 			push(tok{kind: tIdent, text: id, low: low, line: line})
 			i += n
 		case c >= '0' && c <= '9' || c == '&' && i+1 < len(s) && (s[i+1] == 'H' || s[i+1] == 'h'):
-			st := i
+			from := i
 			i++
 			for i < len(s) && (isIdentByte(s[i]) || s[i] == '.') {
 				i++
 			}
-			push(tok{kind: tNumber, text: s[st:i], line: line})
+			push(tok{kind: tNumber, text: s[from:i], line: line})
 		default:
 			n := punctLen(s[i:])
 			push(tok{kind: tPunct, text: s[i : i+n], line: line})
 			i += n
 		}
 	}
-	flush()
-	return out
+	st.end(false, line)
+	return st.out
 }
 
 // readString reads a literal quoted by q from s[0]; verbatim strings (C#
