@@ -81,15 +81,18 @@ func classify(anc, rel []string) (class, bool) {
 	return c, true
 }
 
+// elem is all[i], or "" above the path's first element.
+func elem(all []string, i int) string {
+	if i < 0 {
+		return ""
+	}
+	return all[i]
+}
+
 // kindOf matches the well-known log folders, nearest to the file first.
 func kindOf(all []string) (Kind, string, bool) {
 	n := len(all)
-	at := func(i int) string {
-		if i < 0 {
-			return ""
-		}
-		return all[i]
-	}
+	at := func(i int) string { return elem(all, i) }
 	file := all[n-1]
 	if f := strings.TrimSuffix(file, ".gz"); isEvtxName(f) || isEvtxName(strings.TrimSuffix(file, ".GZ")) {
 		f = f[:len(f)-len(".evtx")]
@@ -130,12 +133,7 @@ func kindOf(all []string) (Kind, string, bool) {
 // name is common (Ews) the file name must be Exchange's too.
 func looseKind(all []string) (Kind, string, bool) {
 	n := len(all)
-	at := func(i int) string {
-		if i < 0 {
-			return ""
-		}
-		return all[i]
-	}
+	at := func(i int) string { return elem(all, i) }
 	file := all[n-1]
 	switch {
 	case isW3SVC(at(n - 2)):
