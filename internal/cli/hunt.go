@@ -154,12 +154,7 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 	for _, p := range cat.Files.Problems() {
 		warn(stderr, "%s", p)
 	}
-	if hf.noFiles || hf.noLogs {
-		set.Filter(func(f *evidence.File) bool {
-			host := f.Kind == evidence.HostFile || f.Kind == evidence.Msert
-			return !(host && hf.noFiles || !host && hf.noLogs)
-		})
-	}
+	keepKinds(set, hf.noFiles, hf.noLogs)
 	var maxScan int64
 	if hf.maxScan != "" {
 		if maxScan, err = parseSize(hf.maxScan); err != nil {
@@ -273,4 +268,16 @@ func streamProgress(h stream.Handler, runID string, snap func() stream.Progress,
 		}
 	}()
 	return func() { close(stop); <-done }
+}
+
+// keepKinds drops the host files (--no-files) or the logs (--no-logs)
+// from a discovered set.
+func keepKinds(set *evidence.Set, noFiles, noLogs bool) {
+	if !noFiles && !noLogs {
+		return
+	}
+	set.Filter(func(f *evidence.File) bool {
+		host := f.Kind == evidence.HostFile || f.Kind == evidence.Msert
+		return !(host && noFiles || !host && noLogs)
+	})
 }

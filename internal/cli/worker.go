@@ -151,12 +151,7 @@ func huntDocument(cat *catalog.Catalog) queue.HuntFunc {
 		if err != nil {
 			return nil, err
 		}
-		if o.NoFiles || o.NoLogs {
-			set.Filter(func(f *evidence.File) bool {
-				host := f.Kind == evidence.HostFile || f.Kind == evidence.Msert
-				return !(host && o.NoFiles || !host && o.NoLogs)
-			})
-		}
+		keepKinds(set, o.NoFiles, o.NoLogs)
 		if len(set.Servers) == 0 {
 			return nil, fmt.Errorf("no Exchange or IIS logs found in %s", filepath.Base(path))
 		}
