@@ -68,7 +68,7 @@ func (s *Scanner) scanTarget(ctx context.Context, t *Target, res *Result) {
 	defer s.hosts.put(t.Host, c.host)
 	defer c.close()
 	r := &run{c: c, res: res, probes: map[string]string{}, mitig: map[string]bool{}}
-	defer func() { res.Requests, res.IP = c.reqs, c.ip }()
+	defer func() { res.Requests, res.IP = c.reqs, c.addr() }()
 
 	if !r.detect(ctx) {
 		return

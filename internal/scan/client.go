@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -124,10 +125,12 @@ type conn struct {
 	tr     *http.Transport
 	client *http.Client
 	base   string
-	ip     string // address connected to
-	errs   int    // failed requests so far
-	reqs   int
-	host   *hostLimiter
+	// ip is the address connected to. The transport dials on its own
+	// goroutine, which can outlive a cancelled request, so it is atomic.
+	ip   atomic.Pointer[string]
+	errs int // failed requests so far
+	reqs int
+	host *hostLimiter
 }
 
 func (s *Scanner) newConn(t *Target) *conn {
@@ -151,7 +154,8 @@ func (s *Scanner) newConn(t *Target) *conn {
 				}
 				nc, err := dialer.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
 				if err == nil {
-					c.ip = ip.String()
+					a := ip.String()
+					c.ip.Store(&a)
 					return nc, nil
 				}
 				last = err
@@ -458,4 +462,12 @@ func AllowSHA1Signatures() {
 		cur += ","
 	}
 	os.Setenv("GODEBUG", cur+"tlssha1=1")
+}
+
+// addr returns the address connected to, or "".
+func (c *conn) addr() string {
+	if p := c.ip.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
