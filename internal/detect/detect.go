@@ -88,8 +88,9 @@ type fieldCond struct {
 	refs bool
 	// lower: every value can test a lower-cased value (see LowerRecord)
 	lower bool
-	// steps: each value's worst-case steps per byte tested (see Meter)
-	steps []int64
+	// an evaluation costs at most stepsFixed plus stepsPerByte per byte
+	// tested (see Meter)
+	stepsFixed, stepsPerByte int64
 }
 
 // Compile compiles a detection section: named selections plus the
@@ -373,15 +374,11 @@ func (ev *evaluator) sel(i int) bool {
 	return ev.memo[i] > 0
 }
 
-// charge takes the steps of testing n bytes with fc's value i; false
-// when the meter is over.
-func (ev *evaluator) charge(fc *fieldCond, i, n int) bool {
-	return ev.m == nil || ev.m.charge(1+fc.steps[i]*int64(n))
-}
-
-// lookup takes the step of looking a field up.
-func (ev *evaluator) lookup() bool {
-	return ev.m == nil || ev.m.charge(1)
+// charge takes the steps of evaluating fc over n bytes, all its values
+// tested (one charge costs less than one per value, which matters more
+// than the steps an early decision saves); false when the meter is over.
+func (ev *evaluator) charge(fc *fieldCond, n int) bool {
+	return ev.m == nil || ev.m.charge(fc.stepsFixed+fc.stepsPerByte*int64(n))
 }
 
 func (s *selection) match(ev *evaluator) bool {
@@ -411,22 +408,25 @@ func (fc *fieldCond) match(ev *evaluator) bool {
 
 func (fc *fieldCond) matchField(ev *evaluator) bool {
 	rec := ev.rec
-	if !ev.lookup() {
-		return false
-	}
 	if fc.lower {
 		if lr, ok := rec.(LowerRecord); ok {
 			v, ok := lr.FieldLower(fc.field)
-			return fc.matchValue(ev, v, ok, func(m valueMatcher) bool { return m.(lowerMatcher).matchLower(v) })
+			if !ev.charge(fc, len(v)) {
+				return false
+			}
+			return fc.matchValue(v, ok, func(m valueMatcher) bool { return m.(lowerMatcher).matchLower(v) })
 		}
 	}
 	v, ok := rec.Field(fc.field)
-	return fc.matchValue(ev, v, ok, func(m valueMatcher) bool { return fc.test(m, v, ev) })
+	if !ev.charge(fc, len(v)) {
+		return false
+	}
+	return fc.matchValue(v, ok, func(m valueMatcher) bool { return fc.test(m, v, ev) })
 }
 
 // matchValue applies the condition to a field's value (ok: the field is
 // there), each value tested by test.
-func (fc *fieldCond) matchValue(ev *evaluator, v string, ok bool, test func(valueMatcher) bool) bool {
+func (fc *fieldCond) matchValue(v string, ok bool, test func(valueMatcher) bool) bool {
 	if fc.exists != 0 {
 		return (ok && (fc.presence || v != "")) == (fc.exists > 0)
 	}
@@ -439,25 +439,21 @@ func (fc *fieldCond) matchValue(ev *evaluator, v string, ok bool, test func(valu
 		}
 		return false
 	}
-	return fc.anyOrAll(ev, len(v), test)
+	return fc.anyOrAll(test)
 }
 
 // anyOrAll reports whether any of the condition's values passes test, or
-// with "all" every one (and there is at least one); n is the bytes each
-// test looks at, charged before it.
-func (fc *fieldCond) anyOrAll(ev *evaluator, n int, test func(valueMatcher) bool) bool {
+// with "all" every one (and there is at least one).
+func (fc *fieldCond) anyOrAll(test func(valueMatcher) bool) bool {
 	if fc.all {
-		for i, m := range fc.values {
-			if !ev.charge(fc, i, n) || !test(m) {
+		for _, m := range fc.values {
+			if !test(m) {
 				return false
 			}
 		}
 		return len(fc.values) > 0
 	}
-	for i, m := range fc.values {
-		if !ev.charge(fc, i, n) {
-			return false
-		}
+	for _, m := range fc.values {
 		if test(m) {
 			return true
 		}
@@ -482,14 +478,13 @@ type Valuer interface {
 
 func (fc *fieldCond) matchKeywords(ev *evaluator) bool {
 	rec := ev.rec
-	n := 0
-	if ev.m != nil {
-		n = keywordBytes(rec)
+	if ev.m != nil && !ev.charge(fc, keywordBytes(rec)) {
+		return false
 	}
 	if fc.lower {
 		if lr, ok := rec.(LowerRecord); ok {
 			vals := lr.ValuesLower()
-			return fc.anyOrAll(ev, n, func(m valueMatcher) bool {
+			return fc.anyOrAll(func(m valueMatcher) bool {
 				lm := m.(lowerMatcher)
 				for _, v := range vals {
 					if lm.matchLower(v) {
@@ -500,7 +495,7 @@ func (fc *fieldCond) matchKeywords(ev *evaluator) bool {
 			})
 		}
 	}
-	return fc.anyOrAll(ev, n, func(m valueMatcher) bool { return keywordHit(m, rec) })
+	return fc.anyOrAll(func(m valueMatcher) bool { return keywordHit(m, rec) })
 }
 
 // keywordBytes is what a keyword search looks at: every value, or the raw

@@ -11,21 +11,25 @@ import (
 // A step is one field looked up, or one byte a value's matcher may have to
 // look at: a substring or wildcard search one per byte and segment, a
 // regular expression as many per byte as its program has instructions
-// (what Go's NFA can do at worst). Each comparison is charged before it
-// runs, at its worst case, so a metered match never goes past its limit.
+// (what Go's NFA can do at worst). A field condition is charged before
+// it runs, at its worst case (every value tested), so a metered match
+// never goes past its limit.
 
-// Meter counts the steps of metered matches and stops one at Limit.
+// Meter counts the steps of metered matches and stops one at Limit. Keep
+// one per rule where the rule is matched many times: it holds the match's
+// working state, so a metered match allocates nothing.
 type Meter struct {
 	// Steps spent so far.
 	Steps int64
-	// Limit is the steps a match may spend; a comparison that would go
-	// past it is not made, and the match is over.
+	// Limit bounds Steps; a condition whose evaluation could go past it
+	// is not evaluated, and the meter is over.
 	Limit int64
 	over  bool
+	ev    evaluator
 }
 
 // Over reports whether a match was stopped at the limit; its result then
-// says nothing.
+// says nothing, and later matches on the meter are not made.
 func (m *Meter) Over() bool { return m.over }
 
 // charge takes n steps; false when they would go past the limit, from
@@ -42,8 +46,13 @@ func (m *Meter) charge(n int64) bool {
 // MatchMeter is Match counting its work on m: false, and m.Over, when the
 // work would go past m.Limit.
 func (d *Detection) MatchMeter(rec Record, m *Meter) bool {
-	ev := evaluator{d: d, rec: rec, m: m}
-	return d.cond.eval(&ev) && !m.over
+	if m.over {
+		return false
+	}
+	m.ev = evaluator{d: d, rec: rec, m: m}
+	hit := d.cond.eval(&m.ev)
+	m.ev.rec = nil // the record is the caller's, often reused
+	return hit && !m.over
 }
 
 // Budget bounds what one rule may spend matching the records of one file.
@@ -133,11 +142,12 @@ func perByte(m valueMatcher) int64 {
 	return 1 // lists, numbers, addresses: parsed or folded once
 }
 
-// setCost computes each value's worst-case steps per byte tested.
+// setCost computes the most one evaluation of the condition costs: a
+// step for the lookup and one per value, plus each value's steps per byte.
 func (fc *fieldCond) setCost() {
-	fc.steps = make([]int64, len(fc.values))
-	for i, m := range fc.values {
-		fc.steps[i] = perByte(m)
+	fc.stepsFixed, fc.stepsPerByte = 1+int64(len(fc.values)), 0
+	for _, m := range fc.values {
+		fc.stepsPerByte += perByte(m)
 	}
 }
 

@@ -16,8 +16,9 @@ func compileSigma(t *testing.T, y string) *Detection {
 	return d
 }
 
-// A metered match decides as Match does, and counts a step per field
-// looked up plus each value's steps per byte tested.
+// A metered match decides as Match does, and counts for each field
+// condition it evaluates a step for the lookup and one per value, plus
+// the values' steps per byte tested.
 func TestMeterCounts(t *testing.T) {
 	d := compileSigma(t, "a: {Image|endswith: '\\cmd.exe'}\nb: {CommandLine|contains: ['x', 'y']}\ncondition: a and not b\n")
 	for _, tc := range []struct {
@@ -25,15 +26,16 @@ func TestMeterCounts(t *testing.T) {
 		match bool
 		steps int64
 	}{
-		// a: one lookup, one suffix test of 12 bytes (a step per byte,
-		// plus one); b: one lookup, and the field is missing
-		{rec{"image": `C:\x\cmd.exe`}, true, 1 + 1 + 12 + 1},
+		// a: a step for the lookup, one for its value, and one per
+		// byte of a suffix test of 12 bytes; b: the lookup and its two
+		// values, and the field is missing
+		{rec{"image": `C:\x\cmd.exe`}, true, 2 + 12 + 3},
 		// b: two substring tests of one byte
-		{rec{"image": `C:\x\cmd.exe`, "commandline": "z"}, true, 1 + 1 + 12 + 1 + 2 + 2},
-		// b stops at its first value that holds
-		{rec{"image": `C:\x\cmd.exe`, "commandline": "xx"}, false, 1 + 1 + 12 + 1 + 3},
+		{rec{"image": `C:\x\cmd.exe`, "commandline": "z"}, true, 2 + 12 + 3 + 2},
+		// b is charged for both values, though the first decides
+		{rec{"image": `C:\x\cmd.exe`, "commandline": "xx"}, false, 2 + 12 + 3 + 4},
 		// a fails first: b is not evaluated
-		{rec{"image": "notepad.exe"}, false, 1 + 1 + 11},
+		{rec{"image": "notepad.exe"}, false, 2 + 11},
 	} {
 		m := Meter{Limit: math.MaxInt64}
 		if got := d.MatchMeter(tc.rec, &m); got != tc.match || got != d.Match(tc.rec) || m.Over() {
@@ -53,7 +55,7 @@ func TestMeterStopsAtLimit(t *testing.T) {
 		words = append(words, fmt.Sprintf("w%04dx", i))
 	}
 	d := compileSigma(t, "sel: {q|re: '("+strings.Join(words, "|")+")z'}\ncondition: sel\n")
-	size := d.sels[0].groups[0][0].steps[0]
+	size := d.sels[0].groups[0][0].stepsPerByte
 	if size < 2000 {
 		t.Fatalf("an alternation of 2,000 words costs %d steps per byte", size)
 	}

@@ -22,7 +22,7 @@ type ruleMeters struct {
 }
 
 type ruleMeter struct {
-	steps   int64
+	meter   detect.Meter
 	calls   uint32
 	elapsed time.Duration // estimated from the timed evaluations
 	stopped bool
@@ -58,29 +58,29 @@ func (rm *ruleMeters) match(d *detector, rec detect.Record, at int64) bool {
 		rm.used = append(rm.used, d.n)
 	}
 	m.calls++
-	mt := detect.Meter{Limit: rm.b.StepLimit(rm.bytes) - m.steps}
+	mt := &m.meter
+	mt.Limit = rm.b.StepLimit(rm.bytes)
 	var hit bool
 	if m.calls%timeEvery == 1 {
 		// the first evaluation stands for itself, each later timed one
 		// for the timeEvery since the last
 		t0 := time.Now()
-		hit = d.det.MatchMeter(rec, &mt)
+		hit = d.det.MatchMeter(rec, mt)
 		el := time.Since(t0)
 		if m.calls > 1 {
 			el *= timeEvery
 		}
 		m.elapsed += el
 	} else {
-		hit = d.det.MatchMeter(rec, &mt)
+		hit = d.det.MatchMeter(rec, mt)
 	}
-	m.steps += mt.Steps
 	limit := rm.b.TimeLimit(rm.bytes)
 	switch {
 	case mt.Over():
 		m.stopped = true
 		rm.gaps = append(rm.gaps, logs.LineGap{Line: at, Reason: fmt.Sprintf(
 			"rule %s stopped at its step budget after %d steps (budget %d: %d plus %d per byte read); it was not evaluated on this file from here on",
-			d.id, m.steps, rm.b.StepLimit(rm.bytes), rm.b.Steps, rm.b.StepsPerByte)})
+			d.id, mt.Steps, mt.Limit, rm.b.Steps, rm.b.StepsPerByte)})
 		return false
 	case limit > 0 && m.elapsed > limit:
 		m.stopped = true
