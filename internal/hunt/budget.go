@@ -19,6 +19,7 @@ type ruleMeters struct {
 	used  []int       // the meters in use for this file, to reset
 	bytes int64       // bytes of the file read so far
 	gaps  []logs.LineGap
+	now   func() time.Time
 }
 
 type ruleMeter struct {
@@ -35,7 +36,7 @@ type ruleMeter struct {
 const timeEvery = 32
 
 func newRuleMeters(n int, b detect.Budget) *ruleMeters {
-	return &ruleMeters{b: b.WithDefaults(), m: make([]ruleMeter, n)}
+	return &ruleMeters{b: b.WithDefaults(), m: make([]ruleMeter, n), now: time.Now}
 }
 
 // reset readies the meters for a file whose first size bytes are read (0
@@ -64,9 +65,9 @@ func (rm *ruleMeters) match(d *detector, rec detect.Record, at int64) bool {
 	if m.calls%timeEvery == 1 {
 		// the first evaluation stands for itself, each later timed one
 		// for the timeEvery since the last
-		t0 := time.Now()
+		t0 := rm.now()
 		hit = d.det.MatchMeter(rec, mt)
-		el := time.Since(t0)
+		el := rm.now().Sub(t0)
 		if m.calls > 1 {
 			el *= timeEvery
 		}
