@@ -28,8 +28,10 @@ func budgetDetector(t *testing.T, n int) *detector {
 
 type query string
 
-func (q query) Field(name string) (string, bool) { return string(q), strings.EqualFold(name, "cs-uri-query") }
-func (q query) Raw() string                      { return string(q) }
+func (q query) Field(name string) (string, bool) {
+	return string(q), strings.EqualFold(name, "cs-uri-query")
+}
+func (q query) Raw() string { return string(q) }
 
 // A rule is stopped on a file once its steps would pass the budget, said
 // once as a gap at the line it was stopped; the next file starts afresh.
