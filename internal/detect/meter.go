@@ -149,7 +149,14 @@ func (fc *fieldCond) setCost() {
 	for _, m := range fc.values {
 		fc.stepsPerByte += perByte(m)
 	}
+	// bounded so that the steps of a value of any length a record can
+	// hold stay far from overflowing; a condition this costly is over
+	// any budget on a few bytes anyway
+	fc.stepsPerByte = min(fc.stepsPerByte, maxStepsPerByte)
 }
+
+// maxStepsPerByte bounds a condition's steps per byte.
+const maxStepsPerByte = 1 << 28
 
 // newReMatcher wraps a compiled expression with its program's size, the
 // worst-case steps per byte.
