@@ -34,7 +34,10 @@ const (
 	tAny  uint8 = 1 << iota // it comes from the request
 	tPath                   // no sanitizer kept it inside a chosen folder
 	tRaw                    // no literal SQL of the page's own around it
-	tAll  = tAny | tPath | tRaw
+	// tDecoded: decoded at run time (unescape, base64, characters built
+	// from numbers), request input or not
+	tDecoded
+	tAll = tAny | tPath | tRaw
 )
 
 // maxRounds bounds the passes that spread taint through variables and
@@ -314,7 +317,7 @@ func (a *analysis) flow(s *cstmt) {
 			root, chain := lvalue(t, k)
 			end := exprEnd(t, k+1)
 			rhs := t[k+1 : end]
-			a.assign(root, chain, rhs)
+			a.assign(root, chain, rhs, x.text != "=")
 		}
 		// foreach (T x in EXPR)
 		if t[0].low == "foreach" || t[0].low == "for" {
@@ -438,7 +441,7 @@ func (a *analysis) flowVB(s *cstmt) {
 					break
 				}
 			}
-			a.assign(t[k].low, chain, t[j+1:])
+			a.assign(t[k].low, chain, t[j+1:], t[j].text != "=")
 			return
 		}
 	}
@@ -456,9 +459,18 @@ func isAssignOp(s string) bool {
 // root identifier and the whole chain (a.b[c].d).
 func lvalue(t []tok, k int) (string, []tok) {
 	if st := recvStart(t, k); st >= 0 && st < k && t[st].kind == tIdent {
+		if isSelf(t[st]) && st+2 < k && t[st+1].text == "." && t[st+2].kind == tIdent {
+			st += 2
+		}
 		return t[st].low, t[st:k]
 	}
 	return "", nil
+}
+
+// isSelf: this (C#, JScript) or Me (VB), through which a page names its
+// own members and controls.
+func isSelf(x tok) bool {
+	return x.kind == tIdent && (x.low == "this" || x.low == "me")
 }
 
 // exprEnd finds where the expression starting at i ends: a comma or a
@@ -521,7 +533,10 @@ func receiverRoot(t []tok, dot int) string {
 	return root
 }
 
-func (a *analysis) assign(root string, chain []tok, rhs []tok) {
+// assign taints what an assignment sets. Appending (+=, &=) keeps the
+// start of the value: input appended to a path the page chose does not
+// choose where the path leads.
+func (a *analysis) assign(root string, chain []tok, rhs []tok, appends bool) {
 	if root == "" || len(rhs) == 0 {
 		return
 	}
@@ -533,7 +548,10 @@ func (a *analysis) assign(root string, chain []tok, rhs []tok) {
 		}
 		return
 	}
-	m, from := a.mask(rhs)
+	m, from, head, tail := a.maskParts(rhs)
+	if path := tail || head && !appends; !path {
+		m &^= tPath
+	}
 	if m == 0 {
 		return
 	}
@@ -550,12 +568,78 @@ func (a *analysis) assign(root string, chain []tok, rhs []tok) {
 
 // mask is the taint of an expression: request input, server controls,
 // tainted variables, methods returning input; sanitizers and the page's
-// own SQL text clear their bits.
+// own SQL text clear their bits. A concatenated path leads where its
+// first or last part says: input in the middle of a path the page starts
+// and ends (dir + input + "/" + generatedName) does not choose it.
 func (a *analysis) mask(t []tok) (uint8, string) {
+	m, from, head, tail := a.maskParts(t)
+	if !head && !tail {
+		m &^= tPath
+	}
+	return m, from
+}
+
+// maskParts is mask with the path bit of the concatenation's first and
+// last parts apart.
+func (a *analysis) maskParts(t []tok) (m uint8, from string, head, tail bool) {
+	parts := splitConcat(t)
+	first := true
+	for i, p := range parts {
+		pm, pf := a.maskFlat(p)
+		if pm != 0 && (m == 0 || m == tDecoded && pm&^tDecoded != 0) {
+			from = pf
+		}
+		m |= pm
+		// an empty literal ("" + x) chooses nothing
+		if len(p) == 1 && p[0].kind == tString && p[0].text == "" {
+			continue
+		}
+		if first {
+			head = pm&tPath != 0
+			first = false
+		}
+		if i == len(parts)-1 {
+			tail = pm&tPath != 0
+		}
+	}
+	if m&tRaw != 0 {
+		for _, x := range t {
+			if x.kind == tString && a.r.sqlText.MatchString(x.text) {
+				m &^= tRaw
+				break
+			}
+		}
+	}
+	return m, from, head, tail
+}
+
+// splitConcat splits an expression at its top-level + and & (string
+// concatenation in C#, JScript and VB).
+func splitConcat(t []tok) [][]tok {
+	var out [][]tok
+	depth, st := 0, 0
+	for k, x := range t {
+		switch x.text {
+		case "(", "[", "{":
+			depth++
+		case ")", "]", "}":
+			depth--
+		case "+", "&":
+			if depth == 0 && x.kind == tPunct && k > st {
+				out = append(out, t[st:k])
+				st = k + 1
+			}
+		}
+	}
+	return append(out, t[st:])
+}
+
+// maskFlat is the taint of one operand.
+func (a *analysis) maskFlat(t []tok) (uint8, string) {
 	var m uint8
 	from := ""
 	set := func(x uint8, f string) {
-		if x != 0 && m == 0 {
+		if x != 0 && (m == 0 || m == tDecoded && x&^tDecoded != 0) {
 			from = f
 		}
 		m |= x
@@ -565,16 +649,35 @@ func (a *analysis) mask(t []tok) (uint8, string) {
 		if x.kind != tIdent {
 			continue
 		}
+		// typeof(T), GetType(): a type is not a value the client sent
+		if x.low == "typeof" && k+1 < len(t) && t[k+1].text == "(" {
+			k = min(matchClose(t, k+1), len(t))
+			continue
+		}
+		if k+1 < len(t) && t[k+1].text == "(" {
+			if a.r.decoders[x.low] {
+				set(tDecoded, x.text+"()")
+			} else if (x.low == "chr" || x.low == "chrw" || x.low == "char" || x.low == "fromcharcode") && !(k+3 < len(t) && t[k+2].kind == tNumber && t[k+3].text == ")") {
+				set(tDecoded, x.text+"() of computed codes")
+			}
+		}
+		// this.txtPath.Text is txtPath.Text
+		if isSelf(x) && k+2 < len(t) && t[k+1].text == "." && t[k+2].kind == tIdent {
+			continue
+		}
 		// input inside a sanitizer's call stays in the folder it picks:
 		// Server.MapPath("~/files/" + name); input joined outside it
 		// (MapPath("./") + name) does not
-		if end, ok := a.sanitizerCall(t, k); ok {
-			im, f := a.mask(t[k+2 : end])
-			set(im&^tPath, f)
+		if end, mapper, ok := a.sanitizerCall(t, k); ok {
+			im, f, head, _ := a.maskParts(t[k+2 : end])
+			if !mapper || !head {
+				im &^= tPath
+			}
+			set(im, f)
 			k = end
 			continue
 		}
-		prevDot := k > 0 && t[k-1].text == "."
+		prevDot := k > 0 && t[k-1].text == "." && !(k > 1 && isSelf(t[k-2]) && (k < 3 || t[k-3].text != "."))
 		next := ""
 		if k+1 < len(t) {
 			next = t[k+1].text
@@ -616,30 +719,26 @@ func (a *analysis) mask(t []tok) (uint8, string) {
 			}
 		}
 	}
-	if m&tRaw != 0 {
-		for _, x := range t {
-			if x.kind == tString && a.r.sqlText.MatchString(x.text) {
-				m &^= tRaw
-				break
-			}
-		}
-	}
 	return m, from
 }
 
 // sanitizerCall reports whether t[k] is the last part of a sanitizer name
-// called there, and the index of its closing parenthesis.
-func (a *analysis) sanitizerCall(t []tok, k int) (int, bool) {
+// called there, the index of its closing parenthesis, and whether it is a
+// mapper (whose result the mapped path's start still chooses).
+func (a *analysis) sanitizerCall(t []tok, k int) (int, bool, bool) {
 	if k+1 >= len(t) || t[k+1].text != "(" {
-		return 0, false
+		return 0, false, false
+	}
+	called := func(s []string) bool {
+		first := k - 2*(len(s)-1)
+		return first >= 0 && findName(t[first:k+1], s, 0) == k-first
 	}
 	for _, s := range a.r.sanitizers {
-		first := k - 2*(len(s)-1)
-		if first >= 0 && findName(t[first:k+1], s, 0) == k-first {
-			return min(matchClose(t, k+1), len(t)), true
+		if called(s) {
+			return min(matchClose(t, k+1), len(t)), slices.ContainsFunc(a.r.mappers, called), true
 		}
 	}
-	return 0, false
+	return 0, false, false
 }
 
 // findName finds the dotted name parts in t at or after i (the last part
@@ -683,6 +782,7 @@ func (a *analysis) conclude() []Detection {
 		active[i] = len(sk.requires) == 0 || slices.ContainsFunc(sk.requires, func(q string) bool { return strings.Contains(a.codeLow, q) })
 	}
 	hasAssembly := strings.Contains(a.codeLow, "assembly")
+	var decoded []Reason
 	for i := range a.stmts {
 		s := &a.stmts[i]
 		t := s.toks
@@ -709,6 +809,19 @@ func (a *analysis) conclude() []Detection {
 					need = tPath
 				case "sql":
 					need = tRaw
+				case "code":
+					if m&tAny != 0 && ownTemplate(args) {
+						// eval("(" + json + ")"): input inside code the
+						// page wrote is an injection bug, not a shell
+						continue
+					}
+					if m&tAny == 0 {
+						if lit := literalText(args); readsRequest(lit) {
+							hits = append(hits, hit{sk.category, Reason{t[k].line, fmt.Sprintf("%s runs code of the page's own that reads the request: %q", sk.name, clip(lit, 60))}})
+						} else if m&tDecoded != 0 {
+							decoded = append(decoded, Reason{t[k].line, fmt.Sprintf("%s runs code decoded at run time (%s)", sk.name, from)})
+						}
+					}
 				}
 				if m&need == 0 {
 					continue
@@ -730,7 +843,8 @@ func (a *analysis) conclude() []Detection {
 			gate = true
 		}
 	}
-	obf := a.obfuscation()
+	hits = append(hits, a.scriptHosts()...)
+	obf := append(a.obfuscation(), decoded...)
 	decrypt := a.decryption()
 	family := a.family()
 
@@ -807,6 +921,74 @@ func (a *analysis) conclude() []Detection {
 	}
 	sort.SliceStable(merged, func(i, j int) bool { return merged[i].Rule < merged[j].Rule })
 	return merged
+}
+
+// ownTemplate: the expression is a concatenation that starts and ends with
+// the page's own literals ("var x=(" + input + ");").
+func ownTemplate(t []tok) bool {
+	parts := splitConcat(t)
+	if len(parts) < 3 {
+		return false
+	}
+	isLit := func(p []tok) bool { return len(p) == 1 && p[0].kind == tString && p[0].text != "" }
+	return isLit(parts[0]) && isLit(parts[len(parts)-1])
+}
+
+// literalText joins an expression made only of string literals and
+// Chr(n) codes ("ev" & "al(request(""x""))"), or returns "".
+func literalText(t []tok) string {
+	var sb strings.Builder
+	for _, p := range splitConcat(t) {
+		switch {
+		case len(p) == 1 && p[0].kind == tString:
+			sb.WriteString(p[0].text)
+		case len(p) == 4 && p[0].kind == tIdent && (p[0].low == "chr" || p[0].low == "chrw") && p[1].text == "(" && p[2].kind == tNumber && p[3].text == ")":
+			if n := atoi(p[2].text); n > 0 && n < 128 {
+				sb.WriteByte(byte(n))
+			}
+		default:
+			return ""
+		}
+	}
+	return sb.String()
+}
+
+// readsRequest: code text that takes something from the request.
+func readsRequest(code string) bool {
+	low := strings.ToLower(code)
+	return strings.Contains(low, "request(") || strings.Contains(low, "request.") || strings.Contains(low, "request[")
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// scriptHosts finds code handed to an engine inside a string (an XSLT
+// msxsl:script block) that reads the request, where the page enables the
+// engine's scripts.
+func (a *analysis) scriptHosts() []hit {
+	var out []hit
+	for _, h := range a.r.scriptHosts {
+		if !slices.ContainsFunc(h.enablers, func(e string) bool { return strings.Contains(a.codeLow, e) }) {
+			continue
+		}
+		for i := range a.stmts {
+			for _, x := range a.stmts[i].toks {
+				if x.kind != tString {
+					continue
+				}
+				low := strings.ToLower(x.text)
+				if at := strings.Index(low, h.marker); at >= 0 && readsRequest(low[at:]) {
+					out = append(out, hit{"code", Reason{x.line, fmt.Sprintf("an embedded %s block, run with scripts enabled, reads the request", h.marker)}})
+					break
+				}
+			}
+		}
+	}
+	return out
 }
 
 func hasCat(hs []hit, cat string) bool {
@@ -900,8 +1082,37 @@ func (a *analysis) obfuscation() []Reason {
 	var out []Reason
 	chars := 0
 	charLine := 0
+	// strings kept in variables and joined later: q = "u"; a = q + "ns" + w
+	consts := map[string][]string{}
 	for i := range a.stmts {
 		t := a.stmts[i].toks
+		if k := slices.IndexFunc(t, func(x tok) bool { return x.text == "=" }); k > 0 && t[k-1].kind == tIdent && k+1 < len(t) {
+			var parts []string
+			for _, p := range splitConcat(t[k+1:]) {
+				switch {
+				case len(p) == 1 && p[0].kind == tString:
+					parts = append(parts, p[0].text)
+				case len(p) == 1 && p[0].kind == tIdent && consts[p[0].low] != nil:
+					parts = append(parts, consts[p[0].low]...)
+				default:
+					parts = nil
+				}
+				if parts == nil {
+					break
+				}
+			}
+			name := t[k-1].low
+			if parts == nil {
+				delete(consts, name)
+			} else {
+				consts[name] = parts
+				if len(parts) > 1 && len(splitConcat(t[k+1:])) > 1 && slices.ContainsFunc(t[k+1:], func(x tok) bool { return x.kind == tIdent }) {
+					if hidden := a.hiddenIn(strings.Join(parts, ""), parts); hidden != "" {
+						out = append(out, Reason{t[k].line, fmt.Sprintf("joins string variables into %q", hidden)})
+					}
+				}
+			}
+		}
 		for k := 0; k < len(t); k++ {
 			x := t[k]
 			if x.kind == tString && len(x.text) >= a.r.blobMin {

@@ -16,6 +16,9 @@ type Rules struct {
 	controlMembers map[string]bool
 	uploadNames    map[string]bool
 	sanitizers     [][]string
+	mappers        [][]string
+	decoders       map[string]bool
+	scriptHosts    []scriptHost
 	sqlText        *regexp.Regexp
 	sinks          []sink
 	decryptors     [][]string
@@ -29,6 +32,14 @@ type Spec struct {
 	Rule     string `yaml:"rule"`
 	Title    string `yaml:"title"`
 	Severity string `yaml:"severity"`
+}
+
+// scriptHost is code a page hands to an engine inside a string: the
+// marker names the script element, an enabler must be named for the
+// engine to run it.
+type scriptHost struct {
+	marker   string
+	enablers []string
 }
 
 type sink struct {
@@ -47,6 +58,12 @@ type fileRules struct {
 	ControlMembers []string `yaml:"control_members"`
 	UploadNames    []string `yaml:"upload_names"`
 	PathSanitizers []string `yaml:"path_sanitizers"`
+	PathMappers    []string `yaml:"path_mappers"`
+	Decoders       []string `yaml:"decoders"`
+	ScriptHosts    []struct {
+		Marker   string   `yaml:"marker"`
+		Enablers []string `yaml:"enablers"`
+	} `yaml:"script_hosts"`
 	SQLText        string   `yaml:"sql_text"`
 	Sinks          []struct {
 		Name     string   `yaml:"name"`
@@ -82,6 +99,7 @@ func LoadRules(name string, data []byte) (*Rules, error) {
 		requestMembers: lowerSet(f.RequestMembers),
 		controlMembers: lowerSet(f.ControlMembers),
 		uploadNames:    lowerSet(f.UploadNames),
+		decoders:       lowerSet(f.Decoders),
 		sqlText:        re,
 		blobMin:        f.BlobMin,
 		detections:     f.Detections,
@@ -91,6 +109,19 @@ func LoadRules(name string, data []byte) (*Rules, error) {
 	}
 	for _, s := range f.PathSanitizers {
 		r.sanitizers = append(r.sanitizers, dotted(s))
+	}
+	for _, s := range f.PathMappers {
+		r.mappers = append(r.mappers, dotted(s))
+	}
+	for i, h := range f.ScriptHosts {
+		if h.Marker == "" || len(h.Enablers) == 0 {
+			return nil, fmt.Errorf("%s: script host %d needs a marker and enablers", name, i+1)
+		}
+		sh := scriptHost{marker: strings.ToLower(h.Marker)}
+		for _, e := range h.Enablers {
+			sh.enablers = append(sh.enablers, strings.ToLower(e))
+		}
+		r.scriptHosts = append(r.scriptHosts, sh)
 	}
 	for _, s := range f.Decryptors {
 		r.decryptors = append(r.decryptors, dotted(s))
