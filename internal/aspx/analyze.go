@@ -386,6 +386,11 @@ func (a *analysis) flow(s *cstmt) {
 				a.taint(args[0][0].low, m, from)
 			}
 		case "write", "append", "appendline", "add", "addrange", "insert", "push", "setvalue", "appendformat":
+			// a builder or stream the page holds in a variable (sb.Append,
+			// ms.Write); context.Response.Write does not fill context
+			if st := recvStart(t, k-1); !(st == k-2 || st == k-4 && isSelf(t[st])) || recv == "response" {
+				continue
+			}
 			var m uint8
 			var from string
 			for _, g := range args {
@@ -859,9 +864,12 @@ func (a *analysis) conclude() []Detection {
 		}
 	}
 	fileSinks := map[string]bool{}
+	contents := false // a file's content read or a file written, not only listed
 	for _, h := range hits {
 		if h.category == "fileread" || h.category == "filewrite" {
-			fileSinks[h.reason.Text[strings.LastIndex(h.reason.Text, " reaches ")+9:]] = true
+			name := h.reason.Text[strings.LastIndex(h.reason.Text, " reaches ")+9:]
+			fileSinks[name] = true
+			contents = contents || !a.r.listers[strings.ToLower(name)]
 		}
 	}
 	for _, h := range hits {
@@ -872,7 +880,9 @@ func (a *analysis) conclude() []Detection {
 				cat = "loader"
 			}
 		case "fileread":
-			if len(fileSinks) < 2 {
+			// listing folders alone is a browser; reading one file alone a
+			// download page
+			if len(fileSinks) < 2 || !contents {
 				continue
 			}
 			if _, w := by["filewrite"]; w || hasCat(hits, "filewrite") {

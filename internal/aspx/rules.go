@@ -18,6 +18,7 @@ type Rules struct {
 	sanitizers     [][]string
 	mappers        [][]string
 	decoders       map[string]bool
+	listers        map[string]bool // sinks that list or describe files, by name
 	scriptHosts    []scriptHost
 	sqlText        *regexp.Regexp
 	sinks          []sink
@@ -64,8 +65,8 @@ type fileRules struct {
 		Marker   string   `yaml:"marker"`
 		Enablers []string `yaml:"enablers"`
 	} `yaml:"script_hosts"`
-	SQLText        string   `yaml:"sql_text"`
-	Sinks          []struct {
+	SQLText string `yaml:"sql_text"`
+	Sinks   []struct {
 		Name     string   `yaml:"name"`
 		Kind     string   `yaml:"kind"`
 		Category string   `yaml:"category"`
@@ -73,6 +74,7 @@ type fileRules struct {
 		Requires []string `yaml:"requires"`
 		Langs    []string `yaml:"langs"`
 		Bare     bool     `yaml:"bare"`
+		Lists    bool     `yaml:"lists"`
 	} `yaml:"sinks"`
 	Decryptors  []string        `yaml:"decryptors"`
 	HiddenNames []string        `yaml:"hidden_names"`
@@ -100,6 +102,7 @@ func LoadRules(name string, data []byte) (*Rules, error) {
 		controlMembers: lowerSet(f.ControlMembers),
 		uploadNames:    lowerSet(f.UploadNames),
 		decoders:       lowerSet(f.Decoders),
+		listers:        map[string]bool{},
 		sqlText:        re,
 		blobMin:        f.BlobMin,
 		detections:     f.Detections,
@@ -152,6 +155,12 @@ func LoadRules(name string, data []byte) (*Rules, error) {
 				}
 				k.langs[lg] = true
 			}
+		}
+		if s.Lists {
+			if s.Category != "fileread" {
+				return nil, fmt.Errorf("%s: sink %d (%s): lists is for fileread sinks", name, i+1, s.Name)
+			}
+			r.listers[strings.ToLower(s.Name)] = true
 		}
 		r.sinks = append(r.sinks, k)
 	}
