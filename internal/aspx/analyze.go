@@ -963,10 +963,23 @@ func literalText(t []tok) string {
 	return sb.String()
 }
 
-// readsRequest: code text that takes something from the request.
+// readsRequest: code text that names the request object (Request(...),
+// Request.Form, Context.Request; ...), not the word in prose.
 func readsRequest(code string) bool {
 	low := strings.ToLower(code)
-	return strings.Contains(low, "request(") || strings.Contains(low, "request.") || strings.Contains(low, "request[")
+	for i := strings.Index(low, "request"); i >= 0; {
+		before := i == 0 || !isIdentByte(low[i-1]) || low[i-1] == '.'
+		end := i + len("request")
+		if before && end < len(low) && strings.IndexByte(".([;,)", low[end]) >= 0 {
+			return true
+		}
+		next := strings.Index(low[end:], "request")
+		if next < 0 {
+			break
+		}
+		i = end + next
+	}
+	return false
 }
 
 func clip(s string, n int) string {
