@@ -60,6 +60,10 @@ type analysis struct {
 	aliases map[string]bool   // names holding the request object
 	methods map[string][]string
 	ret     map[string]uint8
+	// locals are each method's parameters and declared variables: their
+	// taint is the method's own, so one name in two methods is two values
+	locals  map[string]map[string]bool
+	cur     string // the method of the statement being read
 	changed bool
 }
 
@@ -70,7 +74,8 @@ func (r *Rules) Analyze(p *Page) []Detection {
 		return nil
 	}
 	a := &analysis{r: r, p: p, vars: map[string]uint8{}, origin: map[string]string{},
-		aliases: map[string]bool{"request": true}, methods: map[string][]string{}, ret: map[string]uint8{}}
+		aliases: map[string]bool{"request": true}, methods: map[string][]string{}, ret: map[string]uint8{},
+		locals: map[string]map[string]bool{}}
 	budget := maxTokens
 	var sb strings.Builder
 	for _, b := range p.Blocks {
@@ -85,6 +90,7 @@ func (r *Rules) Analyze(p *Page) []Detection {
 	for round := 0; round < maxRounds; round++ {
 		a.changed = false
 		for i := range a.stmts {
+			a.cur = a.stmts[i].method
 			a.flow(&a.stmts[i])
 		}
 		if !a.changed {
@@ -110,10 +116,18 @@ func (a *analysis) declare() {
 			if k+1 < len(t) && (t[k].low == "sub" || t[k].low == "function") && t[k+1].kind == tIdent {
 				cur = t[k+1].low
 				a.methods[cur] = vbParams(t[k+2:])
-				a.webMethod(t, a.methods[cur])
+				a.local(cur, a.methods[cur]...)
+				a.webMethod(cur, t, a.methods[cur])
 				continue
 			}
 			s.method = cur
+			if cur != "" && k > 0 && (t[k-1].low == "dim" || t[k-1].low == "const") {
+				for _, g := range splitArgs(t[k:]) {
+					if len(g) > 0 && g[0].kind == tIdent {
+						a.local(cur, g[0].low)
+					}
+				}
+			}
 			continue
 		}
 		if cur != "" && s.depth <= curDepth {
@@ -123,22 +137,65 @@ func (a *analysis) declare() {
 			if name, params, ok := cDecl(t); ok {
 				cur, curDepth = name, s.depth
 				a.methods[name] = params
-				a.webMethod(t, params)
+				a.local(name, params...)
+				a.webMethod(name, t, params)
 				continue
 			}
 		}
 		s.method = cur
+		if cur != "" {
+			if name := cDeclared(t); name != "" {
+				a.local(cur, name)
+			}
+		}
 	}
+}
+
+func (a *analysis) local(method string, names ...string) {
+	if a.locals[method] == nil {
+		a.locals[method] = map[string]bool{}
+	}
+	for _, n := range names {
+		a.locals[method][n] = true
+	}
+}
+
+// cDeclared returns the variable a C# or JScript statement declares
+// ("string x = ...", "var x", "List<T> x;", "for (int i = 0"), or "".
+func cDeclared(t []tok) string {
+	end := len(t)
+	if i := slices.IndexFunc(t, func(x tok) bool { return x.kind == tPunct && (x.text == "=" || x.text == ";") }); i >= 0 {
+		end = i
+	} else if i := slices.IndexFunc(t, func(x tok) bool { return x.low == "in" }); i >= 0 {
+		end = i // foreach (T x in ...)
+	}
+	if end < 2 || t[end-1].kind != tIdent || notDecl[t[end-1].low] {
+		return ""
+	}
+	before := t[end-2]
+	if before.kind == tIdent && !notDecl[before.low] && before.low != "return" && before.low != "else" ||
+		before.text == ">" || before.text == "]" {
+		return t[end-1].low
+	}
+	return ""
+}
+
+// key is where a name's taint is kept as read in method.
+func (a *analysis) key(method, name string) string {
+	if method != "" && a.locals[method][name] {
+		return method + "\x00" + name
+	}
+	return name
 }
 
 // webMethod: the parameters of a [WebMethod] (<WebMethod()>) are what the
 // client posts.
-func (a *analysis) webMethod(decl []tok, params []string) {
+func (a *analysis) webMethod(method string, decl []tok, params []string) {
 	if !slices.ContainsFunc(decl, func(x tok) bool { return x.low == "webmethod" }) {
 		return
 	}
 	for _, p := range params {
-		a.taint(p, tAll, "web method parameter "+p)
+		a.taintKey(a.key(method, p), tAll, "web method parameter "+p)
 	}
 }
 
@@ -286,7 +343,12 @@ func splitArgs(t []tok) [][]tok {
 	return out
 }
 
+// taint adds m to a name as the current method sees it.
 func (a *analysis) taint(name string, m uint8, from string) {
+	a.taintKey(a.key(a.cur, name), m, from)
+}
+
+func (a *analysis) taintKey(name string, m uint8, from string) {
 	if m == 0 || name == "" {
 		return
 	}
@@ -360,7 +422,7 @@ func (a *analysis) flow(s *cstmt) {
 			for i, g := range args {
 				m, from := a.mask(g)
 				if i < len(params) {
-					a.taint(params[i], m, from)
+					a.taintKey(a.key(name, params[i]), m, from)
 				}
 			}
 			continue
@@ -710,9 +772,10 @@ func (a *analysis) maskFlat(t []tok) (uint8, string) {
 				}
 				continue
 			}
-			v := a.vars[x.low]
+			vk := a.key(a.cur, x.low)
+			v := a.vars[vk]
 			if v != 0 {
-				set(v, x.text+" (from "+a.origin[x.low]+")")
+				set(v, x.text+" (from "+a.origin[vk]+")")
 			} else if next == "[" && !a.aliases[x.low] {
 				// an element of the page's own array picked by input
 				// is still the page's own value
@@ -791,6 +854,7 @@ func (a *analysis) conclude() []Detection {
 	for i := range a.stmts {
 		s := &a.stmts[i]
 		t := s.toks
+		a.cur = s.method
 		for si, sk := range a.r.sinks {
 			if !active[si] || sk.langs != nil && !sk.langs[s.lang] {
 				continue

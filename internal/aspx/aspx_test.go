@@ -140,6 +140,10 @@ func TestDetections(t *testing.T) {
 		{"this control", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nvoid Go(object s, EventArgs e) { var w = new System.IO.StreamWriter(this.savePath.Text); w.Write(this.body.Text); }\n</script>\n<form runat=\"server\"><asp:TextBox ID=\"savePath\" runat=\"server\"/><asp:TextBox ID=\"body\" runat=\"server\"/></form>", "aspx-file-manager", "request input (savePath.Text) reaches StreamWriter"},
 		// writing to the response does not put input into the context
 		{"response write then mappath", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext context) { context.Response.Write(context.Request[\"m\"]); File.WriteAllText(context.Server.MapPath(\"~/App_Data/log.txt\"), \"x\"); } }", "", ""},
+		// a method's locals are its own: one name in two methods is two values
+		{"locals apart", ".asp", "<%\nSub Preview()\n Dim p\n p = Request.QueryString(\"p\")\n Response.Write Server.HTMLEncode(p)\nEnd Sub\nSub Cleanup()\n Dim p\n p = Server.MapPath(\"cache/old.tmp\")\n Set fso = Server.CreateObject(\"Scripting.FileSystemObject\")\n fso.CreateTextFile(p)\nEnd Sub\n%>", "", ""},
+		{"field across methods", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nstring target;\nvoid Page_Load() { target = Request.Form[\"t\"]; }\nvoid Remove() { System.IO.File.Delete(target); }\n</script>", "aspx-file-manager", "line 5: request input (target (from Request.Form)) reaches File.Delete"},
+		{"parameter of its method", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nvoid Show(string f) { Response.Write(f); }\nvoid Drop(string f) { System.IO.File.Delete(f); }\nvoid Page_Load() { Show(Request[\"f\"]); Drop(\"old.log\"); }\n</script>", "", ""},
 		{"typeof is not input", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext c) { Node n = Find(c.Request[\"n\"]); var asm = typeof(Node).Assembly; File.WriteAllBytes(Path.Combine(\"img\", asm.GetName().Name), data); } }", "", ""},
 	}
 	for _, c := range cases {
