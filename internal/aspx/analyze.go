@@ -408,8 +408,10 @@ func (a *analysis) flow(s *cstmt) {
 		}
 		name := t[k].low
 		params, own := a.methods[name]
+		// Go(x) or this.Go(x) / Me.Go(x): a call of the page's own method
+		own = own && (k == 0 || t[k-1].text != "." || k > 1 && isSelf(t[k-2]) && (k < 3 || t[k-3].text != "."))
 		switch {
-		case own && !(k > 0 && t[k-1].text == "."):
+		case own:
 		case name == "blockcopy", name == "copy", name == "read", name == "readblock", name == "copyto",
 			name == "binaryread", name == "readbytes", name == "write", name == "append", name == "appendline",
 			name == "add", name == "addrange", name == "insert", name == "push", name == "setvalue", name == "appendformat":
@@ -418,7 +420,7 @@ func (a *analysis) flow(s *cstmt) {
 		}
 		close := matchClose(t, k+1)
 		args := splitArgs(t[k+2 : min(close, len(t))])
-		if own && !(k > 0 && t[k-1].text == ".") {
+		if own {
 			for i, g := range args {
 				m, from := a.mask(g)
 				if i < len(params) {
