@@ -1385,6 +1385,11 @@ func (a *analysis) decryption() []Reason {
 				out = append(out, Reason{t[k].line, "XORs a buffer byte by byte"})
 				break
 			}
+			// VBScript: Chr(AscB(MidB(data, i, 1)) Xor Asc(Mid(key, ...)))
+			if t[k].low == "xor" && a.stmts[i].lang == VB && slices.ContainsFunc(t, func(x tok) bool { return x.low == "ascb" || x.low == "midb" }) {
+				out = append(out, Reason{t[k].line, "XORs the data byte by byte"})
+				break
+			}
 		}
 		if len(out) >= 3 {
 			break
