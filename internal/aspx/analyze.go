@@ -55,8 +55,8 @@ type analysis struct {
 	p       *Page
 	stmts   []cstmt
 	codeLow string
-	vars    map[string]uint8
-	origin  map[string]string // where a variable's input came from
+	vars    map[vkey]uint8
+	origin  map[vkey]string // where a variable's input came from
 	aliases map[string]bool   // names holding the request object
 	methods map[string][]string
 	ret     map[string]uint8
@@ -73,7 +73,7 @@ func (r *Rules) Analyze(p *Page) []Detection {
 	if p == nil || !p.Server {
 		return nil
 	}
-	a := &analysis{r: r, p: p, vars: map[string]uint8{}, origin: map[string]string{},
+	a := &analysis{r: r, p: p, vars: map[vkey]uint8{}, origin: map[vkey]string{},
 		aliases: map[string]bool{"request": true}, methods: map[string][]string{}, ret: map[string]uint8{},
 		locals: map[string]map[string]bool{}}
 	budget := maxTokens
@@ -180,12 +180,15 @@ func cDeclared(t []tok) string {
 	return ""
 }
 
+// vkey names a variable: a method's local (method set) or the page's.
+type vkey struct{ method, name string }
+
 // key is where a name's taint is kept as read in method.
-func (a *analysis) key(method, name string) string {
+func (a *analysis) key(method, name string) vkey {
 	if method != "" && a.locals[method][name] {
-		return method + "\x00" + name
+		return vkey{method, name}
 	}
-	return name
+	return vkey{name: name}
 }
 
 // webMethod: the parameters of a [WebMethod] (<WebMethod()>) are what the
@@ -348,8 +351,8 @@ func (a *analysis) taint(name string, m uint8, from string) {
 	a.taintKey(a.key(a.cur, name), m, from)
 }
 
-func (a *analysis) taintKey(name string, m uint8, from string) {
-	if m == 0 || name == "" {
+func (a *analysis) taintKey(name vkey, m uint8, from string) {
+	if m == 0 || name.name == "" {
 		return
 	}
 	if old := a.vars[name]; old|m != old {
@@ -651,6 +654,14 @@ func (a *analysis) mask(t []tok) (uint8, string) {
 // maskParts is mask with the path bit of the concatenation's first and
 // last parts apart.
 func (a *analysis) maskParts(t []tok) (m uint8, from string, head, tail bool) {
+	if !hasConcat(t) {
+		m, from = a.maskFlat(t)
+		if m&tRaw != 0 && slices.ContainsFunc(t, func(x tok) bool { return x.kind == tString && a.r.sqlText.MatchString(x.text) }) {
+			m &^= tRaw
+		}
+		path := m&tPath != 0
+		return m, from, path, path
+	}
 	parts := splitConcat(t)
 	first := true
 	for i, p := range parts {
@@ -680,6 +691,24 @@ func (a *analysis) maskParts(t []tok) (m uint8, from string, head, tail bool) {
 		}
 	}
 	return m, from, head, tail
+}
+
+// hasConcat: the expression has a top-level + or &.
+func hasConcat(t []tok) bool {
+	depth := 0
+	for k, x := range t {
+		switch x.text {
+		case "(", "[", "{":
+			depth++
+		case ")", "]", "}":
+			depth--
+		case "+", "&":
+			if depth == 0 && x.kind == tPunct && k > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // splitConcat splits an expression at its top-level + and & (string
