@@ -57,7 +57,7 @@ type analysis struct {
 	codeLow string
 	vars    map[vkey]uint8
 	origin  map[vkey]string // where a variable's input came from
-	aliases map[string]bool   // names holding the request object
+	aliases map[string]bool // names holding the request object
 	methods map[string][]string
 	ret     map[string]uint8
 	// locals are each method's parameters and declared variables: their
