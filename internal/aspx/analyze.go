@@ -37,6 +37,10 @@ const (
 	// tDecoded: decoded at run time (unescape, base64, characters built
 	// from numbers), request input or not
 	tDecoded
+	// tNamed: the request names the file, the page chose its folder
+	// (dir + Request["f"]), or gives a site path whole
+	// (MapPath(Request["f"])): writing content there drops a page
+	tNamed
 	tAll = tAny | tPath | tRaw
 )
 
@@ -449,7 +453,9 @@ func (a *analysis) flow(s *cstmt) {
 		switch name {
 		case "read", "readblock", "copyto", "binaryread", "readbytes":
 			m, from := a.mask(t[recvStart(t, k-1) : k-1])
-			if len(args) > 0 && len(args[0]) > 0 && args[0][0].kind == tIdent {
+			// into a buffer the page holds (s.Read(buf, ...)), not into
+			// context.Response.OutputStream
+			if len(args) > 0 && len(args[0]) == 1 && args[0][0].kind == tIdent {
 				a.taint(args[0][0].low, m, from)
 			}
 		case "write", "append", "appendline", "add", "addrange", "insert", "push", "setvalue", "appendformat":
@@ -621,9 +627,7 @@ func (a *analysis) assign(root string, chain []tok, rhs []tok, appends bool) {
 		return
 	}
 	m, from, head, tail := a.maskParts(rhs)
-	if path := tail || head && !appends; !path {
-		m &^= tPath
-	}
+	m = pathEnds(m, head && !appends, tail)
 	if m == 0 {
 		return
 	}
@@ -645,24 +649,36 @@ func (a *analysis) assign(root string, chain []tok, rhs []tok, appends bool) {
 // and ends (dir + input + "/" + generatedName) does not choose it.
 func (a *analysis) mask(t []tok) (uint8, string) {
 	m, from, head, tail := a.maskParts(t)
-	if !head && !tail {
-		m &^= tPath
+	return pathEnds(m, head, tail), from
+}
+
+// pathEnds sets the path bits of a value from its ends: input first
+// chooses where it leads; input last only names the file.
+func pathEnds(m uint8, head, tail bool) uint8 {
+	m &^= tPath | tNamed
+	switch {
+	case head:
+		m |= tPath
+	case tail:
+		m |= tNamed
 	}
-	return m, from
+	return m
 }
 
 // maskParts is mask with the path bit of the concatenation's first and
 // last parts apart.
 func (a *analysis) maskParts(t []tok) (m uint8, from string, head, tail bool) {
-	if !hasConcat(t) {
+	if !hasConcat(t) && combineArgs(t) == nil {
 		m, from = a.maskFlat(t)
 		if m&tRaw != 0 && slices.ContainsFunc(t, func(x tok) bool { return x.kind == tString && a.r.sqlText.MatchString(x.text) }) {
 			m &^= tRaw
 		}
-		path := m&tPath != 0
-		return m, from, path, path
+		return m, from, m&tPath != 0, m&(tPath|tNamed) != 0
 	}
-	parts := splitConcat(t)
+	parts := combineArgs(t)
+	if parts == nil {
+		parts = splitConcat(t)
+	}
 	first := true
 	for i, p := range parts {
 		pm, pf := a.maskFlat(p)
@@ -679,7 +695,7 @@ func (a *analysis) maskParts(t []tok) (m uint8, from string, head, tail bool) {
 			first = false
 		}
 		if i == len(parts)-1 {
-			tail = pm&tPath != 0
+			tail = pm&(tPath|tNamed) != 0
 		}
 	}
 	if m&tRaw != 0 {
@@ -691,6 +707,26 @@ func (a *analysis) maskParts(t []tok) (m uint8, from string, head, tail bool) {
 		}
 	}
 	return m, from, head, tail
+}
+
+// combineArgs returns the arguments when the expression is one call of
+// Path.Combine (its parts joined as a path), or nil.
+func combineArgs(t []tok) [][]tok {
+	for k := 0; k+1 < len(t); k++ {
+		if t[k].text == "(" {
+			if k == 0 || t[k-1].low != "combine" || matchClose(t, k) != len(t)-1 {
+				return nil
+			}
+			if args := splitArgs(t[k+1 : len(t)-1]); len(args) > 1 {
+				return args
+			}
+			return nil
+		}
+		if t[k].kind != tIdent && t[k].text != "." {
+			return nil
+		}
+	}
+	return nil
 }
 
 // hasConcat: the expression has a top-level + or &.
@@ -767,9 +803,12 @@ func (a *analysis) maskFlat(t []tok) (uint8, string) {
 		// Server.MapPath("~/files/" + name); input joined outside it
 		// (MapPath("./") + name) does not
 		if end, mapper, ok := a.sanitizerCall(t, k); ok {
-			im, f, head, _ := a.maskParts(t[k+2 : end])
-			if !mapper || !head {
-				im &^= tPath
+			inner := t[k+2 : end]
+			im, f := a.mask(inner)
+			whole := im&tPath != 0 && !hasConcat(inner) && combineArgs(inner) == nil
+			im &^= tPath | tNamed
+			if mapper && whole {
+				im |= tNamed
 			}
 			set(im, f)
 			k = end
@@ -902,11 +941,23 @@ func (a *analysis) conclude() []Detection {
 				if sk.category == "code" {
 					codeNamed = true
 				}
-				m, from := a.mask(args)
+				// each argument leads where its own ends say
+				var m uint8
+				var from string
+				for _, g := range splitArgs(args) {
+					gm, gf := a.mask(g)
+					if gm != 0 && (m == 0 || m == tDecoded && gm&^tDecoded != 0) {
+						from = gf
+					}
+					m |= gm
+				}
 				need := tAny
 				switch sk.category {
 				case "filewrite", "fileread":
 					need = tPath
+					if sk.names {
+						need |= tNamed
+					}
 				case "sql":
 					need = tRaw
 				case "code":

@@ -128,9 +128,15 @@ func TestDetections(t *testing.T) {
 		{"eval of input wrapped once", ".asp", "<script language=\"jscript\" runat=\"server\">\nfunction go(){ eval(\"x=\" + Request.Form(\"data\")); }\n</script>", "aspx-request-code", "reaches eval"},
 		// where a file path leads: its first or last part
 		{"mappath of input", ".aspx", `<% If Request.Files.Count > 0 Then Request.Files(0).SaveAs(Server.MapPath(Request("to"))) %>`, "aspx-file-manager", "reaches SaveAs"},
+		{"mappath of input kept in a variable", ".aspx", "<%@ Page Language=\"C#\"%>\n<% string to = Server.MapPath(Request.Form[\"to\"]); if (Request.Files.Count > 0) Request.Files[0].SaveAs(to); %>", "aspx-file-manager", "line 2: request input (to (from Request.Form)) reaches SaveAs"},
+		{"mappath of input deleted", ".aspx", `<%@ Page Language="C#"%><% System.IO.File.Delete(Server.MapPath(Request["f"])); %>`, "", ""},
+		{"mappath of input and a file name", ".aspx", `<%@ Page Language="C#"%><% up.SaveAs(Server.MapPath(System.IO.Path.Combine(Request["dir"], System.IO.Path.GetFileName(up.FileName)))); %>`, "", ""},
 		{"mappath of page folder", ".aspx", `<% If Request.Files.Count > 0 Then Request.Files(0).SaveAs(Server.MapPath("~/up/" & Request("to"))) %>`, "", ""},
 		{"input in the middle", ".aspx", "<%@ Page Language=\"C#\"%>\n<% string d = Server.MapPath(\"~/att/\"); d += Request.QueryString[\"kind\"] + \"/\"; Directory.CreateDirectory(d); f.SaveAs(d + DateTime.Now.Ticks + \".jpg\"); %>", "", ""},
-		{"input appended last", ".aspx", "<%@ Page Language=\"C#\"%>\n<% string d = Server.MapPath(\"~/att/\"); d += Request.QueryString[\"name\"]; File.Delete(d); %>", "aspx-file-manager", "reaches File.Delete"},
+		{"input appended last, written", ".aspx", "<%@ Page Language=\"C#\"%>\n<% string d = Server.MapPath(\"~/att/\"); d += Request.QueryString[\"name\"]; File.WriteAllText(d, Request.Form[\"body\"]); %>", "aspx-file-manager", "reaches File.WriteAllText"},
+		{"input appended last, deleted", ".aspx", "<%@ Page Language=\"C#\"%>\n<% string d = Server.MapPath(\"~/att/\"); d += Request.QueryString[\"name\"]; File.Delete(d); %>", "", ""},
+		{"named file read", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext c) { var fs = new FileStream(c.Server.MapPath(\"~/files/\") + c.Request[\"f\"], FileMode.Open); fs.CopyTo(c.Response.OutputStream); } }", "", ""},
+		{"folder renamed in place", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext c) { var d = new DirectoryInfo(c.Server.MapPath(\"~/media/a\")); Directory.Move(d.FullName, Path.Combine(d.Parent.FullName, c.Request[\"to\"])); } }", "", ""},
 		{"listing only", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext c) { string p = Root + c.Request[\"p\"]; foreach (var d in Directory.GetDirectories(p)) Add(d); foreach (var f in Directory.GetFiles(p)) Add(new FileInfo(f).Length); } }", "", ""},
 		{"listing and reading", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext c) { string p = c.Request[\"p\"]; foreach (var f in Directory.GetFiles(p)) Add(f); c.Response.Write(File.ReadAllText(c.Request[\"f\"])); } }", "aspx-file-manager", "reaches File.ReadAllText"},
 		// quotes and strings as VB and pasted shells write them

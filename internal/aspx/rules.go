@@ -52,6 +52,7 @@ type sink struct {
 	requires []string
 	langs    map[Lang]bool
 	bare     bool
+	names    bool // a file the request names (tNamed) counts too
 }
 
 type fileRules struct {
@@ -75,6 +76,7 @@ type fileRules struct {
 		Langs    []string `yaml:"langs"`
 		Bare     bool     `yaml:"bare"`
 		Lists    bool     `yaml:"lists"`
+		Names    bool     `yaml:"names"`
 	} `yaml:"sinks"`
 	Decryptors  []string        `yaml:"decryptors"`
 	HiddenNames []string        `yaml:"hidden_names"`
@@ -139,7 +141,7 @@ func LoadRules(name string, data []byte) (*Rules, error) {
 		if _, ok := f.Detections[s.Category]; !ok {
 			return nil, fmt.Errorf("%s: sink %d (%s): category %q has no detection", name, i+1, s.Name, s.Category)
 		}
-		k := sink{name: s.Name, parts: dotted(s.Name), kind: s.Kind, category: s.Category, arg: -1, bare: s.Bare}
+		k := sink{name: s.Name, parts: dotted(s.Name), kind: s.Kind, category: s.Category, arg: -1, bare: s.Bare, names: s.Names}
 		if s.Arg != nil {
 			k.arg = *s.Arg
 		}
