@@ -66,9 +66,13 @@ type analysis struct {
 	ret     map[string]uint8
 	// locals are each method's parameters and declared variables: their
 	// taint is the method's own, so one name in two methods is two values
-	locals  map[string]map[string]bool
-	cur     string // the method of the statement being read
-	changed bool
+	locals map[string]map[string]bool
+	// declared are the names the page's code declares or assigns
+	// anywhere: an undeclared X read as X.Text is a server control
+	// declared in markup or a code-behind the file does not hold
+	declared map[string]bool
+	cur      string // the method of the statement being read
+	changed  bool
 }
 
 // Analyze reasons about the page's server code and returns what it found,
@@ -79,7 +83,7 @@ func (r *Rules) Analyze(p *Page) []Detection {
 	}
 	a := &analysis{r: r, p: p, vars: map[vkey]uint8{}, origin: map[vkey]string{},
 		aliases: map[string]bool{"request": true}, methods: map[string][]string{}, ret: map[string]uint8{},
-		locals: map[string]map[string]bool{}}
+		locals: map[string]map[string]bool{}, declared: map[string]bool{}}
 	budget := maxTokens
 	var sb strings.Builder
 	for _, b := range p.Blocks {
@@ -91,6 +95,7 @@ func (r *Rules) Analyze(p *Page) []Detection {
 	}
 	a.codeLow = sb.String()
 	a.declare()
+	a.declareAll()
 	for round := 0; round < maxRounds; round++ {
 		a.changed = false
 		for i := range a.stmts {
@@ -153,6 +158,54 @@ func (a *analysis) declare() {
 			}
 		}
 	}
+}
+
+// declareAll notes every name the code declares, assigns whole or loops
+// over, in or out of methods (fields, VB's undeclared variables).
+func (a *analysis) declareAll() {
+	for m, ps := range a.methods {
+		a.declared[m] = true
+		for _, p := range ps {
+			a.declared[p] = true
+		}
+	}
+	for _, ls := range a.locals {
+		for n := range ls {
+			a.declared[n] = true
+		}
+	}
+	for i := range a.stmts {
+		t := a.stmts[i].toks
+		if n := cDeclared(t); n != "" {
+			a.declared[n] = true
+		}
+		for k, x := range t {
+			if x.kind != tIdent {
+				continue
+			}
+			prev, next := "", ""
+			if k > 0 {
+				prev = t[k-1].low
+			}
+			if k+1 < len(t) {
+				next = t[k+1].text
+			}
+			// x = ..., Set x = ..., Dim x, For Each x In, (T x) and
+			// x => ... lambdas, catch (E x)
+			bare := prev != "." && (next == "=" || next == "=>" || next == "," && prev == "dim")
+			if bare || prev == "dim" || prev == "set" || prev == "each" || prev == "const" || next == ")" && k > 1 && t[k-1].kind == tIdent && t[k-2].text == "(" {
+				a.declared[x.low] = true
+			}
+		}
+	}
+}
+
+// undeclaredControl: in a page that can hold server controls, an X that
+// the code never declares, read as X.Text (a control member), is a
+// control declared where this file does not show it.
+func (a *analysis) undeclaredControl(x tok, member string) bool {
+	return a.p.Forms && a.r.controlMembers[member] && !a.declared[x.low] && !a.p.Elements[x.low] &&
+		!a.aliases[x.low] && !stores[x.low] && !isSelf(x)
 }
 
 func (a *analysis) local(method string, names ...string) {
@@ -466,6 +519,11 @@ func (a *analysis) flow(s *cstmt) {
 			}
 			var m uint8
 			var from string
+			if stores[recv] && (name == "add" || name == "insert") && len(args) >= 2 && len(args[0]) == 1 && args[0][0].kind == tString {
+				m, from = a.mask(args[1])
+				a.taint(recv+"["+strings.ToLower(args[0][0].text)+"]", m, from)
+				continue
+			}
 			for _, g := range args {
 				gm, gf := a.mask(g)
 				if gm != 0 && m == 0 {
@@ -485,7 +543,16 @@ func (a *analysis) flowVB(s *cstmt) {
 		return
 	}
 	switch t[k].low {
-	case "if", "elseif", "while", "do", "loop", "case", "select", "until", "sub", "function", "end":
+	case "if", "elseif":
+		// If cond Then x = y on one line: the statement after Then
+		for j := k + 1; j+1 < len(t); j++ {
+			if t[j].low == "then" {
+				a.flowVB(&cstmt{stmt: stmt{toks: t[j+1:]}, lang: VB, method: s.method})
+				break
+			}
+		}
+		return
+	case "while", "do", "loop", "case", "select", "until", "sub", "function", "end":
 		return
 	case "for":
 		if k+2 < len(t) && t[k+1].low == "each" {
@@ -633,13 +700,40 @@ func (a *analysis) assign(root string, chain []tok, rhs []tok, appends bool) {
 	}
 	// Session["x"] = input: the session carries it to later requests
 	// (Context.Session[...] taints the session, not the context)
-	for _, x := range chain {
-		if x.low == "session" || x.low == "application" || x.low == "cache" {
-			a.taint(x.low, m, from)
+	for c, x := range chain {
+		if stores[x.low] {
+			a.taint(storeSlot(chain[c:]), m, from)
 			return
 		}
 	}
 	a.taint(root, m, from)
+}
+
+// stores keep a value between requests or postbacks of the page: what is
+// put under a key comes back from a later read of that key.
+var stores = map[string]bool{"session": true, "application": true, "cache": true, "viewstate": true}
+
+// storeSlot names what t (a store, then maybe ["key"] or ("key")) reads
+// or writes: the key's own slot for a constant key, else the whole store.
+func storeSlot(t []tok) string {
+	if len(t) >= 4 && (t[1].text == "[" || t[1].text == "(") && t[2].kind == tString && (t[3].text == "]" || t[3].text == ")") {
+		return t[0].low + "[" + strings.ToLower(t[2].text) + "]"
+	}
+	return t[0].low
+}
+
+// storeTaint is the taint a read of a store (t[k] its name) carries: its
+// key's slot and whatever was put there under keys not known.
+func (a *analysis) storeTaint(t []tok, k int) (uint8, string) {
+	slot := storeSlot(t[k:])
+	m, from := a.vars[vkey{name: slot}], a.origin[vkey{name: slot}]
+	if w := a.vars[vkey{name: t[k].low}]; w != 0 && slot != t[k].low {
+		if m == 0 {
+			from = a.origin[vkey{name: t[k].low}]
+		}
+		m |= w
+	}
+	return m, from
 }
 
 // mask is the taint of an expression: request input, server controls,
@@ -833,8 +927,18 @@ func (a *analysis) maskFlat(t []tok) (uint8, string) {
 				continue
 			}
 		}
+		// Session["k"], Context.Session["k"]: what the page put there
+		if stores[x.low] && !a.locals[a.cur][x.low] {
+			if v, f := a.storeTaint(t, k); v != 0 {
+				set(v, x.text+" (from "+f+")")
+			}
+			if slot := storeSlot(t[k:]); slot != x.low {
+				k += 3
+			}
+			continue
+		}
 		if !prevDot {
-			if _, ok := a.p.Controls[x.low]; ok && next == "." && k+2 < len(t) && a.r.controlMembers[t[k+2].low] {
+			if _, ok := a.p.Controls[x.low]; (ok || next == "." && k+2 < len(t) && a.undeclaredControl(x, t[k+2].low)) && next == "." && k+2 < len(t) && a.r.controlMembers[t[k+2].low] {
 				if a.r.uploadNames[t[k+2].low] {
 					set(tAny|tRaw, x.text+"."+t[k+2].text)
 				} else {
