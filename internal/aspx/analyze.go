@@ -41,8 +41,21 @@ const (
 	// (dir + Request["f"]), or gives a site path whole
 	// (MapPath(Request["f"])): writing content there drops a page
 	tNamed
+	// tSite: a path in the folder the page runs from or the site's root
+	// (Request.PhysicalPath, MapPath(".")), where a file dropped runs
+	tSite
 	tAll = tAny | tPath | tRaw
 )
+
+// better reports whether taint x names its origin better than m so far:
+// request input before a decoded or site value.
+func better(m, x uint8) bool {
+	return x != 0 && (m == 0 || m&tAny == 0 && x&tAny != 0 || m == tDecoded && x&^tDecoded != 0)
+}
+
+// siteDirs are the paths MapPath maps to the page's own folder or the
+// site's root.
+var siteDirs = map[string]bool{"": true, ".": true, "./": true, ".\\": true, "~": true, "~/": true, "/": true, "\\": true}
 
 // maxRounds bounds the passes that spread taint through variables and
 // methods; real pages settle in two or three.
@@ -71,6 +84,7 @@ type analysis struct {
 	// anywhere: an undeclared X read as X.Text is a server control
 	// declared in markup or a code-behind the file does not hold
 	declared map[string]bool
+	consts   map[string]bool // names of constant strings
 	cur      string // the method of the statement being read
 	changed  bool
 }
@@ -83,7 +97,7 @@ func (r *Rules) Analyze(p *Page) []Detection {
 	}
 	a := &analysis{r: r, p: p, vars: map[vkey]uint8{}, origin: map[vkey]string{},
 		aliases: map[string]bool{"request": true}, methods: map[string][]string{}, ret: map[string]uint8{},
-		locals: map[string]map[string]bool{}, declared: map[string]bool{}}
+		locals: map[string]map[string]bool{}, declared: map[string]bool{}, consts: map[string]bool{}}
 	budget := maxTokens
 	var sb strings.Builder
 	for _, b := range p.Blocks {
@@ -178,6 +192,14 @@ func (a *analysis) declareAll() {
 		t := a.stmts[i].toks
 		if n := cDeclared(t); n != "" {
 			a.declared[n] = true
+		}
+		// const string Key = "..." (Const Key = "..."): a fixed string
+		if c := slices.IndexFunc(t, func(x tok) bool { return x.low == "const" || x.low == "readonly" }); c >= 0 {
+			if e := slices.IndexFunc(t, func(x tok) bool { return x.text == "=" }); e > c+1 && e+2 == len(t) || e > c+1 && e+3 == len(t) && t[e+2].text == ";" {
+				if t[e-1].kind == tIdent && t[e+1].kind == tString {
+					a.consts[t[e-1].low] = true
+				}
+			}
 		}
 		for k, x := range t {
 			if x.kind != tIdent {
@@ -776,7 +798,7 @@ func (a *analysis) maskParts(t []tok) (m uint8, from string, head, tail bool) {
 	first := true
 	for i, p := range parts {
 		pm, pf := a.maskFlat(p)
-		if pm != 0 && (m == 0 || m == tDecoded && pm&^tDecoded != 0) {
+		if better(m, pm) {
 			from = pf
 		}
 		m |= pm
@@ -867,7 +889,7 @@ func (a *analysis) maskFlat(t []tok) (uint8, string) {
 	var m uint8
 	from := ""
 	set := func(x uint8, f string) {
-		if x != 0 && (m == 0 || m == tDecoded && x&^tDecoded != 0) {
+		if better(m, x) {
 			from = f
 		}
 		m |= x
@@ -904,6 +926,10 @@ func (a *analysis) maskFlat(t []tok) (uint8, string) {
 			if mapper && whole {
 				im |= tNamed
 			}
+			if mapper && (len(inner) == 0 || len(inner) == 1 && inner[0].kind == tString && siteDirs[inner[0].text]) {
+				im |= tSite
+				f = x.text + "(\"" + literalText(inner) + "\")"
+			}
 			set(im, f)
 			k = end
 			continue
@@ -926,6 +952,10 @@ func (a *analysis) maskFlat(t []tok) (uint8, string) {
 				}
 				continue
 			}
+		}
+		if prevDot && (x.low == "physicalpath" || x.low == "physicalapplicationpath" || x.low == "basedirectory") {
+			set(tSite, x.text)
+			continue
 		}
 		// Session["k"], Context.Session["k"]: what the page put there
 		if stores[x.low] && !a.locals[a.cur][x.low] {
@@ -1024,7 +1054,7 @@ func (a *analysis) conclude() []Detection {
 		active[i] = len(sk.requires) == 0 || slices.ContainsFunc(sk.requires, func(q string) bool { return strings.Contains(a.codeLow, q) })
 	}
 	hasAssembly := strings.Contains(a.codeLow, "assembly")
-	var decoded []Reason
+	var decoded, drops []Reason
 	for i := range a.stmts {
 		s := &a.stmts[i]
 		t := s.toks
@@ -1050,7 +1080,7 @@ func (a *analysis) conclude() []Detection {
 				var from string
 				for _, g := range splitArgs(args) {
 					gm, gf := a.mask(g)
-					if gm != 0 && (m == 0 || m == tDecoded && gm&^tDecoded != 0) {
+					if better(m, gm) {
 						from = gf
 					}
 					m |= gm
@@ -1079,6 +1109,10 @@ func (a *analysis) conclude() []Detection {
 					}
 				}
 				if m&need == 0 {
+					if sk.category == "filewrite" && sk.drops && m&tAny != 0 && m&tSite != 0 &&
+						(len(sk.modes) == 0 || slices.ContainsFunc(t, func(x tok) bool { return x.kind == tIdent && slices.Contains(sk.modes, x.low) })) {
+						drops = append(drops, Reason{t[k].line, fmt.Sprintf("a file named by the client (%s) is put by %s in the folder the page runs from or the site's root", from, sk.name)})
+					}
 					continue
 				}
 				hits = append(hits, hit{sk.category, Reason{t[k].line, fmt.Sprintf("request input (%s) reaches %s", from, sk.name)}})
@@ -1096,6 +1130,12 @@ func (a *analysis) conclude() []Detection {
 				extras = append(extras, Reason{s.line, "acts only when request input matches a fixed string (a password)"})
 			}
 			gate = true
+		}
+	}
+	// an uploader that drops files beside itself behind a password
+	if gate {
+		for _, r := range drops {
+			hits = append(hits, hit{"filewrite", r})
 		}
 	}
 	hits = append(hits, a.scriptHosts()...)
@@ -1339,7 +1379,8 @@ func (a *analysis) isGate(s *cstmt) bool {
 		case x.text == "==" || x.text == "!=" || x.text == "<>" || x.low == "equals" || (s.lang == VB && x.text == "="):
 			cmp = true
 		// a literal compared, not an index or argument: Request["p"] == "x"
-		case x.kind == tString && x.text != "" && depth <= 1 && !a.r.sqlText.MatchString(x.text):
+		case x.kind == tString && x.text != "" && depth <= 1 && !a.r.sqlText.MatchString(x.text),
+			x.kind == tIdent && a.consts[x.low] && depth <= 1:
 			lit = true
 		}
 	}
