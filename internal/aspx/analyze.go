@@ -85,7 +85,7 @@ type analysis struct {
 	// declared in markup or a code-behind the file does not hold
 	declared map[string]bool
 	consts   map[string]bool // names of constant strings
-	cur      string // the method of the statement being read
+	cur      string          // the method of the statement being read
 	changed  bool
 }
 
