@@ -1368,6 +1368,19 @@ func (a *analysis) isGate(s *cstmt) bool {
 	if len(t) < 4 || (t[0].low != "if" && t[0].low != "elseif") {
 		return false
 	}
+	// the condition only: a literal in the statement it guards
+	// (if (x != null) Session["k"] = y) is not compared
+	if t[1].text == "(" && s.lang != VB {
+		t = t[:min(matchClose(t, 1)+1, len(t))]
+	} else if i := slices.IndexFunc(t, func(x tok) bool { return x.low == "then" }); i > 0 {
+		t = t[:i]
+	}
+	// a literal compared stands outside any call or index: at depth 1
+	// in a parenthesised condition, else at depth 0
+	top := 0
+	if t[1].text == "(" && matchClose(t, 1) == len(t)-1 {
+		top = 1
+	}
 	cmp, lit := false, false
 	depth := 0
 	for _, x := range t {
@@ -1379,8 +1392,8 @@ func (a *analysis) isGate(s *cstmt) bool {
 		case x.text == "==" || x.text == "!=" || x.text == "<>" || x.low == "equals" || (s.lang == VB && x.text == "="):
 			cmp = true
 		// a literal compared, not an index or argument: Request["p"] == "x"
-		case x.kind == tString && x.text != "" && depth <= 1 && !a.r.sqlText.MatchString(x.text),
-			x.kind == tIdent && a.consts[x.low] && depth <= 1:
+		case x.kind == tString && x.text != "" && depth <= top && !a.r.sqlText.MatchString(x.text),
+			x.kind == tIdent && a.consts[x.low] && depth <= top:
 			lit = true
 		}
 	}

@@ -269,3 +269,29 @@ func TestParseNonASCII(t *testing.T) {
 		}
 	}
 }
+
+// A literal in the statement an if guards is not the condition's: the
+// page is not password-gated.
+func TestGateIsTheCondition(t *testing.T) {
+	r := loadTestRules(t)
+	for _, c := range []struct {
+		src, ext string
+		gate     bool
+	}{
+		{"<%@ Page Language=\"C#\"%>\n<% if (Request.Form[\"c\"] != null) Session[\"cmd\"] = Request.Form[\"c\"];\nProcess.Start(\"cmd.exe\", (string)Session[\"cmd\"]); %>", ".aspx", false},
+		{"<%@ Page Language=\"C#\"%>\n<% if (Request.Form[\"k\"] == \"s3cret\") Session[\"cmd\"] = Request.Form[\"c\"];\nProcess.Start(\"cmd.exe\", (string)Session[\"cmd\"]); %>", ".aspx", true},
+		{"<%\nIf Request(\"c\") <> \"\" Then Session(\"c\") = Request(\"c\")\nExecute Session(\"c\")\n%>", ".asp", false},
+	} {
+		ds := r.Analyze(Parse([]byte(c.src), c.ext))
+		if len(ds) == 0 {
+			t.Fatalf("%q: nothing fired", c.src)
+		}
+		gate := false
+		for _, rs := range ds[0].Reasons {
+			gate = gate || strings.Contains(rs.Text, "matches a fixed string")
+		}
+		if gate != c.gate {
+			t.Errorf("%q: gate %v, want %v (%v)", c.src, gate, c.gate, ds[0].Reasons)
+		}
+	}
+}
