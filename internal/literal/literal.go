@@ -393,7 +393,9 @@ func (m *Matcher) Each(data []byte, hit func(end int, lit int32)) {
 		return
 	}
 	ov := m.maxLen - 1
-	if len(data) < 4*eachSeg || ov >= eachSeg/4 {
+	// small files too: most files a hunt reads are a few KiB
+	seg := min(eachSeg, len(data)/3)
+	if seg < 4*ov+256 {
 		m.each1(data, 0, hit)
 		return
 	}
@@ -402,9 +404,9 @@ func (m *Matcher) Each(data []byte, hit func(end int, lit int32)) {
 		hb = &hitBufs{}
 	}
 	base := 0
-	for len(data)-base >= 3*eachSeg {
-		m.each3(data, base, ov, hit, hb)
-		base += 3 * eachSeg
+	for len(data)-base >= 3*seg {
+		m.each3(data, base, seg, ov, hit, hb)
+		base += 3 * seg
 	}
 	hitPool.Put(hb)
 	if base == 0 {
@@ -444,19 +446,19 @@ func (m *Matcher) each1(data []byte, skip int, hit func(end int, lit int32)) {
 	}
 }
 
-// each3 reports the hits ending in data[base:base+3*eachSeg], three
-// automata reading one segment each. The first segment starts warm-up
-// bytes early too, except at the start of data.
-func (m *Matcher) each3(data []byte, base, ov int, hit func(end int, lit int32), hb *hitBufs) {
+// each3 reports the hits ending in data[base:base+3*seg], three automata
+// reading one segment each. The first segment starts warm-up bytes early
+// too, except at the start of data.
+func (m *Matcher) each3(data []byte, base, seg, ov int, hit func(end int, lit int32), hb *hitBufs) {
 	trans, col, matchAt, row := unsafe.Pointer(unsafe.SliceData(m.trans)), &m.col, m.matchAt, m.row
 	a0 := base - ov
 	if base == 0 {
 		a0 = 0
 	}
-	b0, c0 := base+eachSeg-ov, base+2*eachSeg-ov
+	b0, c0 := base+seg-ov, base+2*seg-ov
 	// the three read n bytes each; a, which may start later, ends with them
-	n := eachSeg + ov
-	x := data[a0 : base+eachSeg]
+	n := seg + ov
+	x := data[a0 : base+seg]
 	y := data[b0 : b0+n]
 	z := data[c0 : c0+n]
 	hb.b, hb.c = hb.b[:0], hb.c[:0]

@@ -216,13 +216,17 @@ func TestEach(t *testing.T) {
 func TestEachLong(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	lits := [][]byte{[]byte("abcab"), []byte("b"), []byte("CABCABCABCA"), []byte("bca"), []byte("x\x00y")}
-	for _, n := range []int{4*eachSeg - 1, 4 * eachSeg, 3*eachSeg*2 + 7, 3*eachSeg*5 + eachSeg/2, 100000} {
+	for _, n := range []int{300, 1000, 1001, 3071, 4*eachSeg - 1, 4 * eachSeg, 3*eachSeg*2 + 7, 3*eachSeg*5 + eachSeg/2, 100000} {
 		b := make([]byte, n)
 		for i := range b {
 			b[i] = "abcABCxy\x00"[rng.IntN(9)]
 		}
-		// whole literals straddling each segment boundary
+		// whole literals straddling each segment boundary (segments are
+		// a third of a short input)
 		for k := eachSeg; k+16 < n; k += eachSeg {
+			copy(b[k-5:], "cabcabcabca")
+		}
+		for k := 5; k+16 < n; k += 61 {
 			copy(b[k-5:], "cabcabcabca")
 		}
 		m, err := Compile(lits, 1<<20)
