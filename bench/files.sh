@@ -9,6 +9,9 @@
 #
 #   bash bench/files.sh [SIZE] [FILES]     default 5GB in 100000 files
 #
+# With MORE_FILES=N, exhunt's peak memory is also measured on a second tree
+# of the same size in N files: it should not grow with the file count.
+#
 # The tree (bench/filetree: web roots, Temporary ASP.NET Files,
 # ProgramData and Windows\Temp of one server; four large binaries hold a
 # fifth of the bytes) is generated under a temporary folder and deleted at
@@ -54,3 +57,13 @@ echo "peak memory (max RSS) and CPU time:"
 /usr/bin/time -f "  exhunt  %M KB max RSS, %e s wall, %U s user, %S s sys" "${EXHUNT[@]}" || [ $? -eq 3 ]
 echo
 cat "$WORK/times.md"
+
+if [ -n "${MORE_FILES:-}" ]; then
+  echo
+  echo "exhunt's peak memory by file count ($SIZE each):"
+  go run ./bench/filetree -out "$WORK/tree2" -size "$SIZE" -files "$MORE_FILES" -seed 1 > /dev/null
+  for t in "$TREE" "$WORK/tree2"; do
+    n=$(find "$t" -type f | wc -l)
+    /usr/bin/time -f "  $n files: %M KB max RSS, %U s user" "$WORK/exhunt" hunt --no-logs --quiet --format json -o /dev/null "$t" || [ $? -eq 3 ]
+  done
+fi
