@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/exhunt/exhunt/internal/literal"
 )
 
 // nameIOC is one line of signature-base's filename-iocs.txt: a regular
@@ -19,30 +22,30 @@ type nameIOC struct {
 	score   int
 	line    int
 	comment string
+	// also are the expression's other required literals (lower-case):
+	// a path must hold one of each set before the expression is run
+	also [][]string
 }
 
 // nameIOCs finds the expressions a path matches without running thousands
-// of them: every expression has literals one of which any match contains
-// (at least three bytes, see requiredLiterals); the literals are indexed by
-// their first three bytes, lower-cased, and only expressions with a
-// literal in the path are run.
+// of them: every expression has sets of literals, one of each any match
+// contains (at least three bytes, see requiredLiterals). One automaton
+// finds the literals of every expression's first set in the path, ASCII
+// case folded; only expressions found, and whose other sets the path
+// holds too, are run.
 type nameIOCs struct {
-	iocs []nameIOC
-	lits []nameLit
-	tri  map[uint32][]int32 // trigram -> indices in lits
+	iocs  []nameIOC
+	owner []int32 // per literal of the automaton: its expression
+	ac    *literal.Matcher
 	// always are expressions without usable literals, run on every path.
 	always []int32
-}
-
-type nameLit struct {
-	s   string // lower-case
-	ioc int32
 }
 
 // parseNameIOCs reads filename-iocs.txt ("REGEX;SCORE[;FALSE_POSITIVE_REGEX]",
 // '#' comments). Lines that do not parse are returned as problems.
 func parseNameIOCs(file string, data []byte) (*nameIOCs, []Problem) {
-	n := &nameIOCs{tri: map[uint32][]int32{}}
+	n := &nameIOCs{}
+	var lits [][]byte
 	var probs []Problem
 	comment := ""
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -86,48 +89,92 @@ func parseNameIOCs(file string, data []byte) (*nameIOCs, []Problem) {
 			}
 		}
 		idx := int32(len(n.iocs))
+		sets := requiredLiterals(parts[0])
+		if len(sets) > 1 {
+			ioc.also = sets[1:]
+		}
 		n.iocs = append(n.iocs, ioc)
-		lits := requiredLiterals(parts[0])
-		if lits == nil {
+		// the automaton folds ASCII only: other letters are left to
+		// the expression
+		if sets == nil || slices.ContainsFunc(sets[0], nonASCII) {
 			n.always = append(n.always, idx)
 			continue
 		}
-		for _, s := range lits {
-			li := int32(len(n.lits))
-			n.lits = append(n.lits, nameLit{s: s, ioc: idx})
-			k := trigram(s)
-			n.tri[k] = append(n.tri[k], li)
+		for _, s := range sets[0] {
+			lits = append(lits, []byte(s))
+			n.owner = append(n.owner, idx)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		probs = append(probs, Problem{File: file, Line: line, Reason: err.Error()})
 	}
+	ac, err := literal.Compile(lits, maxNameCells)
+	if err != nil {
+		// a list too large for the table: every expression is run
+		probs = append(probs, Problem{File: file, Line: max(line, 1), Reason: "too many literals to index, every expression is run on every path: " + err.Error()})
+		n.owner = nil
+		for i := range n.iocs {
+			n.always = append(n.always, int32(i))
+		}
+		ac, _ = literal.Compile(nil, 0)
+	}
+	n.ac = ac
 	return n, probs
 }
 
-func trigram(s string) uint32 { return uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2]) }
+// maxNameCells bounds the automaton's table (4 bytes a cell); the shipped
+// list needs a few hundred KiB.
+const maxNameCells = 16 << 20
 
-// requiredLiterals returns lower-cased strings of at least three bytes one
-// of which every match of expr contains, or nil when there is no such set.
-// Case is folded so that the index serves (?i) expressions too.
-func requiredLiterals(expr string) []string {
+func nonASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// requiredLiterals returns sets of lower-cased strings of at least three
+// bytes: every match of expr contains one string of each set. The first
+// set is the most selective (the one whose shortest string is longest); nil
+// when there is no set. Case is folded so that the index serves (?i)
+// expressions too.
+func requiredLiterals(expr string) [][]string {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
 		return nil
 	}
-	lits := literalsOf(re.Simplify())
-	for _, l := range lits {
-		if len(l) < 3 {
-			return nil
+	sets := literalsOf(re.Simplify())
+	best := -1
+	for i, l := range sets {
+		if best < 0 || shortest(l) > shortest(sets[best]) {
+			best = i
 		}
 	}
-	return lits
+	if best < 0 {
+		return nil
+	}
+	sets[0], sets[best] = sets[best], sets[0]
+	return sets
 }
 
-func literalsOf(re *syntax.Regexp) []string {
+func shortest(l []string) int {
+	n := len(l[0])
+	for _, x := range l {
+		n = min(n, len(x))
+	}
+	return n
+}
+
+// literalsOf returns the sets of strings of at least three bytes a match
+// of re must hold one of each.
+func literalsOf(re *syntax.Regexp) [][]string {
 	switch re.Op {
 	case syntax.OpLiteral:
-		return []string{strings.ToLower(string(re.Rune))}
+		if l := strings.ToLower(string(re.Rune)); len(l) >= 3 {
+			return [][]string{{l}}
+		}
 	case syntax.OpCapture, syntax.OpPlus:
 		return literalsOf(re.Sub[0])
 	case syntax.OpRepeat:
@@ -135,34 +182,29 @@ func literalsOf(re *syntax.Regexp) []string {
 			return literalsOf(re.Sub[0])
 		}
 	case syntax.OpConcat:
-		// the sub-expression with the longest shortest literal; adjacent
-		// literals could be joined, but one is selective enough for paths
-		var best []string
-		bestLen := 0
+		// every part is in a match: each one's sets hold
+		var out [][]string
 		for _, s := range re.Sub {
-			l := literalsOf(s)
-			if l == nil {
-				continue
-			}
-			short := len(l[0])
-			for _, x := range l {
-				short = min(short, len(x))
-			}
-			if short > bestLen {
-				best, bestLen = l, short
-			}
+			out = append(out, literalsOf(s)...)
 		}
-		return best
+		return out
 	case syntax.OpAlternate:
+		// one branch is: the union of one set of each
 		var out []string
 		for _, s := range re.Sub {
 			l := literalsOf(s)
 			if l == nil {
 				return nil
 			}
-			out = append(out, l...)
+			best := l[0]
+			for _, x := range l[1:] {
+				if shortest(x) > shortest(best) {
+					best = x
+				}
+			}
+			out = append(out, best...)
 		}
-		return out
+		return [][]string{out}
 	}
 	return nil
 }
@@ -172,6 +214,7 @@ type nameMatcher struct {
 	seen []uint32 // per ioc: the generation that last queued it
 	gen  uint32
 	cand []int32
+	path []byte
 }
 
 // match returns the indices of the expressions that match winPath and
@@ -186,20 +229,26 @@ func (n *nameIOCs) match(m *nameMatcher, winPath string) []int32 {
 		m.gen = 1
 	}
 	m.cand = append(m.cand[:0], n.always...)
-	low := strings.ToLower(winPath)
-	for i := 0; i+3 <= len(low); i++ {
-		for _, li := range n.tri[trigram(low[i:])] {
-			l := n.lits[li]
-			if m.seen[l.ioc] == m.gen || !strings.HasPrefix(low[i:], l.s) {
-				continue
-			}
-			m.seen[l.ioc] = m.gen
-			m.cand = append(m.cand, l.ioc)
+	m.path = append(m.path[:0], winPath...)
+	n.ac.Each(m.path, func(_ int, li int32) {
+		if i := n.owner[li]; m.seen[i] != m.gen {
+			m.seen[i] = m.gen
+			m.cand = append(m.cand, i)
 		}
-	}
+	})
 	var out []int32
+	low := ""
+next:
 	for _, i := range m.cand {
 		ioc := &n.iocs[i]
+		if len(ioc.also) > 0 && low == "" {
+			low = strings.ToLower(winPath)
+		}
+		for _, set := range ioc.also {
+			if !slices.ContainsFunc(set, func(l string) bool { return strings.Contains(low, l) }) {
+				continue next
+			}
+		}
 		if ioc.re.MatchString(winPath) && (ioc.fp == nil || !ioc.fp.MatchString(winPath)) {
 			out = append(out, i)
 		}

@@ -314,12 +314,18 @@ type hashWriter struct {
 }
 
 func (h *hashWriter) Write(p []byte) (int, error) {
-	h.s.sha.Write(p)
-	if h.s.r.needSHA1 {
-		h.s.sha1.Write(p)
-	}
-	if h.s.r.needMD5 {
-		h.s.md5.Write(p)
+	// a piece at a time, so that the digests after the first read it from
+	// the cache
+	for b := p; len(b) > 0; {
+		c := b[:min(len(b), 32<<10)]
+		b = b[len(c):]
+		h.s.sha.Write(c)
+		if h.s.r.needSHA1 {
+			h.s.sha1.Write(c)
+		}
+		if h.s.r.needMD5 {
+			h.s.md5.Write(c)
+		}
 	}
 	h.n += int64(len(p))
 	return len(p), nil
