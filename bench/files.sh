@@ -53,8 +53,13 @@ hyperfine --warmup 1 --runs "$RUNS" --export-markdown "$WORK/times.md" \
 
 echo
 echo "peak memory (max RSS) and CPU time:"
-/usr/bin/time -f "  yara    %M KB max RSS, %e s wall, %U s user, %S s sys" "${YARA[@]}" > /dev/null
-/usr/bin/time -f "  exhunt  %M KB max RSS, %e s wall, %U s user, %S s sys" "${EXHUNT[@]}" || [ $? -eq 3 ]
+/usr/bin/time -o "$WORK/yara.time" -f "  yara    %M KB max RSS, %e s wall, %U s user, %S s sys" "${YARA[@]}" > /dev/null
+/usr/bin/time -o "$WORK/exhunt.time" -f "  exhunt  %M KB max RSS, %e s wall, %U s user, %S s sys" "${EXHUNT[@]}" || [ $? -eq 3 ]
+grep -h "max RSS" "$WORK/yara.time" "$WORK/exhunt.time"
+# on a shared machine wall times follow the load; CPU times much less
+cpu() { grep "max RSS" "$1" | awk '{print $(NF-5) + $(NF-2)}'; }
+awk -v y="$(cpu "$WORK/yara.time")" -v e="$(cpu "$WORK/exhunt.time")" \
+  'BEGIN { printf "  CPU time (user+sys): exhunt %.2f s, yara %.2f s, exhunt/yara %.2f\n", e, y, e / y }'
 echo
 cat "$WORK/times.md"
 
