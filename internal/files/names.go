@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/exhunt/exhunt/internal/literal"
 )
 
 // nameIOC is one line of signature-base's filename-iocs.txt: a regular
@@ -29,23 +27,29 @@ type nameIOC struct {
 
 // nameIOCs finds the expressions a path matches without running thousands
 // of them: every expression has sets of literals, one of each any match
-// contains (at least three bytes, see requiredLiterals). One automaton
-// finds the literals of every expression's first set in the path, ASCII
-// case folded; only expressions found, and whose other sets the path
-// holds too, are run.
+// contains (at least three bytes, see requiredLiterals); the literals of
+// its most selective set are indexed by their first three bytes,
+// lower-cased, and only expressions with such a literal in the path, and
+// one of each of their other sets, are run. (A literal.Matcher over these
+// thousands of literals builds a DFA table many times this index's size,
+// which pushed the hunt past its memory bounds.)
 type nameIOCs struct {
-	iocs  []nameIOC
-	owner []int32 // per literal of the automaton: its expression
-	ac    *literal.Matcher
+	iocs []nameIOC
+	lits []nameLit
+	tri  map[uint32][]int32 // trigram -> indices in lits
 	// always are expressions without usable literals, run on every path.
 	always []int32
+}
+
+type nameLit struct {
+	s   string // lower-case
+	ioc int32
 }
 
 // parseNameIOCs reads filename-iocs.txt ("REGEX;SCORE[;FALSE_POSITIVE_REGEX]",
 // '#' comments). Lines that do not parse are returned as problems.
 func parseNameIOCs(file string, data []byte) (*nameIOCs, []Problem) {
-	n := &nameIOCs{}
-	var lits [][]byte
+	n := &nameIOCs{tri: map[uint32][]int32{}}
 	var probs []Problem
 	comment := ""
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -94,46 +98,25 @@ func parseNameIOCs(file string, data []byte) (*nameIOCs, []Problem) {
 			ioc.also = sets[1:]
 		}
 		n.iocs = append(n.iocs, ioc)
-		// the automaton folds ASCII only: other letters are left to
-		// the expression
-		if sets == nil || slices.ContainsFunc(sets[0], nonASCII) {
+		if sets == nil {
 			n.always = append(n.always, idx)
 			continue
 		}
-		for _, s := range sets[0] {
-			lits = append(lits, []byte(s))
-			n.owner = append(n.owner, idx)
+		lits := sets[0]
+		for _, s := range lits {
+			li := int32(len(n.lits))
+			n.lits = append(n.lits, nameLit{s: s, ioc: idx})
+			k := trigram(s)
+			n.tri[k] = append(n.tri[k], li)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		probs = append(probs, Problem{File: file, Line: line, Reason: err.Error()})
 	}
-	ac, err := literal.Compile(lits, maxNameCells)
-	if err != nil {
-		// a list too large for the table: every expression is run
-		probs = append(probs, Problem{File: file, Line: max(line, 1), Reason: "too many literals to index, every expression is run on every path: " + err.Error()})
-		n.owner = nil
-		for i := range n.iocs {
-			n.always = append(n.always, int32(i))
-		}
-		ac, _ = literal.Compile(nil, 0)
-	}
-	n.ac = ac
 	return n, probs
 }
 
-// maxNameCells bounds the automaton's table (4 bytes a cell); the shipped
-// list needs a few hundred KiB.
-const maxNameCells = 16 << 20
-
-func nonASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return true
-		}
-	}
-	return false
-}
+func trigram(s string) uint32 { return uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2]) }
 
 // requiredLiterals returns sets of lower-cased strings of at least three
 // bytes: every match of expr contains one string of each set. The first
@@ -214,7 +197,6 @@ type nameMatcher struct {
 	seen []uint32 // per ioc: the generation that last queued it
 	gen  uint32
 	cand []int32
-	path []byte
 }
 
 // match returns the indices of the expressions that match winPath and
@@ -229,21 +211,21 @@ func (n *nameIOCs) match(m *nameMatcher, winPath string) []int32 {
 		m.gen = 1
 	}
 	m.cand = append(m.cand[:0], n.always...)
-	m.path = append(m.path[:0], winPath...)
-	n.ac.Each(m.path, func(_ int, li int32) {
-		if i := n.owner[li]; m.seen[i] != m.gen {
-			m.seen[i] = m.gen
-			m.cand = append(m.cand, i)
+	low := strings.ToLower(winPath)
+	for i := 0; i+3 <= len(low); i++ {
+		for _, li := range n.tri[trigram(low[i:])] {
+			l := n.lits[li]
+			if m.seen[l.ioc] == m.gen || !strings.HasPrefix(low[i:], l.s) {
+				continue
+			}
+			m.seen[l.ioc] = m.gen
+			m.cand = append(m.cand, l.ioc)
 		}
-	})
+	}
 	var out []int32
-	low := ""
 next:
 	for _, i := range m.cand {
 		ioc := &n.iocs[i]
-		if len(ioc.also) > 0 && low == "" {
-			low = strings.ToLower(winPath)
-		}
 		for _, set := range ioc.also {
 			if !slices.ContainsFunc(set, func(l string) bool { return strings.Contains(low, l) }) {
 				continue next
