@@ -9,6 +9,9 @@
 #
 #   bash bench/files.sh [SIZE] [FILES]     default 5GB in 100000 files
 #
+# With MORE_FILES=N, exhunt's peak memory is also measured on a second tree
+# of the same size in N files: it should not grow with the file count.
+#
 # The tree (bench/filetree: web roots, Temporary ASP.NET Files,
 # ProgramData and Windows\Temp of one server; four large binaries hold a
 # fifth of the bytes) is generated under a temporary folder and deleted at
@@ -50,7 +53,22 @@ hyperfine --warmup 1 --runs "$RUNS" --export-markdown "$WORK/times.md" \
 
 echo
 echo "peak memory (max RSS) and CPU time:"
-/usr/bin/time -f "  yara    %M KB max RSS, %e s wall, %U s user, %S s sys" "${YARA[@]}" > /dev/null
-/usr/bin/time -f "  exhunt  %M KB max RSS, %e s wall, %U s user, %S s sys" "${EXHUNT[@]}" || [ $? -eq 3 ]
+/usr/bin/time -o "$WORK/yara.time" -f "  yara    %M KB max RSS, %e s wall, %U s user, %S s sys" "${YARA[@]}" > /dev/null
+/usr/bin/time -o "$WORK/exhunt.time" -f "  exhunt  %M KB max RSS, %e s wall, %U s user, %S s sys" "${EXHUNT[@]}" || [ $? -eq 3 ]
+grep -h "max RSS" "$WORK/yara.time" "$WORK/exhunt.time"
+# on a shared machine wall times follow the load; CPU times much less
+cpu() { grep "max RSS" "$1" | awk '{print $(NF-5) + $(NF-2)}'; }
+awk -v y="$(cpu "$WORK/yara.time")" -v e="$(cpu "$WORK/exhunt.time")" \
+  'BEGIN { printf "  CPU time (user+sys): exhunt %.2f s, yara %.2f s, exhunt/yara %.2f\n", e, y, e / y }'
 echo
 cat "$WORK/times.md"
+
+if [ -n "${MORE_FILES:-}" ]; then
+  echo
+  echo "exhunt's peak memory by file count ($SIZE each):"
+  go run ./bench/filetree -out "$WORK/tree2" -size "$SIZE" -files "$MORE_FILES" -seed 1 > /dev/null
+  for t in "$TREE" "$WORK/tree2"; do
+    n=$(find "$t" -type f | wc -l)
+    /usr/bin/time -f "  $n files: %M KB max RSS, %U s user" "$WORK/exhunt" hunt --no-logs --quiet --format json -o /dev/null "$t" || [ $? -eq 3 ]
+  done
+fi

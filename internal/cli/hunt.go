@@ -112,21 +112,25 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError(err.Error(), "")
 	}
 	opt := evidence.Options{MaxFileBytes: maxBytes}
-	var set *evidence.Set
 	roots := fs.Args()
+	var discover discoverFunc
 	if len(roots) == 0 {
-		set, err = evidence.Live(ctx, opt)
+		set, err := evidence.Live(ctx, opt)
 		if errors.Is(err, evidence.ErrNoLive) {
 			return usageError("no PATH given", "name the evidence to hunt, e.g. exhunt hunt ./collection; without PATH exhunt reads the local Exchange server on Windows only")
 		}
+		if err != nil {
+			return err
+		}
 		roots = []string{"(local server)"}
+		discover = listed(set)
 	} else {
-		set, err = evidence.Discover(ctx, roots, opt)
+		// host files are hunted as the walk finds them, not listed first
+		discover = func(host func(*evidence.Server, *evidence.File)) (*evidence.Set, error) {
+			return evidence.Stream(ctx, roots, opt, host)
+		}
 	}
-	if err != nil {
-		return err
-	}
-	res, err := huntSet(ctx, set, roots, hf, stdout, stderr)
+	res, err := huntEvidence(ctx, discover, roots, hf, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -139,8 +143,23 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
+// discoverFunc finds the evidence of a hunt, handing the host files it
+// streams to host (see evidence.Stream).
+type discoverFunc func(host func(*evidence.Server, *evidence.File)) (*evidence.Set, error)
+
+// listed is the discoverFunc of an already discovered set.
+func listed(set *evidence.Set) discoverFunc {
+	return func(func(*evidence.Server, *evidence.File)) (*evidence.Set, error) { return set, nil }
+}
+
 // huntSet hunts a discovered set and writes the result in the chosen format.
 func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlags, stdout, stderr io.Writer) (*finding.Result, error) {
+	return huntEvidence(ctx, listed(set), roots, hf, stdout, stderr)
+}
+
+// huntEvidence hunts what discover finds and writes the result in the
+// chosen format.
+func huntEvidence(ctx context.Context, discover discoverFunc, roots []string, hf huntFlags, stdout, stderr io.Writer) (*finding.Result, error) {
 	cat, err := catalog.Load(hf.rules...)
 	if err != nil {
 		return nil, fmt.Errorf("loading rules:\n%w", err)
@@ -154,19 +173,25 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 	for _, p := range cat.Files.Problems() {
 		warn(stderr, "%s", p)
 	}
-	keepKinds(set, hf.noFiles, hf.noLogs)
 	var maxScan int64
 	if hf.maxScan != "" {
 		if maxScan, err = parseSize(hf.maxScan); err != nil {
 			return nil, usageError(err.Error(), "")
 		}
 	}
-	for _, g := range set.Gaps {
-		warn(stderr, "%s", g)
-	}
-	if len(set.Servers) == 0 {
-		return nil, &exitError{code: ExitError, msg: "no Exchange or IIS logs found under " + fmt.Sprint(roots),
-			hint: "exhunt recognises:\n  - " + strings.Join(evidence.Layouts, "\n  - ")}
+	var set *evidence.Set
+	filtered := func(host func(*evidence.Server, *evidence.File)) (*evidence.Set, error) {
+		var err error
+		set, err = discover(func(s *evidence.Server, f *evidence.File) {
+			if !hf.noFiles {
+				host(s, f)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		keepKinds(set, hf.noFiles, hf.noLogs)
+		return set, nil
 	}
 	w, closeOut, err := openOutput(hf.output, stdout)
 	if err != nil {
@@ -206,12 +231,23 @@ func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlag
 			return p
 		}, 5*time.Second)
 	}
-	res, err := hunt.New(cat, opt).Run(ctx, set, roots)
+	res, err := hunt.New(cat, opt).RunStream(ctx, roots, filtered)
 	stopProgress()
 	disp.Stop()
 	if err != nil {
 		closeOut()
 		return nil, err
+	}
+	for _, g := range set.Gaps {
+		warn(stderr, "%s", g)
+	}
+	if len(res.Servers) == 0 {
+		closeOut()
+		if hf.output != "" && hf.output != "-" {
+			os.Remove(hf.output) // nothing was hunted: no empty result left behind
+		}
+		return nil, &exitError{code: ExitError, msg: "no Exchange or IIS logs found under " + fmt.Sprint(roots),
+			hint: "exhunt recognises:\n  - " + strings.Join(evidence.Layouts, "\n  - ")}
 	}
 	res.Version = Version()
 	res.RunID, res.Kind = runID, finding.KindHunt

@@ -172,8 +172,24 @@ var (
 // Unreadable or unsafe input becomes a gap in the Set; the error is non-nil
 // only when ctx is cancelled.
 func Discover(ctx context.Context, roots []string, opt Options) (*Set, error) {
-	opt = opt.withDefaults()
+	return walkRoots(ctx, roots, opt, newBuilder())
+}
+
+// Stream is Discover for a hunt that reads files while the walk goes on:
+// the host files and msert logs (the file hunt's, tens of thousands on a
+// server) are handed to host as they are found, in walk order, with the
+// server they belong to, and are not kept, so memory does not grow with
+// their number. Logs are listed in the Set as Discover lists them, and
+// every server host was given a file of is in it, with its logs or none.
+// host is called from the walking goroutine; it may block.
+func Stream(ctx context.Context, roots []string, opt Options, host func(*Server, *File)) (*Set, error) {
 	b := newBuilder()
+	b.host = host
+	return walkRoots(ctx, roots, opt, b)
+}
+
+func walkRoots(ctx context.Context, roots []string, opt Options, b *builder) (*Set, error) {
+	opt = opt.withDefaults()
 	for i, root := range roots {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -256,6 +272,8 @@ type builder struct {
 	// nestedZips the zips within zips listed
 	nestedUsed int64
 	nestedZips int
+	// host, when set, takes host files instead of the servers' lists
+	host func(*Server, *File)
 }
 
 func newBuilder() *builder { return &builder{servers: map[string]*Server{}} }
@@ -273,6 +291,10 @@ func (b *builder) add(p placement, f *File) {
 	} else if p.root < s.Root {
 		// Keep the spelling stable whatever the walk order.
 		s.Root, s.Name = p.root, p.name
+	}
+	if b.host != nil && isHostKind(f.Kind) {
+		b.host(s, f)
+		return
 	}
 	s.Files = append(s.Files, f)
 }

@@ -483,3 +483,41 @@ func TestLive(t *testing.T) {
 		t.Errorf("content %q", got)
 	}
 }
+
+// Stream hands over the host files Discover lists, each with its server,
+// keeps the logs listed, and lists the servers that have only host files.
+func TestStream(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir,
+		"EX1/C/Program Files/Microsoft/Exchange Server/V15/"+hpOwa,
+		"EX1/C/inetpub/wwwroot/aspnet_client/a.aspx",
+		"EX1/C/Windows/debug/msert.log",
+		"EX2/C/ProgramData/x.zip",
+		"EX2/C/Windows/Temp/lsass.dmp",
+	)
+	all := discover(t, Options{}, dir)
+	var want, got []string
+	for _, s := range all.Servers {
+		for _, f := range s.Files {
+			if isHostKind(f.Kind) {
+				want = append(want, s.Name+" "+string(f.Kind)+" "+f.Rel)
+			}
+		}
+	}
+	set, err := Stream(t.Context(), []string{dir}, Options{}, func(s *Server, f *File) {
+		got = append(got, s.Name+" "+string(f.Kind)+" "+f.Rel)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if len(want) != 4 || !slices.Equal(got, want) {
+		t.Errorf("streamed %q, want %q", got, want)
+	}
+	checkSet(t, set, []string{
+		`server "EX1" root="EX1"`,
+		"  httpproxy Owa EX1/C/Program Files/Microsoft/Exchange Server/V15/" + hpOwa,
+		`server "EX2" root="EX2"`,
+	})
+}

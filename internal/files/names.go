@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -19,13 +20,19 @@ type nameIOC struct {
 	score   int
 	line    int
 	comment string
+	// also are the expression's other required literals (lower-case):
+	// a path must hold one of each set before the expression is run
+	also [][]string
 }
 
 // nameIOCs finds the expressions a path matches without running thousands
-// of them: every expression has literals one of which any match contains
-// (at least three bytes, see requiredLiterals); the literals are indexed by
-// their first three bytes, lower-cased, and only expressions with a
-// literal in the path are run.
+// of them: every expression has sets of literals, one of each any match
+// contains (at least three bytes, see requiredLiterals); the literals of
+// its most selective set are indexed by their first three bytes,
+// lower-cased, and only expressions with such a literal in the path, and
+// one of each of their other sets, are run. (A literal.Matcher over these
+// thousands of literals builds a DFA table many times this index's size,
+// which pushed the hunt past its memory bounds.)
 type nameIOCs struct {
 	iocs []nameIOC
 	lits []nameLit
@@ -86,12 +93,16 @@ func parseNameIOCs(file string, data []byte) (*nameIOCs, []Problem) {
 			}
 		}
 		idx := int32(len(n.iocs))
+		sets := requiredLiterals(parts[0])
+		if len(sets) > 1 {
+			ioc.also = sets[1:]
+		}
 		n.iocs = append(n.iocs, ioc)
-		lits := requiredLiterals(parts[0])
-		if lits == nil {
+		if sets == nil {
 			n.always = append(n.always, idx)
 			continue
 		}
+		lits := sets[0]
 		for _, s := range lits {
 			li := int32(len(n.lits))
 			n.lits = append(n.lits, nameLit{s: s, ioc: idx})
@@ -107,27 +118,46 @@ func parseNameIOCs(file string, data []byte) (*nameIOCs, []Problem) {
 
 func trigram(s string) uint32 { return uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2]) }
 
-// requiredLiterals returns lower-cased strings of at least three bytes one
-// of which every match of expr contains, or nil when there is no such set.
-// Case is folded so that the index serves (?i) expressions too.
-func requiredLiterals(expr string) []string {
+// requiredLiterals returns sets of lower-cased strings of at least three
+// bytes: every match of expr contains one string of each set. The first
+// set is the most selective (the one whose shortest string is longest); nil
+// when there is no set. Case is folded so that the index serves (?i)
+// expressions too.
+func requiredLiterals(expr string) [][]string {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
 		return nil
 	}
-	lits := literalsOf(re.Simplify())
-	for _, l := range lits {
-		if len(l) < 3 {
-			return nil
+	sets := literalsOf(re.Simplify())
+	best := -1
+	for i, l := range sets {
+		if best < 0 || shortest(l) > shortest(sets[best]) {
+			best = i
 		}
 	}
-	return lits
+	if best < 0 {
+		return nil
+	}
+	sets[0], sets[best] = sets[best], sets[0]
+	return sets
 }
 
-func literalsOf(re *syntax.Regexp) []string {
+func shortest(l []string) int {
+	n := len(l[0])
+	for _, x := range l {
+		n = min(n, len(x))
+	}
+	return n
+}
+
+// literalsOf returns the sets of strings of at least three bytes a match
+// of re must hold one of each.
+func literalsOf(re *syntax.Regexp) [][]string {
 	switch re.Op {
 	case syntax.OpLiteral:
-		return []string{strings.ToLower(string(re.Rune))}
+		if l := strings.ToLower(string(re.Rune)); len(l) >= 3 {
+			return [][]string{{l}}
+		}
 	case syntax.OpCapture, syntax.OpPlus:
 		return literalsOf(re.Sub[0])
 	case syntax.OpRepeat:
@@ -135,34 +165,29 @@ func literalsOf(re *syntax.Regexp) []string {
 			return literalsOf(re.Sub[0])
 		}
 	case syntax.OpConcat:
-		// the sub-expression with the longest shortest literal; adjacent
-		// literals could be joined, but one is selective enough for paths
-		var best []string
-		bestLen := 0
+		// every part is in a match: each one's sets hold
+		var out [][]string
 		for _, s := range re.Sub {
-			l := literalsOf(s)
-			if l == nil {
-				continue
-			}
-			short := len(l[0])
-			for _, x := range l {
-				short = min(short, len(x))
-			}
-			if short > bestLen {
-				best, bestLen = l, short
-			}
+			out = append(out, literalsOf(s)...)
 		}
-		return best
+		return out
 	case syntax.OpAlternate:
+		// one branch is: the union of one set of each
 		var out []string
 		for _, s := range re.Sub {
 			l := literalsOf(s)
 			if l == nil {
 				return nil
 			}
-			out = append(out, l...)
+			best := l[0]
+			for _, x := range l[1:] {
+				if shortest(x) > shortest(best) {
+					best = x
+				}
+			}
+			out = append(out, best...)
 		}
-		return out
+		return [][]string{out}
 	}
 	return nil
 }
@@ -198,8 +223,14 @@ func (n *nameIOCs) match(m *nameMatcher, winPath string) []int32 {
 		}
 	}
 	var out []int32
+next:
 	for _, i := range m.cand {
 		ioc := &n.iocs[i]
+		for _, set := range ioc.also {
+			if !slices.ContainsFunc(set, func(l string) bool { return strings.Contains(low, l) }) {
+				continue next
+			}
+		}
 		if ioc.re.MatchString(winPath) && (ioc.fp == nil || !ioc.fp.MatchString(winPath)) {
 			out = append(out, i)
 		}

@@ -83,6 +83,7 @@ type Scanner struct {
 	opt   Options
 	names nameMatcher
 	head  [512]byte
+	buf   []byte // read buffer, kept between files (see release)
 	sha   hash.Hash
 	sha1  hash.Hash
 	md5   hash.Hash
@@ -313,19 +314,28 @@ type hashWriter struct {
 }
 
 func (h *hashWriter) Write(p []byte) (int, error) {
-	h.s.sha.Write(p)
-	if h.s.r.needSHA1 {
-		h.s.sha1.Write(p)
-	}
-	if h.s.r.needMD5 {
-		h.s.md5.Write(p)
+	// a piece at a time, so that the digests after the first read it from
+	// the cache
+	for b := p; len(b) > 0; {
+		c := b[:min(len(b), 32<<10)]
+		b = b[len(c):]
+		h.s.sha.Write(c)
+		if h.s.r.needSHA1 {
+			h.s.sha1.Write(c)
+		}
+		if h.s.r.needMD5 {
+			h.s.md5.Write(c)
+		}
 	}
 	h.n += int64(len(p))
 	return len(p), nil
 }
 
 // readContent reads the file once: hashes, YARA and, for IIS
-// configuration, the parser all see the same bytes.
+// configuration and server pages, the parsers all see the same bytes. A
+// file up to Options.MaxBuffer is read whole into the scanner's buffer,
+// with one read for a file on disk; a larger one is streamed to YARA in
+// windows while it is hashed.
 func (s *Scanner) readContent(ctx context.Context, f *evidence.File, c *check, res *Result, wrap func(io.Reader) io.Reader) error {
 	rc, err := f.Open()
 	if err != nil {
@@ -346,63 +356,52 @@ func (s *Scanner) readContent(ctx context.Context, f *evidence.File, c *check, r
 	name := low[strings.LastIndexByte(low, '\\')+1:]
 	ext := path.Ext(name)
 	isConfig := f.Sub == evidence.LocIISConfig || name == "web.config"
+	limit := s.opt.MaxBuffer
+	if isConfig {
+		limit = min(limit, maxConfigBytes)
+	}
 
 	var matches []yara.Match
 	var info yara.ScanInfo
 	var page []byte // a server page read whole
-	if isConfig {
-		data, err := io.ReadAll(io.LimitReader(rd, maxConfigBytes+1))
+	var data []byte
+	whole := false
+	if f.Size <= limit || isConfig {
+		data, whole, err = s.readWhole(rd, f.Size, limit)
+		defer s.release(data)
 		hw.Write(data)
 		if err != nil {
 			return readErr(err)
-		}
-		if len(data) > maxConfigBytes {
-			return fmt.Errorf("configuration file larger than %d bytes, not read", maxConfigBytes)
-		}
-		ext := s.externals(f.Path, name, ext, data)
-		if matches, err = s.r.yara.ScanWithOptions(data, ext, yara.ScanOptions{Info: &info}); err != nil {
-			return err
-		}
-		issues, gaps := parseIISConfig(data)
-		for _, is := range issues {
-			s.configFinding(c, is)
-		}
-		res.Gaps = append(res.Gaps, gaps...)
-	} else if pageExts[ext] && f.Size <= maxPageBytes {
-		// a server page is read whole: YARA and the page reading see
-		// the same bytes
-		data, err := io.ReadAll(io.LimitReader(rd, maxPageBytes+1))
-		if err != nil {
-			return readErr(err)
-		}
-		hw.Write(data)
-		if len(data) > maxPageBytes {
-			// larger than listed (a zip member's size is compressed):
-			// YARA streams the rest, the page reading skips it
-			rest := io.MultiReader(bytes.NewReader(data), io.TeeReader(rd, hw))
-			matches, err = s.r.yara.ScanReader(rest, -1, s.externals(f.Path, name, ext, data), yara.ScanOptions{MaxBuffer: s.opt.MaxBuffer, Info: &info})
-			if err != nil {
-				return readErr(err)
-			}
-			if _, err := io.Copy(io.Discard, io.TeeReader(rd, hw)); err != nil {
-				return readErr(err)
-			}
-		} else {
-			if matches, err = s.r.yara.ScanWithOptions(data, s.externals(f.Path, name, ext, data), yara.ScanOptions{Info: &info}); err != nil {
-				return err
-			}
-			page = data
 		}
 	} else {
+		// larger than a window as stored: only the head first
 		n, err := io.ReadFull(rd, s.head[:])
-		head := s.head[:n]
-		hw.Write(head)
+		data = s.head[:n]
+		hw.Write(data)
 		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 			return readErr(err)
 		}
-		ext := s.externals(f.Path, name, ext, head)
-		rest := io.MultiReader(bytes.NewReader(head), io.TeeReader(rd, hw))
-		matches, err = s.r.yara.ScanReader(rest, -1, ext, yara.ScanOptions{MaxBuffer: s.opt.MaxBuffer, Info: &info})
+	}
+	switch {
+	case isConfig && !whole:
+		return fmt.Errorf("configuration file larger than %d bytes, not read", maxConfigBytes)
+	case whole:
+		if matches, err = s.r.yara.ScanWithOptions(data, s.externals(f.Path, name, ext, data), yara.ScanOptions{Info: &info}); err != nil {
+			return err
+		}
+		if isConfig {
+			issues, gaps := parseIISConfig(data)
+			for _, is := range issues {
+				s.configFinding(c, is)
+			}
+			res.Gaps = append(res.Gaps, gaps...)
+		} else if pageExts[ext] && len(data) <= maxPageBytes {
+			page = data
+		}
+	default:
+		// what was read goes first, the rest is hashed as YARA reads it
+		rest := io.MultiReader(bytes.NewReader(data), io.TeeReader(rd, hw))
+		matches, err = s.r.yara.ScanReader(rest, -1, s.externals(f.Path, name, ext, data), yara.ScanOptions{MaxBuffer: s.opt.MaxBuffer, Info: &info})
 		if err != nil {
 			return readErr(err)
 		}
@@ -439,6 +438,48 @@ func (s *Scanner) readContent(ctx context.Context, f *evidence.File, c *check, r
 		s.pageFindings(c, page, ext)
 	}
 	return nil
+}
+
+// keepBuffer is the largest read buffer a scanner keeps between files;
+// larger files get one of their own.
+const keepBuffer = 4 << 20
+
+// readWhole reads rd to its end into the scanner's buffer if it holds at
+// most limit bytes (whole is then true); else it stops after limit+1
+// bytes. size is the size as stored, a hint: a file on disk is read with
+// one read.
+func (s *Scanner) readWhole(rd io.Reader, size, limit int64) (data []byte, whole bool, err error) {
+	want := int(min(max(size, 0), limit)) + 1
+	b := s.buf[:0]
+	if cap(b) < want {
+		b = make([]byte, 0, max(want, 4<<10))
+	}
+	for {
+		if len(b) == cap(b) {
+			if int64(len(b)) > limit {
+				return b, false, nil
+			}
+			// grown past the stored size (a compressed member)
+			nb := make([]byte, len(b), min(int64(2*cap(b)), limit+1))
+			copy(nb, b)
+			b = nb
+		}
+		n, err := rd.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, true, nil
+		}
+		if err != nil {
+			return b, false, err
+		}
+	}
+}
+
+// release keeps a read buffer for the next file, unless it is large.
+func (s *Scanner) release(b []byte) {
+	if cap(b) <= keepBuffer && cap(b) > cap(s.buf) {
+		s.buf = b[:0]
+	}
 }
 
 // pageExts are the server pages whose code the page reading follows

@@ -2,6 +2,7 @@ package hunt_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -271,5 +272,38 @@ func TestFileGaps(t *testing.T) {
 		if c.Source == "file:inetpub-wwwroot" && (c.Skipped != 1 || c.SizeCap != 4096) {
 			t.Errorf("coverage %+v", c)
 		}
+	}
+}
+
+// A hunt that reads host files as the walk finds them (RunStream, what
+// exhunt hunt does) gives the result a hunt of the listed set gives,
+// servers with host files only included.
+func TestRunStreamSameResult(t *testing.T) {
+	dir := t.TempDir()
+	planted := time.Date(2021, 3, 3, 9, 58, 12, 0, time.UTC)
+	write(t, dir, map[string][]byte{
+		"USED/" + feRoot + "owa/auth/Ykxa4tHB.aspx": []byte(chopper),
+		"USED/" + iisLog1: iisLog("10:00:00 GET /owa/auth/Ykxa4tHB.aspx 200 203.0.113.9 Mozilla/5.0"),
+		"USED/C/inetpub/wwwroot/aspnet_client/ok.css": []byte("body{}"),
+		"FILESONLY/C/Windows/Temp/lsass.dmp":          []byte("MDMP"),
+		"FILESONLY/C/ProgramData/x.zip":               []byte("PK\x03\x04"),
+	}, planted)
+	now := func() time.Time { return planted }
+	cat := loadCatalog(t)
+	listed := huntWith(t, cat, hunt.Options{Now: now}, dir)
+	streamed, err := hunt.New(cat, hunt.Options{Now: now}).RunStream(t.Context(), []string{dir},
+		func(host func(*evidence.Server, *evidence.File)) (*evidence.Set, error) {
+			return evidence.Stream(t.Context(), []string{dir}, evidence.Options{}, host)
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(listed)
+	b, _ := json.Marshal(streamed)
+	if string(a) != string(b) {
+		t.Errorf("streamed hunt differs:\n%s\nlisted:\n%s", b, a)
+	}
+	if len(streamed.Servers) != 2 || server(t, streamed, "FILESONLY").Verdict == finding.VerdictClean {
+		t.Errorf("servers %+v", streamed.Servers)
 	}
 }

@@ -130,7 +130,7 @@ func (h *Hunter) number(d *detector) *detector {
 
 // fileResult is what one worker learned from one file.
 type fileResult struct {
-	srv   int
+	st    *serverState
 	file  *evidence.File
 	stats logs.Stats
 	// col holds the file's findings, capped per rule like a server's
@@ -141,22 +141,6 @@ type fileResult struct {
 
 // Run hunts every server of the set.
 func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*finding.Result, error) {
-	start := h.opt.Now()
-	res := &finding.Result{
-		SchemaVersion: finding.SchemaVersion,
-		Tool:          "exhunt",
-		StartedAt:     start.UTC(),
-		Roots:         roots,
-		Rules:         len(h.cat.Rules),
-		Gaps:          append([]finding.Gap(nil), set.Gaps...),
-	}
-	states := make([]*serverState, len(set.Servers))
-	for i, s := range set.Servers {
-		states[i] = newServerState(s, h.opt.MaxFindingsPerRule)
-	}
-	jobs := make(chan fileResult)
-	results := make(chan fileResult)
-	var wg sync.WaitGroup
 	if h.opt.Progress != nil {
 		files, size := 0, int64(0)
 		for _, s := range set.Servers {
@@ -167,6 +151,30 @@ func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*f
 		}
 		h.opt.Progress.SetTotal(files, size)
 	}
+	return h.run(ctx, roots, func(func(*evidence.Server, *evidence.File)) (*evidence.Set, error) { return set, nil })
+}
+
+// RunStream hunts what discover finds, reading the files it hands over
+// while it walks (see evidence.Stream) and then those of the set it
+// returns: memory does not grow with the number of files streamed.
+// discover's error ends the run.
+func (h *Hunter) RunStream(ctx context.Context, roots []string, discover func(host func(*evidence.Server, *evidence.File)) (*evidence.Set, error)) (*finding.Result, error) {
+	return h.run(ctx, roots, discover)
+}
+
+func (h *Hunter) run(ctx context.Context, roots []string, discover func(host func(*evidence.Server, *evidence.File)) (*evidence.Set, error)) (*finding.Result, error) {
+	start := h.opt.Now()
+	res := &finding.Result{
+		SchemaVersion: finding.SchemaVersion,
+		Tool:          "exhunt",
+		StartedAt:     start.UTC(),
+		Roots:         roots,
+		Rules:         len(h.cat.Rules),
+	}
+	// bounded: a walk that finds files faster than they are read waits
+	jobs := make(chan fileResult, h.opt.Workers)
+	results := make(chan fileResult, h.opt.Workers)
+	var wg sync.WaitGroup
 	// the workers share nothing but the read-only hunter
 	for i := range h.opt.Workers {
 		wg.Go(func() {
@@ -180,13 +188,56 @@ func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*f
 			}
 		})
 	}
+	// states are made by the feeding goroutine only, and read by this one
+	// once it is done
+	states := map[*evidence.Server]*serverState{}
+	stateOf := func(s *evidence.Server) *serverState {
+		st := states[s]
+		if st == nil {
+			st = newServerState(s, h.opt.MaxFindingsPerRule)
+			states[s] = st
+		}
+		return st
+	}
+	var set *evidence.Set
+	var discoverErr error
+	fed := make(chan struct{})
 	go func() {
+		defer close(fed)
 		defer close(jobs)
-		for i, s := range set.Servers {
+		send := func(s *evidence.Server, f *evidence.File) bool {
+			select {
+			case jobs <- fileResult{st: stateOf(s), file: f}:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		streamed, size := 0, int64(0)
+		set, discoverErr = discover(func(s *evidence.Server, f *evidence.File) {
+			if h.opt.Progress != nil {
+				streamed++
+				size += f.Size
+				h.opt.Progress.SetTotal(streamed, size)
+			}
+			send(s, f)
+		})
+		if discoverErr != nil {
+			return
+		}
+		if h.opt.Progress != nil && streamed > 0 {
+			for _, s := range set.Servers {
+				for _, f := range s.Files {
+					streamed++
+					size += f.Size
+				}
+			}
+			h.opt.Progress.SetTotal(streamed, size)
+		}
+		for _, s := range set.Servers {
+			stateOf(s) // a server has a result even with no file left to read
 			for _, f := range s.Files {
-				select {
-				case jobs <- fileResult{srv: i, file: f}:
-				case <-ctx.Done():
+				if !send(s, f) {
 					return
 				}
 			}
@@ -194,7 +245,7 @@ func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*f
 	}()
 	go func() { wg.Wait(); close(results) }()
 	for r := range results {
-		states[r.srv].add(r)
+		r.st.add(r)
 		if h.opt.OnFinding != nil && r.col != nil {
 			for _, f := range r.col.findings() {
 				h.opt.OnFinding(f)
@@ -204,12 +255,37 @@ func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*f
 			h.opt.OnFile(r.file, r.stats.Bytes)
 		}
 	}
+	<-fed
+	if discoverErr != nil {
+		return nil, discoverErr
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	res.Gaps = append([]finding.Gap(nil), set.Gaps...)
+	// the set's order (name, root, root argument); servers the file hunt
+	// alone found come in that order too
+	ordered := make([]*serverState, 0, len(states))
+	for _, s := range set.Servers {
+		ordered = append(ordered, states[s])
+		delete(states, s)
+	}
+	for _, st := range states {
+		ordered = append(ordered, st)
+	}
+	sort.SliceStable(ordered, func(i, j int) bool {
+		a, b := ordered[i].ev, ordered[j].ev
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Root != b.Root {
+			return a.Root < b.Root
+		}
+		return a.Source < b.Source
+	})
 	// Web shells found on disk: their answers in the IIS logs; then the
 	// supporting evidence that another finding now backs.
-	for _, st := range states {
+	for _, st := range ordered {
 		if err := h.finishFiles(ctx, st); err != nil {
 			return nil, err
 		}
@@ -221,12 +297,12 @@ func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*f
 	res.SkippedRules = h.skippedRules()
 	// Second pass: EWS rows from the attackers of each server name the
 	// mailboxes they read.
-	for _, st := range states {
+	for _, st := range ordered {
 		if err := h.correlateEWS(ctx, st); err != nil {
 			return nil, err
 		}
 	}
-	for _, st := range states {
+	for _, st := range ordered {
 		res.Servers = append(res.Servers, st.result(h.cat))
 	}
 	sort.SliceStable(res.Servers, func(i, j int) bool { return res.Servers[i].Name < res.Servers[j].Name })

@@ -381,19 +381,123 @@ func (m *Matcher) mask3(x, y, z string) uint64 {
 
 // Each calls hit for every occurrence of every literal in data, with the
 // offset just past it and the literal's index, in increasing end order.
+//
+// One automaton waits on each table load before the next (see index), so
+// a long input is read by three automata in lockstep over neighbouring
+// segments, each starting maxLen-1 bytes early so that it is in the
+// state a single pass would be by the time its segment begins. The first
+// segment's hits are reported at once, the others' kept and reported
+// after it, which keeps the order.
 func (m *Matcher) Each(data []byte, hit func(end int, lit int32)) {
 	if m.empty {
 		return
 	}
+	ov := m.maxLen - 1
+	// small files too: most files a hunt reads are a few KiB
+	seg := min(eachSeg, len(data)/3)
+	if seg < 4*ov+256 {
+		m.each1(data, 0, hit)
+		return
+	}
+	hb, _ := hitPool.Get().(*hitBufs)
+	if hb == nil {
+		hb = &hitBufs{}
+	}
+	base := 0
+	for len(data)-base >= 3*seg {
+		m.each3(data, base, seg, ov, hit, hb)
+		base += 3 * seg
+	}
+	hitPool.Put(hb)
+	if base == 0 {
+		m.each1(data, 0, hit)
+		return
+	}
+	m.each1(data[base-ov:], ov, func(end int, lit int32) { hit(base-ov+end, lit) })
+}
+
+// eachSeg is the span of each of Each's lockstep automata.
+const eachSeg = 8 << 10
+
+// hitBufs hold the hits of Each's second and third segments until the
+// first one's are reported.
+type hitBufs struct{ b, c []lhit }
+
+type lhit struct {
+	end int
+	lit int32
+}
+
+var hitPool sync.Pool
+
+// each1 runs one automaton over data from the start state, reporting hits
+// that end past skip bytes (the warm-up).
+func (m *Matcher) each1(data []byte, skip int, hit func(end int, lit int32)) {
 	trans, col, matchAt, row := unsafe.Pointer(unsafe.SliceData(m.trans)), &m.col, m.matchAt, m.row
 	st := uint32(0)
 	for i, b := range data {
 		st = at(trans, st+col[b])
-		if st >= matchAt {
+		if st >= matchAt && i >= skip {
 			k := (st - matchAt) / row
 			for _, li := range m.outs[m.outStart[k]:m.outStart[k+1]] {
 				hit(i+1, li)
 			}
 		}
+	}
+}
+
+// each3 reports the hits ending in data[base:base+3*seg], three automata
+// reading one segment each. The first segment starts warm-up bytes early
+// too, except at the start of data.
+func (m *Matcher) each3(data []byte, base, seg, ov int, hit func(end int, lit int32), hb *hitBufs) {
+	trans, col, matchAt, row := unsafe.Pointer(unsafe.SliceData(m.trans)), &m.col, m.matchAt, m.row
+	a0 := base - ov
+	if base == 0 {
+		a0 = 0
+	}
+	b0, c0 := base+seg-ov, base+2*seg-ov
+	// the three read n bytes each; a, which may start later, ends with them
+	n := seg + ov
+	x := data[a0 : base+seg]
+	y := data[b0 : b0+n]
+	z := data[c0 : c0+n]
+	hb.b, hb.c = hb.b[:0], hb.c[:0]
+	var s, t, u uint32
+	// a's first bytes alone, when it starts later than the others
+	lag := n - len(x)
+	for i := 0; i < lag; i++ {
+		t = at(trans, t+col[y[i]])
+		u = at(trans, u+col[z[i]])
+	}
+	for i := lag; i < n; i++ {
+		s = at(trans, s+col[x[i-lag]])
+		t = at(trans, t+col[y[i]])
+		u = at(trans, u+col[z[i]])
+		if s >= matchAt || t >= matchAt || u >= matchAt {
+			if s >= matchAt && a0+i-lag >= base {
+				k := (s - matchAt) / row
+				for _, li := range m.outs[m.outStart[k]:m.outStart[k+1]] {
+					hit(a0+i-lag+1, li)
+				}
+			}
+			if t >= matchAt && i >= ov {
+				k := (t - matchAt) / row
+				for _, li := range m.outs[m.outStart[k]:m.outStart[k+1]] {
+					hb.b = append(hb.b, lhit{b0 + i + 1, li})
+				}
+			}
+			if u >= matchAt && i >= ov {
+				k := (u - matchAt) / row
+				for _, li := range m.outs[m.outStart[k]:m.outStart[k+1]] {
+					hb.c = append(hb.c, lhit{c0 + i + 1, li})
+				}
+			}
+		}
+	}
+	for _, h := range hb.b {
+		hit(h.end, h.lit)
+	}
+	for _, h := range hb.c {
+		hit(h.end, h.lit)
 	}
 }

@@ -210,6 +210,42 @@ func TestEach(t *testing.T) {
 	}
 }
 
+// TestEachLong covers the lockstep segments: occurrences across every
+// segment boundary, in the warm-up bytes and in the tail, reported once
+// each and in increasing end order.
+func TestEachLong(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	lits := [][]byte{[]byte("abcab"), []byte("b"), []byte("CABCABCABCA"), []byte("bca"), []byte("x\x00y")}
+	for _, n := range []int{300, 1000, 1001, 3071, 4*eachSeg - 1, 4 * eachSeg, 3*eachSeg*2 + 7, 3*eachSeg*5 + eachSeg/2, 100000} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "abcABCxy\x00"[rng.IntN(9)]
+		}
+		// whole literals straddling each segment boundary (segments are
+		// a third of a short input)
+		for k := eachSeg; k+16 < n; k += eachSeg {
+			copy(b[k-5:], "cabcabcabca")
+		}
+		for k := 5; k+16 < n; k += 61 {
+			copy(b[k-5:], "cabcabcabca")
+		}
+		m, err := Compile(lits, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw []occ
+		m.Each(b, func(end int, lit int32) { raw = append(raw, occ{end, int(lit)}) })
+		for i := 1; i < len(raw); i++ {
+			if raw[i].end < raw[i-1].end {
+				t.Fatalf("len %d: hit %v after %v", n, raw[i], raw[i-1])
+			}
+		}
+		if got, want := each(m, b), naiveEach(b, lits); !slices.Equal(got, want) {
+			t.Fatalf("len %d: Each found %d occurrences, want %d", n, len(got), len(want))
+		}
+	}
+}
+
 func TestCompileTooLarge(t *testing.T) {
 	var lits [][]byte
 	for i := range 200 {

@@ -189,11 +189,26 @@ func randRule(rng *rand.Rand, i int) (string, [][]byte) {
 		frags = append(frags, fr)
 	}
 	cond := "any of them"
-	switch rng.Intn(4) {
+	last := fmt.Sprintf("$s%d", n-1)
+	// the rest exercise the scan's gates (see gate.go): conditions that
+	// need one string of a set, or a file size, before they can hold
+	switch rng.Intn(9) {
 	case 1:
 		cond = "#s0 >= 2 or any of them"
 	case 2:
 		cond = "for any i in (1..#s0) : ( @s0[i] > 10 ) or any of them"
+	case 3:
+		cond = "all of them"
+	case 4:
+		cond = fmt.Sprintf("filesize < %d and any of them", []int{64, 1024, 100000}[rng.Intn(3)])
+	case 5:
+		cond = fmt.Sprintf("$s0 and (%s or filesize > 5000) and any of them", last)
+	case 6:
+		cond = fmt.Sprintf("($s0 or %s) and not filesize > 200000 and any of them", last)
+	case 7:
+		cond = fmt.Sprintf("2 of them or (%s and 1 of ($s*))", last)
+	case 8:
+		cond = fmt.Sprintf("any of them and not %s", last)
 	}
 	return fmt.Sprintf("rule r%d { strings: %s condition: %s }", i, strings.Join(defs, " "), cond), frags
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"slices"
 	"sort"
@@ -23,7 +24,10 @@ type Rules struct {
 	extIdx   map[string]int
 	ac       *automaton
 	atoms    []atomRef
-	fallback []int // patterns without atoms
+	fallback []int   // patterns without atoms
+	gates    []gate  // per rule
+	patRule  []int32 // per pattern: its rule
+	noAtom   []bool  // per string: searched without atoms
 	stats    Stats
 	pool     sync.Pool
 }
@@ -106,6 +110,7 @@ func newRules(c *Compiler) (*Rules, error) {
 	r.stats.Patterns = len(c.pats)
 	r.stats.Atoms = len(r.atoms)
 	r.stats.States = ac.states()
+	r.buildGates()
 	return r, nil
 }
 
@@ -260,6 +265,11 @@ type scanState struct {
 	filesize int64
 	head     []byte // the file's first bytes, for uintN when streaming
 	readerAt io.ReaderAt
+	// gates (see gate): on for a file read whole
+	gating   bool
+	ruleMode []uint8 // per rule
+	seen     []bool  // per string: an atom of it occurred
+	deferred []deferred
 }
 
 func (r *Rules) getState(opt ScanOptions) *scanState {
@@ -272,7 +282,13 @@ func (r *Rules) getState(opt ScanOptions) *scanState {
 			wm:        make([]int64, len(r.atoms)),
 			steps:     make([]int, len(r.pats)),
 			disabled:  make([]bool, len(r.pats)),
+			ruleMode:  make([]uint8, len(r.rules)),
+			seen:      make([]bool, len(r.strs)),
 		}
+	}
+	st.gating = false
+	if cap(st.deferred) > 16<<10 {
+		st.deferred = nil
 	}
 	clear(st.steps)
 	clear(st.disabled)
@@ -343,6 +359,9 @@ func (r *Rules) ScanWithOptions(data []byte, ext map[string]string, opt ScanOpti
 	st.head = data
 	if opt.StepBudget <= 0 {
 		st.budget = 64<<20 + 64*len(data)
+	}
+	if len(data) <= math.MaxInt32 {
+		st.startGates(int64(len(data)))
 	}
 	st.scanWindow(data, 0, true, true, 0, int64(len(data)))
 	if opt.Info != nil {
@@ -487,10 +506,19 @@ func (st *scanState) scanWindow(data []byte, base int64, bol, eol bool, lo, hi i
 	for i := range st.wm {
 		st.wm[i] = -1 << 62
 	}
-	if len(r.atoms) > 0 {
+	switch {
+	case st.gating:
+		if len(r.atoms) > 0 {
+			r.ac.scan(data, st.gatedHit)
+		}
+		st.settleGates()
+	case len(r.atoms) > 0:
 		r.ac.scan(data, st.hit)
 	}
 	for _, pi := range r.fallback {
+		if st.gating && st.ruleMode[r.patRule[pi]] == modeNever {
+			continue
+		}
 		st.scanFallback(pi, max(int(lo-base), 0), min(int(hi-base), len(data)))
 	}
 }
@@ -858,7 +886,13 @@ func (r *Rules) finish(st *scanState, ext map[string]string) ([]Match, error) {
 		c.rule = rule
 		c.anon = c.anon[:0]
 		c.loops = c.loops[:0]
-		if c.eval(rule.cond).truth() {
+		if st.gating && st.ruleMode[i] == modeNever {
+			// its gate failed: false, as evaluating it would say
+			c.results[i] = 2
+			if rule.global {
+				failedGlobal[rule.ns] = true
+			}
+		} else if c.eval(rule.cond).truth() {
 			c.results[i] = 1
 		} else {
 			c.results[i] = 2
