@@ -184,8 +184,13 @@ func Parse(src []byte, ext string) *Page {
 			break
 		}
 		tag := low[j+1 : tagEnd]
+		// Most tags are plain HTML: look for runat before building the map.
+		if !strings.Contains(tag, "runat") {
+			i = tagEnd + 1
+			continue
+		}
 		attrs := attributes(text[j+1 : tagEnd])
-		if !strings.Contains(tag, "runat") || !strings.EqualFold(attrs["runat"], "server") {
+		if !strings.EqualFold(attrs["runat"], "server") {
 			i = tagEnd + 1
 			continue
 		}
