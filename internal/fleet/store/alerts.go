@@ -97,6 +97,8 @@ type AlertFilter struct {
 	Kind   string
 	Offset int
 	Limit  int
+	// Newest lists the newest first.
+	Newest bool
 }
 
 // Alerts lists the alerts in scope, newest first.
@@ -110,7 +112,11 @@ func (s *Store) Alerts(ctx context.Context, sc Scope, f AlertFilter) ([]Alert, e
 		q += " AND EXISTS (SELECT 1 FROM alert_orgs o WHERE o.alert_id = a.id AND o.org_id = ?)"
 		args = append(args, sc.Org)
 	}
-	q += " ORDER BY a.at_ms, a.id LIMIT ? OFFSET ?"
+	if f.Newest {
+		q += " ORDER BY a.at_ms DESC, a.id DESC LIMIT ? OFFSET ?"
+	} else {
+		q += " ORDER BY a.at_ms, a.id LIMIT ? OFFSET ?"
+	}
 	args = append(args, f.Limit, f.Offset)
 	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
 	if err != nil {
@@ -132,6 +138,29 @@ func (s *Store) Alerts(ctx context.Context, sc Scope, f AlertFilter) ([]Alert, e
 		if sc.Org != "" {
 			a = a.Scoped(sc)
 		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// AlertMarks lists the kind, time and title of the alerts in scope that
+// happened in [from, to), oldest first: what the timeline marks, read
+// without decoding each alert.
+func (s *Store) AlertMarks(ctx context.Context, sc Scope, from, to time.Time) ([]Alert, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT a.id, a.kind, a.at_ms, a.title FROM alerts a WHERE a.at_ms >= ? AND a.at_ms < ?
+		AND (? = '' OR EXISTS (SELECT 1 FROM alert_orgs o WHERE o.alert_id = a.id AND o.org_id = ?)) ORDER BY a.at_ms, a.id`), ms(from), ms(to), sc.Org, sc.Org)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Alert
+	for rows.Next() {
+		var a Alert
+		var at int64
+		if err := rows.Scan(&a.ID, &a.Kind, &at, &a.Title); err != nil {
+			return nil, err
+		}
+		a.At = fromMS(at)
 		out = append(out, a)
 	}
 	return out, rows.Err()

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -402,16 +403,18 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, c *caller) 
 		fail(w, err)
 		return
 	}
-	al, err := d.Store.Alerts(ctx, c.Scope, store.AlertFilter{Limit: 1000})
+	marks, err := d.Store.AlertMarks(ctx, c.Scope, end.Add(-time.Duration(data.Hours)*time.Hour), end)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	data.Chart = chart(acts, al, end, data.Hours)
-	latest := al
-	if len(latest) > 10 {
-		latest = latest[len(latest)-10:]
+	data.Chart = chart(acts, marks, end, data.Hours)
+	latest, err := d.Store.Alerts(ctx, c.Scope, store.AlertFilter{Limit: 10, Newest: true})
+	if err != nil {
+		fail(w, err)
+		return
 	}
+	slices.Reverse(latest)
 	data.Alerts = alertList{latest, c.CSRF}
 	d.render(w, "overview.tmpl", c, "Fleet overview", data)
 }
