@@ -23,9 +23,12 @@ tmp=$(mktemp -d /tmp/exhunt-serve-bench.XXXXXX)
 chmod 755 "$tmp" # the postgres user reaches its data folder inside
 pgpid=""
 servepid=""
+asuser=()
+pgbin=${EXHUNT_PG_BIN:-/usr/lib/postgresql/15/bin}
 cleanup() {
 	[ -n "$servepid" ] && kill "$servepid" 2>/dev/null || true
-	[ -n "$pgpid" ] && kill -INT "$pgpid" 2>/dev/null && wait "$pgpid" 2>/dev/null || true
+	# pg_ctl, not a signal: a background job of a script ignores SIGINT.
+	[ -n "$pgpid" ] && "${asuser[@]}" "$pgbin/pg_ctl" -D "$tmp/pg/data" stop -m fast >/dev/null 2>&1 || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -36,8 +39,6 @@ echo "generating $servers servers' hunt results and $decoy decoy events..."
 "$tmp/serveload" gen -out "$tmp/data" -servers "$servers" -decoy "$decoy"
 
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-pgbin=${EXHUNT_PG_BIN:-/usr/lib/postgresql/15/bin}
-asuser=()
 if [ "$(id -u)" = 0 ]; then
 	asuser=(runuser -u postgres --)
 	mkdir -p "$tmp/pg" && chown postgres "$tmp/pg"
@@ -50,7 +51,7 @@ pgport=$(freeport)
 	-c synchronous_commit=off -c max_connections=100 >"$tmp/pg.log" 2>&1 &
 pgpid=$!
 for _ in $(seq 100); do
-	"$pgbin/pg_isready" -h 127.0.0.1 -p "$pgport" -q && break
+	"$pgbin/pg_isready" -h 127.0.0.1 -p "$pgport" -U exhunt -d postgres -q && break
 	sleep 0.2
 done
 "$pgbin/psql" -h 127.0.0.1 -p "$pgport" -U exhunt -d postgres -qc "CREATE DATABASE fleet" >/dev/null

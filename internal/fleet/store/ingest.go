@@ -162,6 +162,8 @@ type ingester struct {
 	order     []string
 	acts      []actRow
 	docs      []string
+	// known is the run's servers as read at its start and changed since.
+	known map[string]*serverState
 }
 
 // exec runs one statement now. Batched rows go to other tables than the
@@ -252,6 +254,9 @@ func (in *ingester) indicator(kind, value, server string, t int64, rank int, evi
 
 // server loads a server row, creating it.
 func (in *ingester) server(name string, t int64) (state fleet.State, exposed bool, huntMS, scanMS int64, err error) {
+	if k, ok := in.known[name]; ok {
+		return k.state, k.exposed, k.huntMS, k.scanMS, nil
+	}
 	var e int
 	err = in.tx.QueryRowContext(in.ctx, in.s.q("SELECT state, exposed, hunt_ms, scan_ms FROM servers WHERE org_id = ? AND name = ?"), in.m.Org, name).Scan(&state, &e, &huntMS, &scanMS)
 	exposed = e == 1
@@ -259,6 +264,46 @@ func (in *ingester) server(name string, t int64) (state fleet.State, exposed boo
 		state, err = fleet.StateClean, in.exec("INSERT INTO servers (org_id, name, first_ms, last_ms) VALUES (?, ?, ?, ?)", in.m.Org, name, t, t)
 	}
 	return
+}
+
+type serverState struct {
+	state          fleet.State
+	exposed        bool
+	huntMS, scanMS int64
+}
+
+// loadServers reads the run's servers in a few queries and creates the
+// missing ones in one statement, instead of a round trip or two a server.
+func (in *ingester) loadServers(names []string, t int64) error {
+	in.known = map[string]*serverState{}
+	for i, n := range chunks(len(names), maxParams-1) {
+		args := []any{in.m.Org}
+		for _, name := range names[i : i+n] {
+			args = append(args, name)
+		}
+		q := in.s.rowsText("SELECT name, state, exposed, hunt_ms, scan_ms FROM servers WHERE org_id = ? AND name IN (", "?", ")", n)
+		if err := in.query(q, func(r *sql.Rows) error {
+			var name string
+			var k serverState
+			var e int
+			err := r.Scan(&name, &k.state, &e, &k.huntMS, &k.scanMS)
+			k.exposed = e == 1
+			in.known[name] = &k
+			return err
+		}, args...); err != nil {
+			return err
+		}
+	}
+	for _, name := range names {
+		if in.known[name] != nil {
+			continue
+		}
+		in.known[name] = &serverState{state: fleet.StateClean}
+		if err := in.batch("INSERT INTO servers (org_id, name, first_ms, last_ms) VALUES ", "", in.m.Org, name, t, t); err != nil {
+			return err
+		}
+	}
+	return in.sendBatch()
 }
 
 func (in *ingester) stateChange(name string, from, to fleet.State, at time.Time, evidence []string) {
@@ -275,13 +320,20 @@ func (in *ingester) hunt() error {
 	r := in.m.Hunt
 	started := ms(r.StartedAt)
 	seq := 0
+	names := make([]string, len(r.Servers))
+	for i := range r.Servers {
+		names[i] = r.Servers[i].Name
+	}
+	if err := in.loadServers(names, started); err != nil {
+		return err
+	}
 	for si := range r.Servers {
 		sv := &r.Servers[si]
 		state, wasExposed, huntMS, _, err := in.server(sv.Name, started)
 		if err != nil {
 			return err
 		}
-		if err := in.exec("INSERT INTO server_runs (run_id, org_id, server, started_ms, verdict, inconclusive, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		if err := in.batch("INSERT INTO server_runs (run_id, org_id, server, started_ms, verdict, inconclusive, doc) VALUES ", "",
 			in.m.RunID, in.m.Org, sv.Name, started, string(sv.Verdict), b2i(sv.Inconclusive), in.docs[si]); err != nil {
 			return err
 		}
@@ -298,9 +350,16 @@ func (in *ingester) hunt() error {
 				return err
 			}
 			in.stateChange(sv.Name, state, newState, r.StartedAt, serverEvidence(sv))
+			k := in.known[sv.Name]
+			k.state, k.exposed, k.huntMS = newState, exposed, started
 		} else if exposed {
 			if err := in.exec("UPDATE servers SET exposed = 1, state = CASE WHEN state = 'clean' THEN 'exposed' ELSE state END WHERE org_id = ? AND name = ?", in.m.Org, sv.Name); err != nil {
 				return err
+			}
+			k := in.known[sv.Name]
+			k.exposed = true
+			if k.state == fleet.StateClean {
+				k.state = fleet.StateExposed
 			}
 		}
 		var firstExploit *finding.Finding
