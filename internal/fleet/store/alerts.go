@@ -143,25 +143,31 @@ func (s *Store) Alerts(ctx context.Context, sc Scope, f AlertFilter) ([]Alert, e
 	return out, rows.Err()
 }
 
-// AlertMarks lists the kind, time and title of the alerts in scope that
-// happened in [from, to), oldest first: what the timeline marks, read
-// without decoding each alert.
-func (s *Store) AlertMarks(ctx context.Context, sc Scope, from, to time.Time) ([]Alert, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT a.id, a.kind, a.at_ms, a.title FROM alerts a WHERE a.at_ms >= ? AND a.at_ms < ?
-		AND (? = '' OR EXISTS (SELECT 1 FROM alert_orgs o WHERE o.alert_id = a.id AND o.org_id = ?)) ORDER BY a.at_ms, a.id`), ms(from), ms(to), sc.Org, sc.Org)
+// AlertMark is the alerts of one hour, as the timeline marks them.
+type AlertMark struct {
+	Hour  time.Time
+	N     int
+	Title string // the first alert's
+}
+
+// AlertMarks counts the alerts in scope per hour in [from, to): a mass
+// exploitation raises thousands, and the timeline marks hours.
+func (s *Store) AlertMarks(ctx context.Context, sc Scope, from, to time.Time) ([]AlertMark, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT a.at_ms / 3600000, COUNT(*), MIN(a.title) FROM alerts a WHERE a.at_ms >= ? AND a.at_ms < ?
+		AND (? = '' OR EXISTS (SELECT 1 FROM alert_orgs o WHERE o.alert_id = a.id AND o.org_id = ?)) GROUP BY a.at_ms / 3600000 ORDER BY 1`), ms(from), ms(to), sc.Org, sc.Org)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Alert
+	var out []AlertMark
 	for rows.Next() {
-		var a Alert
-		var at int64
-		if err := rows.Scan(&a.ID, &a.Kind, &at, &a.Title); err != nil {
+		var m AlertMark
+		var h int64
+		if err := rows.Scan(&h, &m.N, &m.Title); err != nil {
 			return nil, err
 		}
-		a.At = fromMS(at)
-		out = append(out, a)
+		m.Hour = time.Unix(h*3600, 0).UTC()
+		out = append(out, m)
 	}
 	return out, rows.Err()
 }

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
@@ -45,6 +46,7 @@ type Store struct {
 	texts   sync.Map // rowsKey -> many-row INSERT text
 	prepMu  sync.Mutex
 	prep    map[string]*sql.Stmt
+	version atomic.Uint64
 	alerter Alerter
 }
 
@@ -233,8 +235,17 @@ func (s *Store) write(ctx context.Context, f func(tx *sql.Tx) error) error {
 	if err := f(tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.version.Add(1)
+	return nil
 }
+
+// Version moves on every change committed through this Store, so that
+// a reader's cache knows when it went stale (changes by another process
+// on the same database do not move it).
+func (s *Store) Version() uint64 { return s.version.Load() }
 
 // NewID returns a random identifier.
 func NewID() string {

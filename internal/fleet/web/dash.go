@@ -94,6 +94,9 @@ type Dashboard struct {
 
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter
+
+	ovMu    sync.Mutex
+	ovCache map[string]overviewEntry
 }
 
 // Route is one route of the dashboard: Org says the pattern holds an
@@ -357,23 +360,46 @@ type table struct {
 	Rows []store.StateCounts
 }
 
-func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, c *caller) {
-	ctx := r.Context()
-	perOrg, perSector, err := d.Store.Overview(ctx, c.Scope)
-	if err != nil {
-		fail(w, err)
-		return
+// overviewData is the overview's figures, the same for every caller of a
+// scope.
+type overviewData struct {
+	States                                                    []fleet.State
+	Tables                                                    []table
+	Servers, Affected, Exploited, OrgsAffected, OrgsExploited int
+	Chart                                                     template.HTML
+	Hours                                                     int
+	End                                                       time.Time
+	Latest                                                    []store.Alert
+}
+
+type overviewEntry struct {
+	version uint64
+	at      time.Time
+	data    *overviewData
+}
+
+// overviewTTL bounds how stale a cached overview may be: changes made
+// through this process are seen at once (the store's version moves), those
+// of another replica of the same database within this time.
+const overviewTTL = 2 * time.Second
+
+// overviewFigures reads the overview of a scope, or takes it from the
+// cache: twenty analysts reloading it cost one read of the store, not twenty.
+func (d *Dashboard) overviewFigures(ctx context.Context, sc store.Scope, endParam string) (*overviewData, error) {
+	key := sc.Org + "\x00" + endParam
+	v := d.Store.Version()
+	d.ovMu.Lock()
+	if e, ok := d.ovCache[key]; ok && e.version == v && time.Since(e.at) < overviewTTL {
+		d.ovMu.Unlock()
+		return e.data, nil
 	}
-	data := struct {
-		States                                                    []fleet.State
-		Tables                                                    []table
-		Servers, Affected, Exploited, OrgsAffected, OrgsExploited int
-		Chart                                                     template.HTML
-		Hours                                                     int
-		End                                                       time.Time
-		Alerts                                                    alertList
-	}{States: fleet.States[1:], Tables: []table{{"organisation", perOrg}}}
-	if c.Scope.Org == "" {
+	d.ovMu.Unlock()
+	perOrg, perSector, err := d.Store.Overview(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	data := &overviewData{States: fleet.States[1:], Tables: []table{{"organisation", perOrg}}}
+	if sc.Org == "" {
 		data.Tables = append(data.Tables, table{"sector", perSector})
 	}
 	for _, o := range perOrg {
@@ -389,34 +415,48 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, c *caller) 
 	}
 	end, err := d.Store.LatestActivity(ctx)
 	if err != nil {
-		fail(w, err)
-		return
+		return nil, err
 	}
-	if t, err := time.Parse("2006-01-02", r.URL.Query().Get("end")); err == nil {
+	if t, err := time.Parse("2006-01-02", endParam); err == nil {
 		end = t
 	}
 	data.Hours = 14 * 24
 	end = end.Add(time.Hour).Truncate(time.Hour)
 	data.End = end
-	acts, err := d.Store.Activity(ctx, c.Scope, end.Add(-time.Duration(data.Hours)*time.Hour), end)
+	acts, err := d.Store.Activity(ctx, sc, end.Add(-time.Duration(data.Hours)*time.Hour), end)
 	if err != nil {
-		fail(w, err)
-		return
+		return nil, err
 	}
-	marks, err := d.Store.AlertMarks(ctx, c.Scope, end.Add(-time.Duration(data.Hours)*time.Hour), end)
+	marks, err := d.Store.AlertMarks(ctx, sc, end.Add(-time.Duration(data.Hours)*time.Hour), end)
 	if err != nil {
-		fail(w, err)
-		return
+		return nil, err
 	}
 	data.Chart = chart(acts, marks, end, data.Hours)
-	latest, err := d.Store.Alerts(ctx, c.Scope, store.AlertFilter{Limit: 10, Newest: true})
+	latest, err := d.Store.Alerts(ctx, sc, store.AlertFilter{Limit: 10, Newest: true})
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(latest)
+	data.Latest = latest
+	d.ovMu.Lock()
+	if d.ovCache == nil || len(d.ovCache) > 1000 {
+		d.ovCache = map[string]overviewEntry{}
+	}
+	d.ovCache[key] = overviewEntry{v, time.Now(), data}
+	d.ovMu.Unlock()
+	return data, nil
+}
+
+func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, c *caller) {
+	data, err := d.overviewFigures(r.Context(), c.Scope, r.URL.Query().Get("end"))
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	slices.Reverse(latest)
-	data.Alerts = alertList{latest, c.CSRF}
-	d.render(w, "overview.tmpl", c, "Fleet overview", data)
+	d.render(w, "overview.tmpl", c, "Fleet overview", struct {
+		*overviewData
+		Alerts alertList
+	}{data, alertList{data.Latest, c.CSRF}})
 }
 
 func (d *Dashboard) servers(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -692,7 +732,7 @@ func (d *Dashboard) apiAlerts(w http.ResponseWriter, r *http.Request, c *caller)
 // script (the CSP allows none), loads nothing and works without JS;
 // a vendored chart library would add script, a CSP exception and code to
 // keep up to date, for hover effects the <title> tooltips give anyway.
-func chart(acts []store.HourActivity, alerts []store.Alert, end time.Time, hours int) template.HTML {
+func chart(acts []store.HourActivity, alerts []store.AlertMark, end time.Time, hours int) template.HTML {
 	const W, H, pad = 1200, 160, 24
 	start := end.Add(-time.Duration(hours) * time.Hour)
 	maxOrgs := 1
@@ -712,11 +752,15 @@ func chart(acts []store.HourActivity, alerts []store.Alert, end time.Time, hours
 			float64(pad)+i*bw, float64(H)-h, max(bw-0.3, 0.5), h, a.Hour.Format("2006-01-02 15:00"), a.Orgs, a.Servers, template.HTMLEscapeString(kinds(a.ByKind)))
 	}
 	for _, al := range alerts {
-		i := al.At.Sub(start).Hours()
+		i := al.Hour.Sub(start).Hours()
 		if i < 0 || i >= float64(hours) {
 			continue
 		}
-		fmt.Fprintf(&b, `<rect class="alert" x="%.1f" y="%d" width="%.2f" height="6"><title>%s</title></rect>`, float64(pad)+i*bw, H+2, max(bw, 2), template.HTMLEscapeString(al.Title))
+		title := al.Title
+		if al.N > 1 {
+			title = fmt.Sprintf("%d alerts, among them: %s", al.N, al.Title)
+		}
+		fmt.Fprintf(&b, `<rect class="alert" x="%.1f" y="%d" width="%.2f" height="6"><title>%s</title></rect>`, float64(pad)+i*bw, H+2, max(bw, 2), template.HTMLEscapeString(vis(title)))
 	}
 	for day := start.Truncate(24 * time.Hour).Add(24 * time.Hour); day.Before(end); day = day.Add(48 * time.Hour) {
 		x := float64(pad) + day.Sub(start).Hours()*bw
