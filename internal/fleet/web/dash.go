@@ -96,7 +96,7 @@ type Dashboard struct {
 	limiters map[string]*rate.Limiter
 
 	ovMu    sync.Mutex
-	ovCache map[string]overviewEntry
+	ovCache map[string]*overviewEntry
 }
 
 // Route is one route of the dashboard: Org says the pattern holds an
@@ -376,6 +376,10 @@ type overviewEntry struct {
 	version uint64
 	at      time.Time
 	data    *overviewData
+	// ready closes when data is read; refreshing marks a reread under way.
+	ready      chan struct{}
+	err        error
+	refreshing bool
 }
 
 // overviewTTL bounds how stale a cached overview may be: changes made
@@ -384,16 +388,72 @@ type overviewEntry struct {
 const overviewTTL = 2 * time.Second
 
 // overviewFigures reads the overview of a scope, or takes it from the
-// cache: twenty analysts reloading it cost one read of the store, not twenty.
+// cache: twenty analysts reloading it cost one read of the store, not
+// twenty. Callers arriving while it is read wait for that one read; once
+// it is older than overviewTTL (and the store unchanged here) they get it
+// while one of them rereads it.
 func (d *Dashboard) overviewFigures(ctx context.Context, sc store.Scope, endParam string) (*overviewData, error) {
 	key := sc.Org + "\x00" + endParam
 	v := d.Store.Version()
 	d.ovMu.Lock()
-	if e, ok := d.ovCache[key]; ok && e.version == v && time.Since(e.at) < overviewTTL {
-		d.ovMu.Unlock()
-		return e.data, nil
+	if d.ovCache == nil || len(d.ovCache) > 1000 {
+		d.ovCache = map[string]*overviewEntry{}
 	}
+	e := d.ovCache[key]
+	if e != nil {
+		select {
+		case <-e.ready:
+			if e.version == v {
+				if e.err == nil && time.Since(e.at) >= overviewTTL && !e.refreshing {
+					e.refreshing = true
+					go d.refreshOverview(sc, endParam, key, e)
+				}
+				d.ovMu.Unlock()
+				return e.data, e.err
+			}
+		default:
+			if e.version == v { // the same read: wait for it
+				d.ovMu.Unlock()
+				select {
+				case <-e.ready:
+					return e.data, e.err
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+		}
+	}
+	e = &overviewEntry{version: v, ready: make(chan struct{})}
+	d.ovCache[key] = e
 	d.ovMu.Unlock()
+	// Read detached from this request, which may go away while others wait.
+	e.data, e.err = d.readOverview(context.WithoutCancel(ctx), sc, endParam)
+	e.at = time.Now()
+	close(e.ready)
+	if e.err != nil {
+		d.ovMu.Lock()
+		if d.ovCache[key] == e {
+			delete(d.ovCache, key)
+		}
+		d.ovMu.Unlock()
+	}
+	return e.data, e.err
+}
+
+func (d *Dashboard) refreshOverview(sc store.Scope, endParam, key string, old *overviewEntry) {
+	data, err := d.readOverview(context.Background(), sc, endParam)
+	d.ovMu.Lock()
+	defer d.ovMu.Unlock()
+	old.refreshing = false
+	if err != nil || d.ovCache[key] != old {
+		return
+	}
+	ready := make(chan struct{})
+	close(ready)
+	d.ovCache[key] = &overviewEntry{version: old.version, at: time.Now(), data: data, ready: ready}
+}
+
+func (d *Dashboard) readOverview(ctx context.Context, sc store.Scope, endParam string) (*overviewData, error) {
 	perOrg, perSector, err := d.Store.Overview(ctx, sc)
 	if err != nil {
 		return nil, err
@@ -438,12 +498,6 @@ func (d *Dashboard) overviewFigures(ctx context.Context, sc store.Scope, endPara
 	}
 	slices.Reverse(latest)
 	data.Latest = latest
-	d.ovMu.Lock()
-	if d.ovCache == nil || len(d.ovCache) > 1000 {
-		d.ovCache = map[string]overviewEntry{}
-	}
-	d.ovCache[key] = overviewEntry{v, time.Now(), data}
-	d.ovMu.Unlock()
 	return data, nil
 }
 
