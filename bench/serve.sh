@@ -1,13 +1,84 @@
 #!/usr/bin/env bash
-# Fleet store ingest throughput, SQLite and PostgreSQL side by side in one
-# run: hunt results of 10 servers x 100 findings each, through the same
-# transactional ingest the server uses (indicators, activity, state).
-# PostgreSQL is started by the benchmark itself (initdb + postgres on
-# loopback, as the tests do).
+# Fleet server throughput, SQLite and PostgreSQL side by side in one run,
+# against a real `exhunt serve` process on loopback:
+#   1. ingest: SERVERS servers' hunt results (about 100 findings each, ten
+#      servers a message) and DECOY decoy events (1,000 a message) POSTed
+#      to /api/v1/runs with each organisation's ingest token by 4 clients;
+#   2. pages: 20 logged-in clients fetch the overview and random server
+#      pages for 20 s; p95 per page;
+#   3. memory: the serve process's peak RSS (VmHWM) over both.
+# PostgreSQL is started by the script (initdb + postgres on a loopback
+# port, as the tests do; as the postgres user when run as root). It runs
+# with synchronous_commit=off, which like SQLite's WAL with
+# synchronous=NORMAL may lose the last commits on power loss but never
+# corrupts; fsync stays on.
 #
-#   bash bench/serve.sh [RUNS]
+#   bash bench/serve.sh [SERVERS [DECOY]]    default 10000 1000000; e.g. 1000 for a quick run
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-200}
-EXHUNT_BENCH_PG=1 go test -run XXX -bench 'Ingest' -benchtime "${runs}x" -count 3 ./internal/fleet/store \
-  | grep -E '^Benchmark|findings/s'
+servers=${1:-10000}
+decoy=${2:-$((servers * 100))}
+clients=${INGEST_CLIENTS:-4}
+tmp=$(mktemp -d /tmp/exhunt-serve-bench.XXXXXX)
+chmod 755 "$tmp" # the postgres user reaches its data folder inside
+pgpid=""
+servepid=""
+asuser=()
+pgbin=${EXHUNT_PG_BIN:-/usr/lib/postgresql/15/bin}
+cleanup() {
+	[ -n "$servepid" ] && kill "$servepid" 2>/dev/null || true
+	# pg_ctl, not a signal: a background job of a script ignores SIGINT.
+	[ -n "$pgpid" ] && "${asuser[@]}" "$pgbin/pg_ctl" -D "$tmp/pg/data" stop -m fast >/dev/null 2>&1 || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+go build -o "$tmp/exhunt" ./cmd/exhunt
+go build -o "$tmp/serveload" ./bench/serveload
+echo "generating $servers servers' hunt results and $decoy decoy events..."
+"$tmp/serveload" gen -out "$tmp/data" -servers "$servers" -decoy "$decoy"
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+if [ "$(id -u)" = 0 ]; then
+	asuser=(runuser -u postgres --)
+	mkdir -p "$tmp/pg" && chown postgres "$tmp/pg"
+else
+	mkdir -p "$tmp/pg"
+fi
+pgport=$(freeport)
+"${asuser[@]}" "$pgbin/initdb" -D "$tmp/pg/data" -U exhunt --auth=trust -E UTF8 --locale=C >/dev/null
+"${asuser[@]}" "$pgbin/postgres" -D "$tmp/pg/data" -p "$pgport" -h 127.0.0.1 -k "$tmp/pg" \
+	-c synchronous_commit=off -c max_connections=100 >"$tmp/pg.log" 2>&1 &
+pgpid=$!
+for _ in $(seq 100); do
+	"$pgbin/pg_isready" -h 127.0.0.1 -p "$pgport" -U exhunt -d postgres -q && break
+	sleep 0.2
+done
+"$pgbin/psql" -h 127.0.0.1 -p "$pgport" -U exhunt -d postgres -qc "CREATE DATABASE fleet" >/dev/null
+
+mkdir -p "$tmp/results"
+run() { # backend dsn
+	local be=$1 dsn=$2 port
+	rm -f "$tmp/data/tokens.json"
+	"$tmp/serveload" setup -db "$dsn" -dir "$tmp/data"
+	port=$(freeport)
+	XDG_CONFIG_HOME="$tmp/config" "$tmp/exhunt" serve --http --listen "127.0.0.1:$port" --db "$dsn" >"$tmp/$be.serve.log" 2>&1 &
+	servepid=$!
+	for _ in $(seq 100); do
+		curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
+		sleep 0.1
+	done
+	echo "$be: ingest..."
+	"$tmp/serveload" ingest -url "http://127.0.0.1:$port" -dir "$tmp/data" -c "$clients" | tee "$tmp/results/$be.ingest.json"
+	echo "$be: pages..."
+	"$tmp/serveload" web -url "http://127.0.0.1:$port" -dir "$tmp/data" -c 20 -d 20s | tee "$tmp/results/$be.web.json"
+	awk '/VmHWM/ {print $2}' "/proc/$servepid/status" >"$tmp/results/$be.rss"
+	kill "$servepid"
+	wait "$servepid" || true
+	servepid=""
+}
+run sqlite "$tmp/fleet.db"
+run postgres "postgres://exhunt@127.0.0.1:$pgport/fleet?sslmode=disable"
+echo
+echo "exhunt serve, $servers servers, $decoy decoy events, $(nproc) cores ($clients ingest clients over HTTP, 20 page clients):"
+"$tmp/serveload" report -dir "$tmp/results" sqlite postgres

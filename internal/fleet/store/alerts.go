@@ -97,6 +97,8 @@ type AlertFilter struct {
 	Kind   string
 	Offset int
 	Limit  int
+	// Newest lists the newest first.
+	Newest bool
 }
 
 // Alerts lists the alerts in scope, newest first.
@@ -110,7 +112,11 @@ func (s *Store) Alerts(ctx context.Context, sc Scope, f AlertFilter) ([]Alert, e
 		q += " AND EXISTS (SELECT 1 FROM alert_orgs o WHERE o.alert_id = a.id AND o.org_id = ?)"
 		args = append(args, sc.Org)
 	}
-	q += " ORDER BY a.at_ms, a.id LIMIT ? OFFSET ?"
+	if f.Newest {
+		q += " ORDER BY a.at_ms DESC, a.id DESC LIMIT ? OFFSET ?"
+	} else {
+		q += " ORDER BY a.at_ms, a.id LIMIT ? OFFSET ?"
+	}
 	args = append(args, f.Limit, f.Offset)
 	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
 	if err != nil {
@@ -133,6 +139,35 @@ func (s *Store) Alerts(ctx context.Context, sc Scope, f AlertFilter) ([]Alert, e
 			a = a.Scoped(sc)
 		}
 		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// AlertMark is the alerts of one hour, as the timeline marks them.
+type AlertMark struct {
+	Hour  time.Time
+	N     int
+	Title string // the first alert's
+}
+
+// AlertMarks counts the alerts in scope per hour in [from, to): a mass
+// exploitation raises thousands, and the timeline marks hours.
+func (s *Store) AlertMarks(ctx context.Context, sc Scope, from, to time.Time) ([]AlertMark, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT a.at_ms / 3600000, COUNT(*), MIN(a.title) FROM alerts a WHERE a.at_ms >= ? AND a.at_ms < ?
+		AND (? = '' OR EXISTS (SELECT 1 FROM alert_orgs o WHERE o.alert_id = a.id AND o.org_id = ?)) GROUP BY a.at_ms / 3600000 ORDER BY 1`), ms(from), ms(to), sc.Org, sc.Org)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AlertMark
+	for rows.Next() {
+		var m AlertMark
+		var h int64
+		if err := rows.Scan(&h, &m.N, &m.Title); err != nil {
+			return nil, err
+		}
+		m.Hour = time.Unix(h*3600, 0).UTC()
+		out = append(out, m)
 	}
 	return out, rows.Err()
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,10 +67,29 @@ type IngestResult struct {
 // message whose run id and batch are already stored changes nothing.
 func (s *Store) Ingest(ctx context.Context, m *fleet.Run, now time.Time) (IngestResult, error) {
 	var res IngestResult
+	// The hunted servers' documents are made before the write lock: on
+	// SQLite only one ingest writes at a time, and this is CPU work.
+	var docs []string
+	if m.Hunt != nil {
+		docs = make([]string, len(m.Hunt.Servers))
+		for i := range m.Hunt.Servers {
+			b, err := json.Marshal(&m.Hunt.Servers[i])
+			if err != nil {
+				return res, err
+			}
+			docs[i] = string(b)
+		}
+	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res = IngestResult{}
 		var exploitMS int64
-		if err := tx.QueryRowContext(ctx, s.q("SELECT exploit_ms FROM orgs WHERE id = ?"), m.Org).Scan(&exploitMS); err == sql.ErrNoRows {
+		// On PostgreSQL the organisation's row lock makes its ingests take
+		// turns: its first-exploitation check and server counts stay exact.
+		lock := ""
+		if s.pg {
+			lock = " FOR UPDATE"
+		}
+		if err := tx.QueryRowContext(ctx, s.q("SELECT exploit_ms FROM orgs WHERE id = ?"+lock), m.Org).Scan(&exploitMS); err == sql.ErrNoRows {
 			return fmt.Errorf("%w %q", ErrUnknownOrg, m.Org)
 		} else if err != nil {
 			return err
@@ -86,7 +107,7 @@ func (s *Store) Ingest(ctx context.Context, m *fleet.Run, now time.Time) (Ingest
 			res.Duplicate = true
 			return nil
 		}
-		in := &ingester{s: s, tx: tx, ctx: ctx, m: m, now: now, exploitMS: exploitMS, ind: map[indKey]*indVal{}}
+		in := &ingester{s: s, tx: tx, ctx: ctx, m: m, now: now, exploitMS: exploitMS, ind: map[indKey]*indVal{}, docs: docs}
 		switch m.Type {
 		case fleet.TypeHunt:
 			err = in.hunt()
@@ -100,6 +121,11 @@ func (s *Store) Ingest(ctx context.Context, m *fleet.Run, now time.Time) (Ingest
 		}
 		if err := in.flush(); err != nil {
 			return err
+		}
+		if m.Type != fleet.TypeDecoy {
+			if err := in.countStates(); err != nil {
+				return err
+			}
 		}
 		res.Findings = in.findings
 		res.Alerts = s.alerter.Alerts(in.changes)
@@ -134,30 +160,72 @@ type ingester struct {
 	stmts     map[string]*sql.Stmt
 	pend      map[string]*pending
 	order     []string
+	acts      []actRow
+	docs      []string
+	// known is the run's servers as read at its start and changed since.
+	known map[string]*serverState
 }
 
+// exec runs one statement now. Batched rows go to other tables than the
+// ones exec writes, so they need not be sent first.
 func (in *ingester) exec(query string, args ...any) error {
-	if err := in.sendBatch(); err != nil {
-		return err
-	}
 	return in.execNow(query, args...)
 }
 
 func (in *ingester) execNow(query string, args ...any) error {
+	if in.s.pg {
+		// pgx prepares and caches each statement text per connection.
+		_, err := in.tx.ExecContext(in.ctx, in.s.q(query), args...)
+		return err
+	}
+	st, err := in.stmt(query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(in.ctx, args...)
+	return err
+}
+
+// query runs a statement returning rows and hands each to scan.
+func (in *ingester) query(query string, scan func(r *sql.Rows) error, args ...any) error {
+	var rows *sql.Rows
+	var err error
+	if in.s.pg {
+		rows, err = in.tx.QueryContext(in.ctx, in.s.q(query), args...)
+	} else {
+		var st *sql.Stmt
+		if st, err = in.stmt(query); err == nil {
+			rows, err = st.QueryContext(in.ctx, args...)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// stmt is a SQLite statement prepared once per store and connection, in
+// this transaction: compiling a many-row insert costs as much as running it.
+func (in *ingester) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := in.stmts[query]; ok {
+		return st, nil
+	}
+	ps, err := in.s.prepared(in.ctx, query)
+	if err != nil {
+		return nil, err
+	}
 	if in.stmts == nil {
 		in.stmts = map[string]*sql.Stmt{}
 	}
-	st, ok := in.stmts[query]
-	if !ok {
-		var err error
-		st, err = in.tx.PrepareContext(in.ctx, in.s.q(query))
-		if err != nil {
-			return err
-		}
-		in.stmts[query] = st
-	}
-	_, err := st.ExecContext(in.ctx, args...)
-	return err
+	st := in.tx.StmtContext(in.ctx, ps)
+	in.stmts[query] = st
+	return st, nil
 }
 
 func (in *ingester) indicator(kind, value, server string, t int64, rank int, evidence string) {
@@ -186,6 +254,9 @@ func (in *ingester) indicator(kind, value, server string, t int64, rank int, evi
 
 // server loads a server row, creating it.
 func (in *ingester) server(name string, t int64) (state fleet.State, exposed bool, huntMS, scanMS int64, err error) {
+	if k, ok := in.known[name]; ok {
+		return k.state, k.exposed, k.huntMS, k.scanMS, nil
+	}
 	var e int
 	err = in.tx.QueryRowContext(in.ctx, in.s.q("SELECT state, exposed, hunt_ms, scan_ms FROM servers WHERE org_id = ? AND name = ?"), in.m.Org, name).Scan(&state, &e, &huntMS, &scanMS)
 	exposed = e == 1
@@ -193,6 +264,46 @@ func (in *ingester) server(name string, t int64) (state fleet.State, exposed boo
 		state, err = fleet.StateClean, in.exec("INSERT INTO servers (org_id, name, first_ms, last_ms) VALUES (?, ?, ?, ?)", in.m.Org, name, t, t)
 	}
 	return
+}
+
+type serverState struct {
+	state          fleet.State
+	exposed        bool
+	huntMS, scanMS int64
+}
+
+// loadServers reads the run's servers in a few queries and creates the
+// missing ones in one statement, instead of a round trip or two a server.
+func (in *ingester) loadServers(names []string, t int64) error {
+	in.known = map[string]*serverState{}
+	for i, n := range chunks(len(names), maxParams-1) {
+		args := []any{in.m.Org}
+		for _, name := range names[i : i+n] {
+			args = append(args, name)
+		}
+		q := in.s.rowsText("SELECT name, state, exposed, hunt_ms, scan_ms FROM servers WHERE org_id = ? AND name IN (", "?", ")", n)
+		if err := in.query(q, func(r *sql.Rows) error {
+			var name string
+			var k serverState
+			var e int
+			err := r.Scan(&name, &k.state, &e, &k.huntMS, &k.scanMS)
+			k.exposed = e == 1
+			in.known[name] = &k
+			return err
+		}, args...); err != nil {
+			return err
+		}
+	}
+	for _, name := range names {
+		if in.known[name] != nil {
+			continue
+		}
+		in.known[name] = &serverState{state: fleet.StateClean}
+		if err := in.batch("INSERT INTO servers (org_id, name, first_ms, last_ms) VALUES ", "", in.m.Org, name, t, t); err != nil {
+			return err
+		}
+	}
+	return in.sendBatch()
 }
 
 func (in *ingester) stateChange(name string, from, to fleet.State, at time.Time, evidence []string) {
@@ -209,18 +320,21 @@ func (in *ingester) hunt() error {
 	r := in.m.Hunt
 	started := ms(r.StartedAt)
 	seq := 0
+	names := make([]string, len(r.Servers))
+	for i := range r.Servers {
+		names[i] = r.Servers[i].Name
+	}
+	if err := in.loadServers(names, started); err != nil {
+		return err
+	}
 	for si := range r.Servers {
 		sv := &r.Servers[si]
-		doc, err := json.Marshal(sv)
-		if err != nil {
-			return err
-		}
 		state, wasExposed, huntMS, _, err := in.server(sv.Name, started)
 		if err != nil {
 			return err
 		}
-		if err := in.exec("INSERT INTO server_runs (run_id, org_id, server, started_ms, verdict, inconclusive, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			in.m.RunID, in.m.Org, sv.Name, started, string(sv.Verdict), b2i(sv.Inconclusive), string(doc)); err != nil {
+		if err := in.batch("INSERT INTO server_runs (run_id, org_id, server, started_ms, verdict, inconclusive, doc) VALUES ", "",
+			in.m.RunID, in.m.Org, sv.Name, started, string(sv.Verdict), b2i(sv.Inconclusive), in.docs[si]); err != nil {
 			return err
 		}
 		exposed, patch := buildExposure(sv.Build.Chains)
@@ -236,9 +350,16 @@ func (in *ingester) hunt() error {
 				return err
 			}
 			in.stateChange(sv.Name, state, newState, r.StartedAt, serverEvidence(sv))
+			k := in.known[sv.Name]
+			k.state, k.exposed, k.huntMS = newState, exposed, started
 		} else if exposed {
 			if err := in.exec("UPDATE servers SET exposed = 1, state = CASE WHEN state = 'clean' THEN 'exposed' ELSE state END WHERE org_id = ? AND name = ?", in.m.Org, sv.Name); err != nil {
 				return err
+			}
+			k := in.known[sv.Name]
+			k.exposed = true
+			if k.state == fleet.StateClean {
+				k.state = fleet.StateExposed
 			}
 		}
 		var firstExploit *finding.Finding
@@ -254,12 +375,16 @@ func (in *ingester) hunt() error {
 			rank := f.Stage.Rank()
 			if t != 0 {
 				fp := fingerprint(f.Rule, strconv.FormatInt(t, 10), f.Source.File, strconv.FormatInt(f.Source.Line, 10), f.ClientIP)
-				if err := in.batch("INSERT INTO activity (org_id, server, fp, hour, kind) VALUES ", " ON CONFLICT DO NOTHING",
-					in.m.Org, sv.Name, fp, t/3_600_000, string(f.Stage)); err != nil {
+				if err := in.activity(sv.Name, fp, t/3_600_000, string(f.Stage)); err != nil {
 					return err
 				}
 			}
-			ev := fmt.Sprintf("%s %s: %s (%s)", f.Time.UTC().Format(time.RFC3339), sv.Name, f.Title, f.Source)
+			// Evidence is kept for the indicators alerts watch
+			// (exploitation and beyond) only: most findings are probes.
+			ev := ""
+			if rank >= finding.StageExploitation.Rank() {
+				ev = fmt.Sprintf("%s %s: %s (%s)", f.Time.UTC().Format(time.RFC3339), sv.Name, f.Title, f.Source)
+			}
 			in.indicator("ip", f.ClientIP, sv.Name, t, rank, ev)
 			in.indicator("ua", f.UserAgent, sv.Name, t, rank, ev)
 			if f.File != nil && f.Stage.Rank() >= finding.StagePersistence.Rank() {
@@ -439,10 +564,13 @@ func (in *ingester) decoy() error {
 			continue
 		}
 		fp := fingerprint(in.m.RunID, strconv.Itoa(in.m.Batch), strconv.Itoa(i))
-		if err := in.batch("INSERT INTO activity (org_id, server, fp, hour, kind) VALUES ", " ON CONFLICT DO NOTHING", in.m.Org, server, fp, t/3_600_000, string(stage)); err != nil {
+		if err := in.activity(server, fp, t/3_600_000, string(stage)); err != nil {
 			return err
 		}
-		ev := fmt.Sprintf("%s decoy %s: %s %s (%s)", e.Time.UTC().Format(time.RFC3339), e.Server, e.Method, e.URI, e.Kind)
+		ev := ""
+		if stage.Rank() >= finding.StageExploitation.Rank() {
+			ev = fmt.Sprintf("%s decoy %s: %s %s (%s)", e.Time.UTC().Format(time.RFC3339), e.Server, e.Method, e.URI, e.Kind)
+		}
 		in.indicator("ip", hostOnly(e.Client), server, t, stage.Rank(), ev)
 		in.indicator("ua", e.UserAgent, server, t, stage.Rank(), ev)
 	}
@@ -456,49 +584,82 @@ func hostOnly(addr string) string {
 	return strings.Trim(addr, "[]")
 }
 
-// pending is rows of one insert waiting to go as one statement.
+// pending is rows of one insert waiting to go as few statements.
 type pending struct {
 	head, tail string
 	cols       int
 	args       []any
+	// scan, when set, reads each row the statement's RETURNING gives.
+	scan func(r *sql.Rows) error
 }
 
-// batchRows is how many rows one statement carries: fewer round trips to
-// PostgreSQL, fewer statements for SQLite; under both's parameter limits.
-const batchRows = 80
+// maxParams bounds one statement's parameters, well under SQLite's 32766
+// and PostgreSQL's 65535: a statement carries hundreds of rows.
+const maxParams = 6000
 
 // batch queues one row of an INSERT; each statement's rows go together.
-// Every other statement sends the queued rows first.
 func (in *ingester) batch(head, tail string, args ...any) error {
+	return in.batchScan(head, tail, nil, args...)
+}
+
+// batchScan is batch for an INSERT ... RETURNING whose rows scan reads.
+func (in *ingester) batchScan(head, tail string, scan func(r *sql.Rows) error, args ...any) error {
 	key := head + tail
 	p := in.pend[key]
 	if p == nil {
 		if in.pend == nil {
 			in.pend = map[string]*pending{}
 		}
-		p = &pending{head: head, tail: tail, cols: len(args)}
+		p = &pending{head: head, tail: tail, cols: len(args), scan: scan}
 		in.pend[key] = p
 		in.order = append(in.order, key)
 	}
 	p.args = append(p.args, args...)
-	if len(p.args)/p.cols >= batchRows {
+	if len(p.args) >= maxParams/p.cols*p.cols {
 		return in.send(p)
 	}
 	return nil
 }
 
-func (in *ingester) send(p *pending) error {
-	if len(p.args) == 0 {
-		return nil
+// chunks cuts n rows into runs of a power-of-two length up to limit, so
+// that few distinct statement texts are prepared and cached; it yields
+// each run's start and length.
+func chunks(n, limit int) iter.Seq2[int, int] {
+	return func(yield func(int, int) bool) {
+		for i := 0; i < n; {
+			c := 1
+			for c*2 <= n-i && c*2 <= limit {
+				c *= 2
+			}
+			if !yield(i, c) {
+				return
+			}
+			i += c
+		}
 	}
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", p.cols), ", ") + ")"
-	rows := len(p.args) / p.cols
-	q := p.head + strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ") + p.tail
-	args := p.args
+}
+
+// send writes the queued rows.
+func (in *ingester) send(p *pending) error {
+	for i, n := range chunks(len(p.args)/p.cols, maxParams/p.cols) {
+		if err := in.sendRows(p, p.args[i*p.cols:(i+n)*p.cols]); err != nil {
+			return err
+		}
+	}
 	p.args = p.args[:0:0]
+	return nil
+}
+
+func (in *ingester) sendRows(p *pending, args []any) error {
+	rows := len(args) / p.cols
+	q := in.s.rowsText(p.head, placeholders(p.cols), p.tail, rows)
+	if p.scan != nil {
+		return in.query(q, p.scan, args...)
+	}
 	return in.execNow(q, args...)
 }
 
+// sendBatch sends every queued row.
 func (in *ingester) sendBatch() error {
 	for _, k := range in.order {
 		if err := in.send(in.pend[k]); err != nil {
@@ -508,8 +669,166 @@ func (in *ingester) sendBatch() error {
 	return nil
 }
 
+type hourKind struct {
+	hour int64
+	kind string
+}
+
+type hourServer struct {
+	hour   int64
+	server string
+}
+
+type actRow struct {
+	server, fp, kind string
+	hour             int64
+}
+
+// activity keeps one piece of evidence for flush.
+func (in *ingester) activity(server, fp string, hour int64, kind string) error {
+	in.acts = append(in.acts, actRow{server, fp, kind, hour})
+	return nil
+}
+
+// summarise stores the run's activity and adds what was new to the
+// fleet's hourly summaries, which the overview, the timeline and the spike
+// detector read. A server (or organisation) counts in an hour once: the
+// store is asked which of the run's server-hours it held before. The
+// organisation's ingests take turns (its row lock on PostgreSQL, the one
+// writer on SQLite), so the answer stays true until commit.
+func (in *ingester) summarise() error {
+	if len(in.acts) == 0 {
+		return nil
+	}
+	pairs := map[hourServer]bool{}
+	var list []hourServer
+	for _, a := range in.acts {
+		k := hourServer{a.hour, a.server}
+		if !pairs[k] {
+			pairs[k] = true
+			list = append(list, k)
+		}
+	}
+	had := map[hourServer]bool{}
+	hadHour := map[int64]bool{}
+	for i, n := range chunks(len(list), maxParams/3) {
+		part := list[i : i+n]
+		args := make([]any, 0, 3*len(part))
+		for _, k := range part {
+			args = append(args, in.m.Org, k.hour, k.server)
+		}
+		// PostgreSQL types a VALUES list's parameters as text unless cast.
+		q := in.s.rowsText("SELECT DISTINCT hour, server FROM activity WHERE (org_id, hour, server) IN (VALUES ", "(?, CAST(? AS BIGINT), ?)", ")", len(part))
+		if err := in.query(q, func(r *sql.Rows) error {
+			var k hourServer
+			err := r.Scan(&k.hour, &k.server)
+			had[k] = true
+			return err
+		}, args...); err != nil {
+			return err
+		}
+	}
+	// An organisation already active in an hour had a server active then;
+	// ask only for the hours none of the run's servers had.
+	var hours []int64
+	seenHour := map[int64]bool{}
+	for _, k := range list {
+		if had[k] {
+			hadHour[k.hour] = true
+		}
+	}
+	for _, k := range list {
+		if !hadHour[k.hour] && !seenHour[k.hour] {
+			seenHour[k.hour] = true
+			hours = append(hours, k.hour)
+		}
+	}
+	for i, n := range chunks(len(hours), maxParams/2) {
+		part := hours[i : i+n]
+		args := make([]any, 0, 2*len(part))
+		for _, h := range part {
+			args = append(args, in.m.Org, h)
+		}
+		q := in.s.rowsText("SELECT DISTINCT hour FROM activity WHERE (org_id, hour) IN (VALUES ", "(?, CAST(? AS BIGINT))", ")", len(part))
+		if err := in.query(q, func(r *sql.Rows) error {
+			var h int64
+			err := r.Scan(&h)
+			hadHour[h] = true
+			return err
+		}, args...); err != nil {
+			return err
+		}
+	}
+	newAct := map[hourKind]int64{}
+	newSrv := map[hourServer]bool{}
+	for _, a := range in.acts {
+		if err := in.batchScan("INSERT INTO activity (org_id, hour, server, fp, kind) VALUES ", " ON CONFLICT DO NOTHING RETURNING hour, kind, server", func(r *sql.Rows) error {
+			var hk hourKind
+			var server string
+			err := r.Scan(&hk.hour, &hk.kind, &server)
+			newAct[hk]++
+			newSrv[hourServer{hk.hour, server}] = true
+			return err
+		}, in.m.Org, a.hour, a.server, a.fp, a.kind); err != nil {
+			return err
+		}
+	}
+	if err := in.sendBatch(); err != nil {
+		return err
+	}
+	type counts struct{ orgs, servers int64 }
+	perHour := map[int64]*counts{}
+	for k := range newSrv {
+		c := perHour[k.hour]
+		if c == nil {
+			c = &counts{}
+			perHour[k.hour] = c
+		}
+		if !had[k] {
+			c.servers++
+		}
+		if !hadHour[k.hour] {
+			c.orgs = 1
+		}
+	}
+	acts := make([]hourKind, 0, len(newAct))
+	for k := range newAct {
+		acts = append(acts, k)
+	}
+	// Rows go in key order, so concurrent PostgreSQL ingests lock the
+	// shared hours in one order.
+	sort.Slice(acts, func(i, j int) bool {
+		if acts[i].hour != acts[j].hour {
+			return acts[i].hour < acts[j].hour
+		}
+		return acts[i].kind < acts[j].kind
+	})
+	for _, k := range acts {
+		if err := in.batch("INSERT INTO activity_hour_kinds (hour, kind, n) VALUES ", " ON CONFLICT (hour, kind) DO UPDATE SET n = activity_hour_kinds.n + excluded.n",
+			k.hour, k.kind, newAct[k]); err != nil {
+			return err
+		}
+	}
+	if err := in.sendBatch(); err != nil {
+		return err
+	}
+	hs := make([]int64, 0, len(perHour))
+	for h := range perHour {
+		hs = append(hs, h)
+	}
+	slices.Sort(hs)
+	for _, h := range hs {
+		if err := in.batch("INSERT INTO activity_hours (hour, orgs, servers) VALUES ",
+			" ON CONFLICT (hour) DO UPDATE SET orgs = activity_hours.orgs + excluded.orgs, servers = activity_hours.servers + excluded.servers",
+			h, perHour[h].orgs, perHour[h].servers); err != nil {
+			return err
+		}
+	}
+	return in.sendBatch()
+}
+
 // flush writes the run's indicators and notes attackers and web shells
-// reaching a new organisation.
+// reaching a new organisation, then the activity summaries.
 func (in *ingester) flush() error {
 	if err := in.sendBatch(); err != nil {
 		return err
@@ -528,34 +847,53 @@ func (in *ingester) flush() error {
 		}
 		return a.server < b.server
 	})
-	noted := map[[2]string]bool{}
+	// Where the watched indicators (exploiting addresses, web-shell
+	// hashes) were seen before, read in a few queries before this run's
+	// rows go in.
+	type kv struct{ kind, value string }
+	var watched []kv
+	seen := map[kv]bool{}
 	for _, k := range keys {
 		v := in.ind[k]
-		watch := (k.kind == "ip" && v.rank >= finding.StageExploitation.Rank()) || k.kind == "shell_hash"
-		if watch && !noted[[2]string{k.kind, k.value}] {
-			noted[[2]string{k.kind, k.value}] = true
-			rows, err := in.tx.QueryContext(in.ctx, in.s.q("SELECT DISTINCT org_id FROM indicators WHERE kind = ? AND value = ? AND max_rank >= ? ORDER BY org_id"), k.kind, k.value, finding.StageExploitation.Rank())
-			if err != nil {
+		x := kv{k.kind, k.value}
+		if ((k.kind == "ip" && v.rank >= finding.StageExploitation.Rank()) || k.kind == "shell_hash") && !seen[x] {
+			seen[x] = true
+			watched = append(watched, x)
+		}
+	}
+	before := map[kv][]string{}
+	const chunk = 200
+	for i := 0; i < len(watched); i += chunk {
+		part := watched[i:min(i+chunk, len(watched))]
+		args := []any{finding.StageExploitation.Rank()}
+		var cond strings.Builder
+		for j, x := range part {
+			if j > 0 {
+				cond.WriteString(" OR ")
+			}
+			cond.WriteString("(kind = ? AND value = ?)")
+			args = append(args, x.kind, x.value)
+		}
+		if err := in.query("SELECT DISTINCT kind, value, org_id FROM indicators WHERE max_rank >= ? AND ("+cond.String()+") ORDER BY kind, value, org_id", func(r *sql.Rows) error {
+			var x kv
+			var o string
+			if err := r.Scan(&x.kind, &x.value, &o); err != nil {
 				return err
 			}
-			var orgs []string
-			seenHere := false
-			for rows.Next() {
-				var o string
-				if err := rows.Scan(&o); err != nil {
-					rows.Close()
-					return err
-				}
-				if o == in.m.Org {
-					seenHere = true
-				}
-				orgs = append(orgs, o)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			if !seenHere && len(orgs) > 0 {
+			before[x] = append(before[x], o)
+			return nil
+		}, args...); err != nil {
+			return err
+		}
+	}
+	noted := map[kv]bool{}
+	for _, k := range keys {
+		v := in.ind[k]
+		x := kv{k.kind, k.value}
+		if seen[x] && !noted[x] {
+			noted[x] = true
+			orgs := before[x]
+			if len(orgs) > 0 && !slices.Contains(orgs, in.m.Org) {
 				var ev []string
 				if v.evidence != "" {
 					ev = append(ev, v.evidence)
@@ -564,8 +902,8 @@ func (in *ingester) flush() error {
 					IndicatorKind: k.kind, Indicator: k.value, OtherOrgs: orgs, Evidence: ev})
 			}
 		}
-		if err := in.exec(`INSERT INTO indicators (kind, value, org_id, server, first_ms, last_ms, max_rank) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (kind, value, org_id, server) DO UPDATE SET
+		if err := in.batch(`INSERT INTO indicators (kind, value, org_id, server, first_ms, last_ms, max_rank) VALUES `,
+			` ON CONFLICT (kind, value, org_id, server) DO UPDATE SET
 			first_ms = CASE WHEN excluded.first_ms <> 0 AND (indicators.first_ms = 0 OR excluded.first_ms < indicators.first_ms) THEN excluded.first_ms ELSE indicators.first_ms END,
 			last_ms = CASE WHEN excluded.last_ms > indicators.last_ms THEN excluded.last_ms ELSE indicators.last_ms END,
 			max_rank = CASE WHEN excluded.max_rank > indicators.max_rank THEN excluded.max_rank ELSE indicators.max_rank END`,
@@ -573,10 +911,37 @@ func (in *ingester) flush() error {
 			return err
 		}
 	}
-	for _, st := range in.stmts {
-		st.Close()
+	if err := in.sendBatch(); err != nil {
+		return err
 	}
-	return nil
+	return in.summarise()
+}
+
+// countStates recounts the organisation's servers per state for the overview.
+func (in *ingester) countStates() error {
+	type key struct {
+		state string
+		inc   int
+	}
+	n := map[key]int{}
+	if err := in.query("SELECT state, inconclusive, COUNT(*) FROM servers WHERE org_id = ? AND name NOT LIKE 'decoy:%' GROUP BY state, inconclusive", func(r *sql.Rows) error {
+		var k key
+		var c int
+		err := r.Scan(&k.state, &k.inc, &c)
+		n[k] = c
+		return err
+	}, in.m.Org); err != nil {
+		return err
+	}
+	for _, st := range fleet.States {
+		for inc := range 2 {
+			if err := in.batch("INSERT INTO org_states (org_id, state, inconclusive, n) VALUES ", " ON CONFLICT (org_id, state, inconclusive) DO UPDATE SET n = excluded.n",
+				in.m.Org, string(st), inc, n[key{string(st), inc}]); err != nil {
+				return err
+			}
+		}
+	}
+	return in.sendBatch()
 }
 
 func fingerprint(parts ...string) string {

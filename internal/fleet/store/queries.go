@@ -25,8 +25,8 @@ type StateCounts struct {
 // Overview counts servers by state per organisation and per sector.
 // Decoys are not servers of the fleet and are left out.
 func (s *Store) Overview(ctx context.Context, sc Scope) (perOrg, perSector []StateCounts, err error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT o.id, o.name, o.sector, s.state, s.inconclusive, COUNT(*) FROM servers s JOIN orgs o ON o.id = s.org_id
-		WHERE (? = '' OR s.org_id = ?) AND s.name NOT LIKE 'decoy:%' GROUP BY o.id, o.name, o.sector, s.state, s.inconclusive ORDER BY o.id`), sc.Org, sc.Org)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT o.id, o.name, o.sector, s.state, s.inconclusive, s.n FROM org_states s JOIN orgs o ON o.id = s.org_id
+		WHERE (? = '' OR s.org_id = ?) AND s.n > 0 ORDER BY o.id, s.state, s.inconclusive`), sc.Org, sc.Org)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -320,10 +320,19 @@ type HourActivity struct {
 }
 
 // Activity counts activity per hour in [from, to), in scope. Hours with
-// none are left out.
+// none are left out. It reads the hourly summaries kept at ingest.
 func (s *Store) Activity(ctx context.Context, sc Scope, from, to time.Time) ([]HourActivity, error) {
 	h0, h1 := from.Unix()/3600, to.Unix()/3600
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT hour, kind, COUNT(*) FROM activity WHERE hour >= ? AND hour < ? AND (? = '' OR org_id = ?) GROUP BY hour, kind ORDER BY hour`), h0, h1, sc.Org, sc.Org)
+	kinds, totals := "SELECT hour, kind, n FROM activity_hour_kinds WHERE hour >= ? AND hour < ? ORDER BY hour",
+		"SELECT hour, orgs, servers FROM activity_hours WHERE hour >= ? AND hour < ?"
+	args := []any{h0, h1}
+	if sc.Org != "" {
+		// One organisation's hours are a range of the activity's key.
+		kinds, totals = "SELECT hour, kind, COUNT(*) FROM activity WHERE org_id = ? AND hour >= ? AND hour < ? GROUP BY hour, kind ORDER BY hour",
+			"SELECT hour, 1, COUNT(DISTINCT server) FROM activity WHERE org_id = ? AND hour >= ? AND hour < ? GROUP BY hour"
+		args = []any{sc.Org, h0, h1}
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(kinds), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +358,7 @@ func (s *Store) Activity(ctx context.Context, sc Scope, from, to time.Time) ([]H
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows, err = s.db.QueryContext(ctx, s.q(`SELECT hour, COUNT(DISTINCT org_id), COUNT(DISTINCT org_id || '/' || server) FROM activity WHERE hour >= ? AND hour < ? AND (? = '' OR org_id = ?) GROUP BY hour`), h0, h1, sc.Org, sc.Org)
+	rows, err = s.db.QueryContext(ctx, s.q(totals), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +378,7 @@ func (s *Store) Activity(ctx context.Context, sc Scope, from, to time.Time) ([]H
 
 // HourTouched lists the organisations and servers with activity in one hour.
 func (s *Store) HourTouched(ctx context.Context, hour time.Time) (orgs []string, servers []string, err error) {
-	rows, err := s.db.QueryContext(ctx, s.q("SELECT DISTINCT org_id, server FROM activity WHERE hour = ? ORDER BY org_id, server"), hour.Unix()/3600)
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT DISTINCT org_id, server FROM activity WHERE org_id IN (SELECT id FROM orgs) AND hour = ? ORDER BY org_id, server"), hour.Unix()/3600)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -390,7 +399,7 @@ func (s *Store) HourTouched(ctx context.Context, hour time.Time) (orgs []string,
 // LatestActivity is the newest hour with activity; zero with none.
 func (s *Store) LatestActivity(ctx context.Context) (time.Time, error) {
 	var h sql.NullInt64
-	err := s.db.QueryRowContext(ctx, "SELECT MAX(hour) FROM activity").Scan(&h)
+	err := s.db.QueryRowContext(ctx, "SELECT MAX(hour) FROM activity_hours").Scan(&h)
 	if !h.Valid {
 		return time.Time{}, err
 	}
@@ -400,7 +409,7 @@ func (s *Store) LatestActivity(ctx context.Context) (time.Time, error) {
 // FirstActivity is the oldest hour with activity; zero with none.
 func (s *Store) FirstActivity(ctx context.Context) (time.Time, error) {
 	var h sql.NullInt64
-	err := s.db.QueryRowContext(ctx, "SELECT MIN(hour) FROM activity").Scan(&h)
+	err := s.db.QueryRowContext(ctx, "SELECT MIN(hour) FROM activity_hours").Scan(&h)
 	if !h.Valid {
 		return time.Time{}, err
 	}
@@ -411,7 +420,7 @@ func (s *Store) FirstActivity(ctx context.Context) (time.Time, error) {
 // or stored twice.
 func (s *Store) Counts(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}
-	for _, t := range []string{"runs", "servers", "server_runs", "findings", "scan_results", "decoy_events", "activity", "indicators", "mailboxes", "alerts"} {
+	for _, t := range []string{"runs", "servers", "server_runs", "findings", "scan_results", "decoy_events", "activity", "indicators", "mailboxes", "alerts", "activity_hours", "activity_hour_kinds"} {
 		var n int
 		if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t).Scan(&n); err != nil {
 			return nil, err

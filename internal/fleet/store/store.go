@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
@@ -42,6 +43,10 @@ type Store struct {
 	// one writer at a time never does. PostgreSQL needs no such lock.
 	wmu     sync.Mutex
 	queries sync.Map // SQL text with ? -> PostgreSQL's $n form
+	texts   sync.Map // rowsKey -> many-row INSERT text
+	prepMu  sync.Mutex
+	prep    map[string]*sql.Stmt
+	version atomic.Uint64
 	alerter Alerter
 }
 
@@ -60,7 +65,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		if dsn == "" {
 			return nil, errors.New("store: no database given")
 		}
-		s.db, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate")
+		s.db, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(8192)&_txlock=immediate")
 		if err == nil {
 			s.db.SetMaxOpenConns(8)
 		}
@@ -80,7 +85,15 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.prepMu.Lock()
+	for _, st := range s.prep {
+		st.Close()
+	}
+	s.prep = nil
+	s.prepMu.Unlock()
+	return s.db.Close()
+}
 
 // Postgres reports whether the store is on PostgreSQL.
 func (s *Store) Postgres() bool { return s.pg }
@@ -222,8 +235,17 @@ func (s *Store) write(ctx context.Context, f func(tx *sql.Tx) error) error {
 	if err := f(tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.version.Add(1)
+	return nil
 }
+
+// Version moves on every change committed through this Store, so that
+// a reader's cache knows when it went stale (changes by another process
+// on the same database do not move it).
+func (s *Store) Version() uint64 { return s.version.Load() }
 
 // NewID returns a random identifier.
 func NewID() string {
@@ -251,4 +273,53 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// prepared is a statement prepared on the database once, for the SQLite
+// write path: database/sql re-prepares it on a connection only once.
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
+	if st, ok := s.prep[query]; ok {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, s.q(query))
+	if err != nil {
+		return nil, err
+	}
+	if s.prep == nil {
+		s.prep = map[string]*sql.Stmt{}
+	}
+	s.prep[query] = st
+	return st, nil
+}
+
+type rowsKey struct {
+	head, row, tail string
+	rows            int
+}
+
+// rowsText is head, rows copies of the row template joined by commas, and tail.
+func (s *Store) rowsText(head, row, tail string, rows int) string {
+	k := rowsKey{head, row, tail, rows}
+	if v, ok := s.texts.Load(k); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	b.Grow(len(head) + len(tail) + rows*(len(row)+2))
+	b.WriteString(head)
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(tail)
+	s.texts.Store(k, b.String())
+	return b.String()
+}
+
+// placeholders is a row template of n parameters.
+func placeholders(n int) string {
+	return "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
 }

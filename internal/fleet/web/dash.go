@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,6 +94,9 @@ type Dashboard struct {
 
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter
+
+	ovMu    sync.Mutex
+	ovCache map[string]*overviewEntry
 }
 
 // Route is one route of the dashboard: Org says the pattern holds an
@@ -356,23 +360,106 @@ type table struct {
 	Rows []store.StateCounts
 }
 
-func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, c *caller) {
-	ctx := r.Context()
-	perOrg, perSector, err := d.Store.Overview(ctx, c.Scope)
-	if err != nil {
-		fail(w, err)
+// overviewData is the overview's figures, the same for every caller of a
+// scope.
+type overviewData struct {
+	States                                                    []fleet.State
+	Tables                                                    []table
+	Servers, Affected, Exploited, OrgsAffected, OrgsExploited int
+	Chart                                                     template.HTML
+	Hours                                                     int
+	End                                                       time.Time
+	Latest                                                    []store.Alert
+}
+
+type overviewEntry struct {
+	version uint64
+	at      time.Time
+	data    *overviewData
+	// ready closes when data is read; refreshing marks a reread under way.
+	ready      chan struct{}
+	err        error
+	refreshing bool
+}
+
+// overviewTTL bounds how stale a cached overview may be: changes made
+// through this process are seen at once (the store's version moves), those
+// of another replica of the same database within this time.
+const overviewTTL = 2 * time.Second
+
+// overviewFigures reads the overview of a scope, or takes it from the
+// cache: twenty analysts reloading it cost one read of the store, not
+// twenty. Callers arriving while it is read wait for that one read; once
+// it is older than overviewTTL (and the store unchanged here) they get it
+// while one of them rereads it.
+func (d *Dashboard) overviewFigures(ctx context.Context, sc store.Scope, endParam string) (*overviewData, error) {
+	key := sc.Org + "\x00" + endParam
+	v := d.Store.Version()
+	d.ovMu.Lock()
+	if d.ovCache == nil || len(d.ovCache) > 1000 {
+		d.ovCache = map[string]*overviewEntry{}
+	}
+	e := d.ovCache[key]
+	if e != nil {
+		select {
+		case <-e.ready:
+			if e.version == v {
+				if e.err == nil && time.Since(e.at) >= overviewTTL && !e.refreshing {
+					e.refreshing = true
+					go d.refreshOverview(sc, endParam, key, e)
+				}
+				d.ovMu.Unlock()
+				return e.data, e.err
+			}
+		default:
+			if e.version == v { // the same read: wait for it
+				d.ovMu.Unlock()
+				select {
+				case <-e.ready:
+					return e.data, e.err
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+		}
+	}
+	e = &overviewEntry{version: v, ready: make(chan struct{})}
+	d.ovCache[key] = e
+	d.ovMu.Unlock()
+	// Read detached from this request, which may go away while others wait.
+	e.data, e.err = d.readOverview(context.WithoutCancel(ctx), sc, endParam)
+	e.at = time.Now()
+	close(e.ready)
+	if e.err != nil {
+		d.ovMu.Lock()
+		if d.ovCache[key] == e {
+			delete(d.ovCache, key)
+		}
+		d.ovMu.Unlock()
+	}
+	return e.data, e.err
+}
+
+func (d *Dashboard) refreshOverview(sc store.Scope, endParam, key string, old *overviewEntry) {
+	data, err := d.readOverview(context.Background(), sc, endParam)
+	d.ovMu.Lock()
+	defer d.ovMu.Unlock()
+	old.refreshing = false
+	if err != nil || d.ovCache[key] != old {
 		return
 	}
-	data := struct {
-		States                                                    []fleet.State
-		Tables                                                    []table
-		Servers, Affected, Exploited, OrgsAffected, OrgsExploited int
-		Chart                                                     template.HTML
-		Hours                                                     int
-		End                                                       time.Time
-		Alerts                                                    alertList
-	}{States: fleet.States[1:], Tables: []table{{"organisation", perOrg}}}
-	if c.Scope.Org == "" {
+	ready := make(chan struct{})
+	close(ready)
+	d.ovCache[key] = &overviewEntry{version: old.version, at: time.Now(), data: data, ready: ready}
+}
+
+func (d *Dashboard) readOverview(ctx context.Context, sc store.Scope, endParam string) (*overviewData, error) {
+	perOrg, perSector, err := d.Store.Overview(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	data := &overviewData{States: fleet.States[1:], Tables: []table{{"organisation", perOrg}}}
+	if sc.Org == "" {
 		data.Tables = append(data.Tables, table{"sector", perSector})
 	}
 	for _, o := range perOrg {
@@ -388,32 +475,42 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, c *caller) 
 	}
 	end, err := d.Store.LatestActivity(ctx)
 	if err != nil {
-		fail(w, err)
-		return
+		return nil, err
 	}
-	if t, err := time.Parse("2006-01-02", r.URL.Query().Get("end")); err == nil {
+	if t, err := time.Parse("2006-01-02", endParam); err == nil {
 		end = t
 	}
 	data.Hours = 14 * 24
 	end = end.Add(time.Hour).Truncate(time.Hour)
 	data.End = end
-	acts, err := d.Store.Activity(ctx, c.Scope, end.Add(-time.Duration(data.Hours)*time.Hour), end)
+	acts, err := d.Store.Activity(ctx, sc, end.Add(-time.Duration(data.Hours)*time.Hour), end)
+	if err != nil {
+		return nil, err
+	}
+	marks, err := d.Store.AlertMarks(ctx, sc, end.Add(-time.Duration(data.Hours)*time.Hour), end)
+	if err != nil {
+		return nil, err
+	}
+	data.Chart = chart(acts, marks, end, data.Hours)
+	latest, err := d.Store.Alerts(ctx, sc, store.AlertFilter{Limit: 10, Newest: true})
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(latest)
+	data.Latest = latest
+	return data, nil
+}
+
+func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, c *caller) {
+	data, err := d.overviewFigures(r.Context(), c.Scope, r.URL.Query().Get("end"))
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	al, err := d.Store.Alerts(ctx, c.Scope, store.AlertFilter{Limit: 1000})
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	data.Chart = chart(acts, al, end, data.Hours)
-	latest := al
-	if len(latest) > 10 {
-		latest = latest[len(latest)-10:]
-	}
-	data.Alerts = alertList{latest, c.CSRF}
-	d.render(w, "overview.tmpl", c, "Fleet overview", data)
+	d.render(w, "overview.tmpl", c, "Fleet overview", struct {
+		*overviewData
+		Alerts alertList
+	}{data, alertList{data.Latest, c.CSRF}})
 }
 
 func (d *Dashboard) servers(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -689,7 +786,7 @@ func (d *Dashboard) apiAlerts(w http.ResponseWriter, r *http.Request, c *caller)
 // script (the CSP allows none), loads nothing and works without JS;
 // a vendored chart library would add script, a CSP exception and code to
 // keep up to date, for hover effects the <title> tooltips give anyway.
-func chart(acts []store.HourActivity, alerts []store.Alert, end time.Time, hours int) template.HTML {
+func chart(acts []store.HourActivity, alerts []store.AlertMark, end time.Time, hours int) template.HTML {
 	const W, H, pad = 1200, 160, 24
 	start := end.Add(-time.Duration(hours) * time.Hour)
 	maxOrgs := 1
@@ -709,11 +806,15 @@ func chart(acts []store.HourActivity, alerts []store.Alert, end time.Time, hours
 			float64(pad)+i*bw, float64(H)-h, max(bw-0.3, 0.5), h, a.Hour.Format("2006-01-02 15:00"), a.Orgs, a.Servers, template.HTMLEscapeString(kinds(a.ByKind)))
 	}
 	for _, al := range alerts {
-		i := al.At.Sub(start).Hours()
+		i := al.Hour.Sub(start).Hours()
 		if i < 0 || i >= float64(hours) {
 			continue
 		}
-		fmt.Fprintf(&b, `<rect class="alert" x="%.1f" y="%d" width="%.2f" height="6"><title>%s</title></rect>`, float64(pad)+i*bw, H+2, max(bw, 2), template.HTMLEscapeString(al.Title))
+		title := al.Title
+		if al.N > 1 {
+			title = fmt.Sprintf("%d alerts, among them: %s", al.N, al.Title)
+		}
+		fmt.Fprintf(&b, `<rect class="alert" x="%.1f" y="%d" width="%.2f" height="6"><title>%s</title></rect>`, float64(pad)+i*bw, H+2, max(bw, 2), template.HTMLEscapeString(vis(title)))
 	}
 	for day := start.Truncate(24 * time.Hour).Add(24 * time.Hour); day.Before(end); day = day.Add(48 * time.Hour) {
 		x := float64(pad) + day.Sub(start).Hours()*bw
