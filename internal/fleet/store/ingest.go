@@ -834,30 +834,95 @@ func (in *ingester) flush() error {
 		return err
 	}
 	keys := make([]indKey, 0, len(in.ind))
+	var servers []string
+	hasServer := map[string]bool{}
 	for k := range in.ind {
 		keys = append(keys, k)
+		if !hasServer[k.server] {
+			hasServer[k.server] = true
+			servers = append(servers, k.server)
+		}
 	}
 	sort.Slice(keys, func(i, j int) bool {
 		a, b := keys[i], keys[j]
+		if a.server != b.server {
+			return a.server < b.server
+		}
 		if a.kind != b.kind {
 			return a.kind < b.kind
 		}
-		if a.value != b.value {
-			return a.value < b.value
-		}
-		return a.server < b.server
+		return a.value < b.value
 	})
-	// Where the watched indicators (exploiting addresses, web-shell
-	// hashes) were seen before, read in a few queries before this run's
-	// rows go in.
+	slices.Sort(servers)
+	// The run's servers' stored indicators, read along their key: a row
+	// the run does not change is not written, and a new one adds a server
+	// to its organisation's count.
+	old := map[indKey]indVal{}
+	for i, n := range chunks(len(servers), maxParams-1) {
+		args := make([]any, 0, n+1)
+		args = append(args, in.m.Org)
+		for _, s := range servers[i : i+n] {
+			args = append(args, s)
+		}
+		q := in.s.rowsText("SELECT server, kind, value, first_ms, last_ms, max_rank FROM indicators WHERE org_id = ? AND server IN (", "?", ")", n)
+		if err := in.query(q, func(r *sql.Rows) error {
+			var k indKey
+			var v indVal
+			err := r.Scan(&k.server, &k.kind, &k.value, &v.first, &v.last, &v.rank)
+			old[k] = v
+			return err
+		}, args...); err != nil {
+			return err
+		}
+	}
 	type kv struct{ kind, value string }
-	var watched []kv
-	seen := map[kv]bool{}
+	type orgVal struct {
+		first, last     int64
+		rank, newServer int
+		server          string
+		evidence        string
+		first0          int64
+	}
+	perOrg := map[kv]*orgVal{}
+	var kvs []kv
 	for _, k := range keys {
 		v := in.ind[k]
 		x := kv{k.kind, k.value}
-		if ((k.kind == "ip" && v.rank >= finding.StageExploitation.Rank()) || k.kind == "shell_hash") && !seen[x] {
-			seen[x] = true
+		o := perOrg[x]
+		if o == nil {
+			o = &orgVal{first: v.first, last: v.last, rank: v.rank, server: k.server, evidence: v.evidence, first0: v.first}
+			perOrg[x] = o
+			kvs = append(kvs, x)
+		} else {
+			if v.first != 0 && (o.first == 0 || v.first < o.first) {
+				o.first = v.first
+			}
+			o.last = max(o.last, v.last)
+			if v.rank > o.rank {
+				o.rank, o.server, o.evidence, o.first0 = v.rank, k.server, v.evidence, v.first
+			}
+		}
+		p, ok := old[k]
+		if !ok {
+			o.newServer++
+		} else if (v.first == 0 || (p.first != 0 && p.first <= v.first)) && p.last >= v.last && p.rank >= v.rank {
+			continue
+		}
+		if err := in.batch(`INSERT INTO indicators (org_id, server, kind, value, first_ms, last_ms, max_rank) VALUES `,
+			` ON CONFLICT (org_id, server, kind, value) DO UPDATE SET
+			first_ms = CASE WHEN excluded.first_ms <> 0 AND (indicators.first_ms = 0 OR excluded.first_ms < indicators.first_ms) THEN excluded.first_ms ELSE indicators.first_ms END,
+			last_ms = CASE WHEN excluded.last_ms > indicators.last_ms THEN excluded.last_ms ELSE indicators.last_ms END,
+			max_rank = CASE WHEN excluded.max_rank > indicators.max_rank THEN excluded.max_rank ELSE indicators.max_rank END`,
+			in.m.Org, k.server, k.kind, k.value, v.first, v.last, v.rank); err != nil {
+			return err
+		}
+	}
+	// Where the watched indicators (exploiting addresses, web-shell
+	// hashes) were seen before, read in a few queries before this run's
+	// rows go in.
+	var watched []kv
+	for _, x := range kvs {
+		if (x.kind == "ip" && perOrg[x].rank >= finding.StageExploitation.Rank()) || x.kind == "shell_hash" {
 			watched = append(watched, x)
 		}
 	}
@@ -874,7 +939,7 @@ func (in *ingester) flush() error {
 			cond.WriteString("(kind = ? AND value = ?)")
 			args = append(args, x.kind, x.value)
 		}
-		if err := in.query("SELECT DISTINCT kind, value, org_id FROM indicators WHERE max_rank >= ? AND ("+cond.String()+") ORDER BY kind, value, org_id", func(r *sql.Rows) error {
+		if err := in.query("SELECT kind, value, org_id FROM indicator_orgs WHERE max_rank >= ? AND ("+cond.String()+") ORDER BY kind, value, org_id", func(r *sql.Rows) error {
 			var x kv
 			var o string
 			if err := r.Scan(&x.kind, &x.value, &o); err != nil {
@@ -886,28 +951,38 @@ func (in *ingester) flush() error {
 			return err
 		}
 	}
-	noted := map[kv]bool{}
-	for _, k := range keys {
-		v := in.ind[k]
-		x := kv{k.kind, k.value}
-		if seen[x] && !noted[x] {
-			noted[x] = true
-			orgs := before[x]
-			if len(orgs) > 0 && !slices.Contains(orgs, in.m.Org) {
-				var ev []string
-				if v.evidence != "" {
-					ev = append(ev, v.evidence)
-				}
-				in.changes = append(in.changes, Change{Kind: ChangeIndicatorNewOrg, Org: in.m.Org, Server: k.server, At: fromMS(v.first),
-					IndicatorKind: k.kind, Indicator: k.value, OtherOrgs: orgs, Evidence: ev})
+	for _, x := range watched {
+		o := perOrg[x]
+		orgs := before[x]
+		if len(orgs) > 0 && !slices.Contains(orgs, in.m.Org) {
+			var ev []string
+			if o.evidence != "" {
+				ev = append(ev, o.evidence)
 			}
+			in.changes = append(in.changes, Change{Kind: ChangeIndicatorNewOrg, Org: in.m.Org, Server: o.server, At: fromMS(o.first0),
+				IndicatorKind: x.kind, Indicator: x.value, OtherOrgs: orgs, Evidence: ev})
 		}
-		if err := in.batch(`INSERT INTO indicators (kind, value, org_id, server, first_ms, last_ms, max_rank) VALUES `,
-			` ON CONFLICT (kind, value, org_id, server) DO UPDATE SET
-			first_ms = CASE WHEN excluded.first_ms <> 0 AND (indicators.first_ms = 0 OR excluded.first_ms < indicators.first_ms) THEN excluded.first_ms ELSE indicators.first_ms END,
-			last_ms = CASE WHEN excluded.last_ms > indicators.last_ms THEN excluded.last_ms ELSE indicators.last_ms END,
-			max_rank = CASE WHEN excluded.max_rank > indicators.max_rank THEN excluded.max_rank ELSE indicators.max_rank END`,
-			k.kind, k.value, in.m.Org, k.server, v.first, v.last, v.rank); err != nil {
+	}
+	// The organisation's rows, in key order so that concurrent PostgreSQL
+	// ingests of one organisation (which take turns anyway) lock alike; a
+	// row the run does not extend is left unwritten.
+	sort.Slice(kvs, func(i, j int) bool {
+		if kvs[i].kind != kvs[j].kind {
+			return kvs[i].kind < kvs[j].kind
+		}
+		return kvs[i].value < kvs[j].value
+	})
+	for _, x := range kvs {
+		o := perOrg[x]
+		if err := in.batch(`INSERT INTO indicator_orgs (org_id, kind, value, first_ms, last_ms, servers, max_rank) VALUES `,
+			` ON CONFLICT (org_id, kind, value) DO UPDATE SET
+			first_ms = CASE WHEN excluded.first_ms <> 0 AND (indicator_orgs.first_ms = 0 OR excluded.first_ms < indicator_orgs.first_ms) THEN excluded.first_ms ELSE indicator_orgs.first_ms END,
+			last_ms = CASE WHEN excluded.last_ms > indicator_orgs.last_ms THEN excluded.last_ms ELSE indicator_orgs.last_ms END,
+			servers = indicator_orgs.servers + excluded.servers,
+			max_rank = CASE WHEN excluded.max_rank > indicator_orgs.max_rank THEN excluded.max_rank ELSE indicator_orgs.max_rank END
+			WHERE excluded.servers > 0 OR excluded.last_ms > indicator_orgs.last_ms OR excluded.max_rank > indicator_orgs.max_rank
+			OR (excluded.first_ms <> 0 AND (indicator_orgs.first_ms = 0 OR excluded.first_ms < indicator_orgs.first_ms))`,
+			in.m.Org, x.kind, x.value, o.first, o.last, o.newServer, o.rank); err != nil {
 			return err
 		}
 	}

@@ -184,9 +184,9 @@ type Indicator struct {
 // An organisation's viewer sees only those seen at its own, and not the
 // other organisations' names.
 func (s *Store) CrossIndicators(ctx context.Context, sc Scope, kind string, offset, limit int) ([]Indicator, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT kind, value, COUNT(DISTINCT org_id), COUNT(*), MIN(CASE WHEN first_ms = 0 THEN NULL ELSE first_ms END), MAX(last_ms) FROM indicators i
-		WHERE (? = '' OR kind = ?) AND (? = '' OR EXISTS (SELECT 1 FROM indicators j WHERE j.kind = i.kind AND j.value = i.value AND j.org_id = ?))
-		GROUP BY kind, value HAVING COUNT(DISTINCT org_id) >= 2 ORDER BY COUNT(DISTINCT org_id) DESC, kind, value LIMIT ? OFFSET ?`),
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT kind, value, COUNT(*), SUM(servers), MIN(CASE WHEN first_ms = 0 THEN NULL ELSE first_ms END), MAX(last_ms) FROM indicator_orgs i
+		WHERE (? = '' OR kind = ?) AND (? = '' OR EXISTS (SELECT 1 FROM indicator_orgs j WHERE j.org_id = ? AND j.kind = i.kind AND j.value = i.value))
+		GROUP BY kind, value HAVING COUNT(*) >= 2 ORDER BY COUNT(*) DESC, kind, value LIMIT ? OFFSET ?`),
 		kind, kind, sc.Org, sc.Org, limit, offset)
 	if err != nil {
 		return nil, err
@@ -232,7 +232,7 @@ type IndicatorSighting struct {
 
 // IndicatorOrgs lists the organisations in scope an indicator was seen at.
 func (s *Store) IndicatorOrgs(ctx context.Context, sc Scope, kind, value string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, s.q("SELECT DISTINCT org_id FROM indicators WHERE kind = ? AND value = ? AND (? = '' OR org_id = ?) ORDER BY org_id"), kind, value, sc.Org, sc.Org)
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT org_id FROM indicator_orgs WHERE kind = ? AND value = ? AND (? = '' OR org_id = ?) ORDER BY org_id"), kind, value, sc.Org, sc.Org)
 	if err != nil {
 		return nil, err
 	}
@@ -256,8 +256,9 @@ var stageByRank = func() map[int]finding.Stage {
 
 // Sightings lists where an indicator was seen, in scope.
 func (s *Store) Sightings(ctx context.Context, sc Scope, kind, value string, offset, limit int) ([]IndicatorSighting, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT org_id, server, first_ms, last_ms, max_rank FROM indicators WHERE kind = ? AND value = ? AND (? = '' OR org_id = ?)
-		ORDER BY org_id, server LIMIT ? OFFSET ?`), kind, value, sc.Org, sc.Org, limit, offset)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT org_id, server, first_ms, last_ms, max_rank FROM indicators WHERE kind = ? AND value = ?
+		AND org_id IN (SELECT org_id FROM indicator_orgs WHERE kind = ? AND value = ? AND (? = '' OR org_id = ?))
+		ORDER BY org_id, server LIMIT ? OFFSET ?`), kind, value, kind, value, sc.Org, sc.Org, limit, offset)
 	if err != nil {
 		return nil, err
 	}
@@ -420,7 +421,7 @@ func (s *Store) FirstActivity(ctx context.Context) (time.Time, error) {
 // or stored twice.
 func (s *Store) Counts(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}
-	for _, t := range []string{"runs", "servers", "server_runs", "findings", "scan_results", "decoy_events", "activity", "indicators", "mailboxes", "alerts", "activity_hours", "activity_hour_kinds"} {
+	for _, t := range []string{"runs", "servers", "server_runs", "findings", "scan_results", "decoy_events", "activity", "indicators", "indicator_orgs", "mailboxes", "alerts", "activity_hours", "activity_hour_kinds"} {
 		var n int
 		if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t).Scan(&n); err != nil {
 			return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"testing"
 	"time"
@@ -273,6 +275,68 @@ func TestScanDecoyTokens(t *testing.T) {
 		}
 		if _, err := s.TokenOrg(ctx, secret); !errors.Is(err, store.ErrTokenRevoked) {
 			t.Fatalf("revoked token: %v", err)
+		}
+	})
+}
+
+// The per-organisation indicator summary, kept up at ingest, must equal
+// what the per-server rows add up to, whatever order runs arrive in.
+func TestIndicatorOrgSummary(t *testing.T) {
+	backends(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := open(t, dsn)
+		ip := "198.51.100.9"
+		runs := []*fleet.Run{
+			huntRun("a", "lawfirm", t0, exploitedServer("EX01", ip, t0)),
+			huntRun("b", "lawfirm", t0.Add(time.Hour), probedServer("EX02", ip, t0.Add(-5*time.Hour)), probedServer("EX03", "203.0.113.7", t0)),
+			huntRun("c", "lawfirm", t0.Add(2*time.Hour), exploitedServer("EX01", ip, t0.Add(3*time.Hour))),
+			huntRun("d", "uni", t0, probedServer("MAIL", ip, t0.Add(-9*time.Hour))),
+			huntRun("e", "lawfirm", t0.Add(-time.Hour), probedServer("EX01", ip, t0.Add(-7*time.Hour))),
+		}
+		for _, m := range append(runs, runs[0], runs[2]) {
+			if _, err := s.Ingest(ctx, m, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		driver := "sqlite"
+		if s.Postgres() {
+			driver = "pgx"
+		}
+		db, err := sql.Open(driver, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		read := func(q string) map[string]string {
+			rows, err := db.Query(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			out := map[string]string{}
+			for rows.Next() {
+				var o, k, v string
+				var f, l, n, r int64
+				if err := rows.Scan(&o, &k, &v, &f, &l, &n, &r); err != nil {
+					t.Fatal(err)
+				}
+				out[o+" "+k+" "+v] = fmt.Sprint(f, l, n, r)
+			}
+			return out
+		}
+		got := read("SELECT org_id, kind, value, first_ms, last_ms, servers, max_rank FROM indicator_orgs")
+		want := read(`SELECT org_id, kind, value, COALESCE(MIN(CASE WHEN first_ms = 0 THEN NULL ELSE first_ms END), 0), MAX(last_ms), COUNT(*), MAX(max_rank)
+			FROM indicators GROUP BY org_id, kind, value`)
+		if len(want) == 0 || !maps.Equal(got, want) {
+			t.Fatalf("indicator_orgs\n got %v\nwant %v", got, want)
+		}
+		cross, err := s.CrossIndicators(ctx, store.All, "ip", 0, 10)
+		if err != nil || len(cross) != 1 || cross[0].Servers != 3 || len(cross[0].Orgs) != 2 || !cross[0].First.Equal(t0.Add(-9*time.Hour)) || !cross[0].Last.Equal(t0.Add(3*time.Hour+5*time.Minute)) {
+			t.Fatalf("cross-customer address: %+v %v", cross, err)
+		}
+		sights, err := s.Sightings(ctx, store.Scope{Org: "lawfirm"}, "ip", ip, 0, 10)
+		if err != nil || len(sights) != 2 || sights[0].Server != "EX01" || sights[0].Stage != finding.StageExecution || sights[1].Server != "EX02" {
+			t.Fatalf("lawfirm's sightings: %+v %v", sights, err)
 		}
 	})
 }
