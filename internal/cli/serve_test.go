@@ -46,7 +46,7 @@ func TestServePushAndImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(web.Router(s))
+	srv := httptest.NewServer(web.Router(s, nil))
 	defer srv.Close()
 	code, _, errs = exh(t, "hunt", "--quiet", "--format", "json", "-o", filepath.Join(dir, "run2.json"), "--push", srv.URL, "--push-spool", spool, ev)
 	if code != ExitFindings || errs != "" {

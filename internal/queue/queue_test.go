@@ -42,9 +42,9 @@ func testData(t testing.TB) *scan.Data {
 	return &scan.Data{Builds: d.Builds, Shells: d.WebshellURLPaths()}
 }
 
-// fleet serves n decoys on loopback, cycling through every build of the
+// decoyFleet serves n decoys on loopback, cycling through every build of the
 // table and every state, and returns their URLs.
-func fleet(t testing.TB, d *scan.Data, n int) []string {
+func decoyFleet(t testing.TB, d *scan.Data, n int) []string {
 	t.Helper()
 	srv, err := decoy.New(decoy.Config{})
 	if err != nil {
@@ -160,7 +160,7 @@ func dispatch(t *testing.T, c *Conn, id string, urls []string, seen map[uint64]b
 // three-node JetStream cluster gives exactly the results of one process.
 func TestDispatchMatchesSingleProcess(t *testing.T) {
 	d := testData(t)
-	urls := fleet(t, d, 240)
+	urls := decoyFleet(t, d, 240)
 	want := singleProcess(t, d, urls)
 	cl := natstest.Start(t, 3)
 	cfg := testConfig(3)
@@ -192,7 +192,7 @@ func compare(t *testing.T, got, want []string) {
 // and a worker stopped mid-run lose no target and store none twice.
 func TestDispatchSurvivesNodeAndWorkerLoss(t *testing.T) {
 	d := testData(t)
-	urls := fleet(t, d, 300)
+	urls := decoyFleet(t, d, 300)
 	want := singleProcess(t, d, urls)
 	cl := natstest.Start(t, 3)
 	cfg := testConfig(3)
@@ -240,7 +240,7 @@ func TestDispatchSurvivesNodeAndWorkerLoss(t *testing.T) {
 // once across both runs.
 func TestDispatchResumes(t *testing.T) {
 	d := testData(t)
-	urls := fleet(t, d, 120)
+	urls := decoyFleet(t, d, 120)
 	cl := natstest.Start(t, 1)
 	cfg := testConfig(1)
 	ctx0, stopWorkers := context.WithCancel(context.Background())
@@ -307,7 +307,7 @@ func (c *Conn) dispatchDone(t *testing.T, urls []string, seen map[uint64]bool) (
 // is still done.
 func TestPoisonMessages(t *testing.T) {
 	d := testData(t)
-	urls := fleet(t, d, 40)
+	urls := decoyFleet(t, d, 40)
 	cl := natstest.Start(t, 1)
 	cfg := testConfig(1)
 	c := connect(t, cl.URL(), "dispatcher", cfg)

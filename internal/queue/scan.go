@@ -573,21 +573,24 @@ const (
 	HeaderSubject    = "Exhunt-Subject"
 	HeaderDeliveries = "Exhunt-Deliveries"
 	HeaderStreamSeq  = "Exhunt-Stream-Seq"
+	HeaderStream     = "Exhunt-Stream"
 )
 
 // deadLetter moves a message to the dead-letter stream with the reason
-// and removes it from the queue.
+// and removes it from its stream (a job from the queue, a run from the
+// ingest stream).
 func (c *Conn) deadLetter(ctx context.Context, m jetstream.Msg, kind string, deliveries uint64, reason error, log func(string, ...any)) {
-	seq := "0"
+	seq, stream := "0", JobsStream
 	if meta, err := m.Metadata(); err == nil {
-		seq = strconv.FormatUint(meta.Sequence.Stream, 10)
+		seq, stream = strconv.FormatUint(meta.Sequence.Stream, 10), meta.Stream
 	}
 	dm := &nats.Msg{Subject: deadPrefix + kind, Data: m.Data(), Header: nats.Header{}}
 	dm.Header.Set(HeaderReason, reason.Error())
 	dm.Header.Set(HeaderSubject, m.Subject())
 	dm.Header.Set(HeaderDeliveries, strconv.FormatUint(deliveries, 10))
 	dm.Header.Set(HeaderStreamSeq, seq)
-	if err := c.publish(ctx, dm, "dead."+JobsStream+"."+seq); err != nil {
+	dm.Header.Set(HeaderStream, stream)
+	if err := c.publish(ctx, dm, "dead."+stream+"."+seq); err != nil {
 		m.Nak()
 		return
 	}
