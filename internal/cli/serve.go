@@ -94,6 +94,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	writers := fs.Int("writers", 4, "with --nats: runs this replica writes to the store at once")
 	maxDeliver := fs.Int("max-deliver", 5, "with --nats: deliveries of an unreadable or refused run before it goes to the dead-letter stream")
 	retryWait := fs.Duration("retry-wait", 5*time.Second, "with --nats: wait before a run that was not stored is delivered again")
+	ackWait := fs.Duration("ack-wait", 30*time.Second, "with --nats: a run held this long by a replica that stopped answering goes to another")
 	spikeEvery := fs.Duration("spike-every", time.Minute, "how often the spike detector closes the hours that have passed")
 	spikeClock := fs.String("spike-clock", "wall", `when an hour is closed: "wall" (the clock), or "evidence" (the newest evidence stored, for loading a replay or back-filling old runs)`)
 	notifyEvery := fs.Duration("notify-every", 10*time.Second, "how often due webhook deliveries are sent")
@@ -103,8 +104,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if *spikeClock != "wall" && *spikeClock != "evidence" {
 		return usageError(fmt.Sprintf("--spike-clock %q: want wall or evidence", *spikeClock), "")
 	}
-	if *spikeEvery <= 0 || *notifyEvery <= 0 || *retryWait <= 0 || *writers < 1 || *maxDeliver < 1 || *replicas < 1 {
-		return usageError("--spike-every, --notify-every, --retry-wait, --writers, --max-deliver and --nats-replicas must be positive", "")
+	if *spikeEvery <= 0 || *notifyEvery <= 0 || *retryWait <= 0 || *ackWait <= 0 || *writers < 1 || *maxDeliver < 1 || *replicas < 1 {
+		return usageError("--spike-every, --notify-every, --retry-wait, --ack-wait, --writers, --max-deliver and --nats-replicas must be positive", "")
 	}
 	if *demo {
 		a := *addr
@@ -143,12 +144,12 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}()
 	if *natsURL != "" {
 		cfg := queue.DefaultConfig()
-		cfg.Replicas, cfg.MaxDeliver = *replicas, *maxDeliver
+		cfg.Replicas = *replicas
 		h, _ := os.Hostname()
 		cctx, cancel := context.WithTimeout(ctx, time.Minute)
 		c, err := queue.Connect(cctx, *natsURL, fmt.Sprintf("exhunt serve %s-%d", h, os.Getpid()), cfg)
 		if err == nil {
-			if err = c.EnsureIngest(cctx, queue.IngestConfig{}); err != nil {
+			if err = c.EnsureIngest(cctx, queue.IngestConfig{AckWait: *ackWait}); err != nil {
 				c.Close()
 			}
 		}

@@ -329,7 +329,7 @@ func (c *Conn) huntOne(ctx context.Context, m jetstream.Msg, evidence, results j
 		c.deadLetter(ctx, m, "hunt", deliveries, err, wo.Log)
 		return
 	}
-	defer c.heartbeat(m)()
+	defer heartbeat(m, c.cfg.AckWait)()
 
 	done := HuntDone{Schema: Schema, Kind: "hunt", Dispatch: job.Dispatch, Job: job.ID, Worker: wo.Name}
 	doc, herr := c.huntJob(ctx, job, evidence, wo)

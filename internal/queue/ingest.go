@@ -58,6 +58,7 @@ func (c *Conn) EnsureIngest(ctx context.Context, ic IngestConfig) error {
 	if ic.MaxAckPending <= 0 {
 		ic.MaxAckPending = 1000
 	}
+	c.ingestAckWait = ic.AckWait
 	sc := jetstream.StreamConfig{Name: IngestStream, Subjects: []string{"exhunt.ingest.>"}, Retention: jetstream.WorkQueuePolicy,
 		Description: "fleet runs accepted by a serve replica, removed once stored",
 		Replicas:    c.cfg.Replicas, Storage: jetstream.FileStorage, Duplicates: c.cfg.Duplicates}
@@ -170,7 +171,7 @@ func (c *Conn) writeRun(ctx context.Context, msg jetstream.Msg, w ingest.Sink, o
 		c.deadLetter(ctx, msg, "ingest", deliveries, err, o.Log)
 		return
 	}
-	defer c.heartbeat(msg)()
+	defer heartbeat(msg, c.ingestAckWait)()
 	if _, err := w.Ingest(ctx, m, received); err != nil {
 		switch {
 		case ctx.Err() != nil:

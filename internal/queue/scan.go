@@ -395,13 +395,13 @@ func pull(ctx context.Context, cons jetstream.Consumer, n int, handle func(jetst
 	}
 }
 
-// heartbeat tells JetStream the job in m is being worked on, at a third of
-// the ack wait, until the returned stop is called.
-func (c *Conn) heartbeat(m jetstream.Msg) (stop func()) {
+// heartbeat tells JetStream the message m is being worked on, at a third
+// of its consumer's ack wait, until the returned stop is called.
+func heartbeat(m jetstream.Msg, ackWait time.Duration) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(max(c.cfg.AckWait/3, 100*time.Millisecond))
+		t := time.NewTicker(max(ackWait/3, 100*time.Millisecond))
 		defer t.Stop()
 		for {
 			select {
@@ -441,7 +441,7 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	sc := w.scanner(job.Options)
-	defer w.c.heartbeat(m)()
+	defer heartbeat(m, w.c.cfg.AckWait)()
 
 	errs := make(chan error, len(job.Targets))
 	var wg sync.WaitGroup
