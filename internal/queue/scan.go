@@ -370,27 +370,34 @@ func pull(ctx context.Context, cons jetstream.Consumer, n int, handle func(jetst
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for ctx.Err() == nil {
-		free := cap(slots) - len(slots)
-		if free == 0 {
-			select {
-			case <-time.After(20 * time.Millisecond):
-			case <-ctx.Done():
-			}
-			continue
+		// Wait for a handler to finish rather than poll: a slot is
+		// reserved before fetching, and the fetch asks for every free one.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
 		}
+		free := 1 + cap(slots) - len(slots)
+		reserved := true
 		batch, err := cons.Fetch(free, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			if ctx.Err() == nil {
-				time.Sleep(200 * time.Millisecond)
+		if err == nil {
+			for m := range batch.Messages() {
+				if reserved {
+					reserved = false
+				} else {
+					slots <- struct{}{}
+				}
+				wg.Go(func() {
+					defer func() { <-slots }()
+					handle(m)
+				})
 			}
-			continue
 		}
-		for m := range batch.Messages() {
-			slots <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-slots }()
-				handle(m)
-			})
+		if reserved {
+			<-slots
+		}
+		if err != nil && ctx.Err() == nil {
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 }
