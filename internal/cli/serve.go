@@ -35,6 +35,10 @@ import (
 
 const serveHelp = `Usage:
   exhunt serve [flags]                          run the fleet server (ingest API under /api/v1)
+  exhunt serve --nats URL --db postgres://… [flags]
+                                                run as one of several replicas: ingest goes through
+                                                NATS JetStream, the spike detector and webhook sender
+                                                run on the replica holding a PostgreSQL lease
   exhunt serve init --user NAME [flags]         create the first admin (password from EXHUNT_PASSWORD or asked on stdin)
   exhunt serve org add --id ID --name NAME --sector SECTOR [flags]
   exhunt serve token add --org ID [flags]       make an ingest token for an organisation (printed once)

@@ -108,3 +108,15 @@ func TestServePushAndImport(t *testing.T) {
 		t.Fatalf("bad import: %d %s", code, errs)
 	}
 }
+
+// TestServeReplicaFlags: replicas need a shared PostgreSQL store, and the
+// spike clock is wall or evidence.
+func TestServeReplicaFlags(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "fleet.db")
+	if code, _, errs := exh(t, "serve", "--db", db, "--nats", "nats://127.0.0.1:1", "--http"); code != ExitUsage || !strings.Contains(errs, "postgres://") {
+		t.Fatalf("serve --nats on SQLite: %d %s", code, errs)
+	}
+	if code, _, errs := exh(t, "serve", "--db", db, "--spike-clock", "sundial"); code != ExitUsage || !strings.Contains(errs, "sundial") {
+		t.Fatalf("serve --spike-clock sundial: %d %s", code, errs)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -181,4 +182,24 @@ func must(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// FuzzDecodeRun: whatever is on the ingest stream, decoding returns a run
+// or a poison error, never panics.
+func FuzzDecodeRun(f *testing.F) {
+	good, _ := huntRun("run-1", "orga").Marshal()
+	f.Add(good, "")
+	f.Add([]byte(`{"schema_version":1,`), "")
+	f.Add([]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00"), "gzip")
+	f.Fuzz(func(t *testing.T, data []byte, enc string) {
+		h := nats.Header{}
+		h.Set(HeaderEncoding, enc)
+		m, _, err := DecodeRun(data, h, ingestT0)
+		if err == nil && (m == nil || m.Org == "" || m.Validate() != nil) {
+			t.Fatalf("accepted an invalid run: %+v", m)
+		}
+		if err != nil && !errors.Is(err, errPoison) {
+			t.Fatalf("error not marked poison: %v", err)
+		}
+	})
 }
