@@ -19,7 +19,7 @@ command -v nats-server >/dev/null || { echo "bench/scale.sh needs nats-server (a
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 if [ "${SKIP_SCAN:-}" != 1 ]; then
