@@ -161,9 +161,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if err != nil {
 			return err
 		}
-		q, conn = c, c
+		q, conn = ingest.Bus{Conn: c}, c
 		bg.Go(func() {
-			c.WriteRuns(ctx, s, queue.WriterOptions{Concurrency: *writers, MaxDeliver: *maxDeliver, Retry: *retryWait, Log: logf})
+			ingest.WriteFromBus(ctx, c, s, queue.WriterOptions{Concurrency: *writers, MaxDeliver: *maxDeliver, Retry: *retryWait, Log: logf})
 		})
 	}
 	l, url, err := web.Listen(web.Config{Addr: *addr, TLSCert: *cert, TLSKey: *key, StateDir: state, PlainHTTP: *plain || *insecure, InsecureHTTP: *insecure})

@@ -423,9 +423,9 @@ func decodeHuntJob(data []byte) (*HuntJob, error) {
 	case err != nil:
 		return nil, err
 	case job.Dispatch == "" || job.ID == "":
-		return nil, fmt.Errorf("%w: job without dispatch or id", errPoison)
+		return nil, fmt.Errorf("%w: job without dispatch or id", ErrPoison)
 	case (job.Object == "") == (job.Path == ""):
-		return nil, fmt.Errorf("%w: a hunt job names an object or a path, not both or neither", errPoison)
+		return nil, fmt.Errorf("%w: a hunt job names an object or a path, not both or neither", ErrPoison)
 	}
 	return job, nil
 }

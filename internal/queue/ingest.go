@@ -7,21 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/exhunt/exhunt/internal/fleet"
-	"github.com/exhunt/exhunt/internal/fleet/ingest"
-	"github.com/exhunt/exhunt/internal/fleet/store"
 )
 
 // The ingest bus: serve replicas publish each validated run to
 // IngestStream and answer 202; one durable consumer, shared by every
-// replica, writes the runs to the store.
+// replica, writes the runs to the store. The bus carries a run's JSON as
+// bytes: what a run is, and how it is stored, is the fleet server's.
 const (
 	IngestStream  = "EXHUNT_INGEST"
 	ingestSubject = "exhunt.ingest.run"
@@ -77,30 +72,27 @@ func (c *Conn) EnsureIngest(ctx context.Context, ic IngestConfig) error {
 	})
 }
 
-// Enqueue publishes a validated run, compressed, under the message id
-// "<run id>.<batch>": the store's own identity, so a client's resend
-// within the duplicate window is stored once in the stream as well. It
-// returns once JetStream has stored it (on a majority of the replicas),
-// retrying through a leader election for at most a minute. It implements
-// ingest.Queue.
-func (c *Conn) Enqueue(ctx context.Context, m *fleet.Run, received time.Time) (duplicate bool, err error) {
-	raw, err := m.Marshal()
-	if err != nil {
-		return false, err
-	}
+// ErrTooLarge is a run over the NATS servers' max_payload, compressed.
+var ErrTooLarge = errors.New("run too large for the ingest stream")
+
+// PublishRun publishes a validated run's JSON, compressed, under the
+// message id id (the run's identity: a resend within the duplicate window
+// is stored once in the stream too). It returns once JetStream has stored
+// it (on a majority of the replicas), retrying through a leader election
+// for at most a minute; duplicate says the stream had it already.
+func (c *Conn) PublishRun(ctx context.Context, run []byte, received time.Time, id string) (duplicate bool, err error) {
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	zw.Write(raw)
+	zw.Write(run)
 	zw.Close()
 	if limit := c.NC.MaxPayload(); int64(buf.Len())+1024 > limit {
-		return false, fmt.Errorf("%w: %d bytes compressed, the NATS servers take %d: send the run in smaller batches", ingest.ErrTooLarge, buf.Len(), limit)
+		return false, fmt.Errorf("%w: %d bytes compressed, the NATS servers take %d: send the run in smaller batches", ErrTooLarge, buf.Len(), limit)
 	}
 	msg := &nats.Msg{Subject: ingestSubject, Data: buf.Bytes(), Header: nats.Header{}}
 	msg.Header.Set(HeaderEncoding, "gzip")
 	msg.Header.Set(HeaderReceived, received.UTC().Format(time.RFC3339Nano))
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	id := m.RunID + "." + strconv.Itoa(m.Batch)
 	err = retry(ctx, func(ctx context.Context) error {
 		ack, err := c.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
 		if err == nil {
@@ -110,6 +102,18 @@ func (c *Conn) Enqueue(ctx context.Context, m *fleet.Run, received time.Time) (d
 	})
 	return duplicate, err
 }
+
+// ErrRefused marks a RunWriter's error as the store turning the run down
+// for what it holds, rather than for being unreachable or busy: the run
+// is dead-lettered after MaxDeliver deliveries instead of waiting.
+var ErrRefused = errors.New("refused by the store")
+
+// RunWriter stores one run (its JSON, and when a replica accepted it). It
+// must be idempotent: a run stored by a writer that died before the
+// acknowledgement is delivered again. Its errors wrapping ErrPoison or
+// ErrRefused are the run's fault; any other error is the store's, and the
+// run waits.
+type RunWriter func(ctx context.Context, run []byte, received time.Time) error
 
 // WriterOptions control a replica's share of the ingest writers.
 type WriterOptions struct {
@@ -127,11 +131,9 @@ type WriterOptions struct {
 }
 
 // WriteRuns takes runs from the ingest stream and stores them with w until
-// ctx ends. A run is acknowledged only after w committed it; w must be
-// idempotent (the store is, by run id and batch), because a writer that
-// dies after the commit and before the acknowledgement leaves the run to
-// be delivered again.
-func (c *Conn) WriteRuns(ctx context.Context, w ingest.Sink, o WriterOptions) error {
+// ctx ends. A run is acknowledged only after w returned, that is after the
+// store committed it.
+func (c *Conn) WriteRuns(ctx context.Context, w RunWriter, o WriterOptions) error {
 	if o.Concurrency < 1 {
 		o.Concurrency = 1
 	}
@@ -156,93 +158,76 @@ func (c *Conn) WriteRuns(ctx context.Context, w ingest.Sink, o WriterOptions) er
 	return nil
 }
 
-func (c *Conn) writeRun(ctx context.Context, msg jetstream.Msg, w ingest.Sink, o WriterOptions) {
+func (c *Conn) writeRun(ctx context.Context, msg jetstream.Msg, w RunWriter, o WriterOptions) {
 	deliveries := uint64(1)
 	var published time.Time
 	if meta, err := msg.Metadata(); err == nil {
 		deliveries, published = meta.NumDelivered, meta.Timestamp
 	}
-	m, received, err := DecodeRun(msg.Data(), msg.Headers(), published)
-	if err != nil {
+	run, received, err := openRun(msg.Data(), msg.Headers(), published)
+	if err == nil {
+		stop := heartbeat(msg, c.ingestAckWait)
+		err = w(ctx, run, received)
+		stop()
+	}
+	switch {
+	case err == nil:
+		if err := retry(ctx, func(ctx context.Context) error { return msg.DoubleAck(ctx) }); err != nil {
+			o.Log("ingest stream sequence %d: acknowledgement failed (%v); it will be delivered again and found stored", seqOf(msg), err)
+		}
+	case ctx.Err() != nil:
+		msg.Nak()
+	case errors.Is(err, ErrPoison) || errors.Is(err, ErrRefused):
 		if deliveries < uint64(o.MaxDeliver) {
 			msg.NakWithDelay(o.Retry)
 			return
 		}
 		c.deadLetter(ctx, msg, "ingest", deliveries, err, o.Log)
-		return
-	}
-	defer heartbeat(msg, c.ingestAckWait)()
-	if _, err := w.Ingest(ctx, m, received); err != nil {
-		switch {
-		case ctx.Err() != nil:
-			msg.Nak()
-		case refused(err) && deliveries >= uint64(o.MaxDeliver):
-			c.deadLetter(ctx, msg, "ingest", deliveries, fmt.Errorf("the store refused run %s batch %d %d times: %w", m.RunID, m.Batch, deliveries, err), o.Log)
-		default:
-			// The store is down or busy: the run waits in the stream.
-			o.Log("run %s batch %d: not stored (%v); retrying in %s", m.RunID, m.Batch, err, o.Retry)
-			msg.NakWithDelay(o.Retry)
-		}
-		return
-	}
-	if err := retry(ctx, func(ctx context.Context) error { return msg.DoubleAck(ctx) }); err != nil {
-		o.Log("run %s batch %d: acknowledgement failed (%v); it will be delivered again and found stored", m.RunID, m.Batch, err)
+	default:
+		// The store is down or busy: the run waits in the stream.
+		o.Log("ingest stream sequence %d: not stored (%v); retrying in %s", seqOf(msg), err, o.Retry)
+		msg.NakWithDelay(o.Retry)
 	}
 }
 
-// DecodeRun reads a run from the ingest stream as strictly as the HTTP
-// front reads a post: a message that fails here is poison.
-func DecodeRun(data []byte, h nats.Header, published time.Time) (*fleet.Run, time.Time, error) {
-	var r io.Reader = bytes.NewReader(data)
+func seqOf(m jetstream.Msg) uint64 {
+	if meta, err := m.Metadata(); err == nil {
+		return meta.Sequence.Stream
+	}
+	return 0
+}
+
+// openRun undoes the transport: the body's compression and the headers.
+func openRun(data []byte, h nats.Header, published time.Time) ([]byte, time.Time, error) {
+	body := data
 	switch enc := h.Get(HeaderEncoding); enc {
 	case "":
 	case "gzip":
-		zr, err := gzip.NewReader(r)
+		zr, err := gzip.NewReader(bytes.NewReader(data))
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("%w: gzip: %v", errPoison, err)
+			return nil, time.Time{}, fmt.Errorf("%w: gzip: %v", ErrPoison, err)
 		}
 		defer zr.Close()
-		r = io.LimitReader(zr, maxRunDecoded)
+		body, err = io.ReadAll(io.LimitReader(zr, maxRunDecoded+1))
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("%w: gzip: %v", ErrPoison, err)
+		}
+		if len(body) > maxRunDecoded {
+			return nil, time.Time{}, fmt.Errorf("%w: decompresses to more than %d bytes", ErrPoison, maxRunDecoded)
+		}
 	default:
-		return nil, time.Time{}, fmt.Errorf("%w: encoding %q", errPoison, enc)
-	}
-	m, err := fleet.Decode(r)
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("%w: %v", errPoison, err)
-	}
-	if m.Org == "" {
-		return nil, time.Time{}, fmt.Errorf("%w: run %s names no organisation", errPoison, m.RunID)
+		return nil, time.Time{}, fmt.Errorf("%w: encoding %q", ErrPoison, enc)
 	}
 	received := published
 	if v := h.Get(HeaderReceived); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("%w: %s header %q: %v", errPoison, HeaderReceived, v, err)
+			return nil, time.Time{}, fmt.Errorf("%w: %s header %q: %v", ErrPoison, HeaderReceived, v, err)
 		}
 		received = t
 	}
 	if received.IsZero() {
 		received = time.Now()
 	}
-	return m, received.UTC(), nil
-}
-
-// refused says whether the store turned the run down for what it holds
-// (an unknown organisation, a value PostgreSQL will not take) rather than
-// for being unreachable, busy or restarting.
-func refused(err error) bool {
-	if errors.Is(err, store.ErrUnknownOrg) {
-		return true
-	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && len(pe.Code) == 5 {
-		switch pe.Code[:2] {
-		// connection, transaction rollback (serialisation, deadlock),
-		// resources, lock not available, operator intervention, system.
-		case "08", "40", "53", "55", "57", "58":
-			return false
-		}
-		return true
-	}
-	return false
+	return body, received.UTC(), nil
 }

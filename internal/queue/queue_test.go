@@ -2,8 +2,10 @@ package queue
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -417,6 +419,33 @@ func FuzzDecodeJob(f *testing.F) {
 		job, err := decodeJob(data)
 		if err == nil && (job.Schema != Schema || len(job.Targets) == 0 || job.ID == "") {
 			t.Fatalf("accepted an invalid job: %+v", job)
+		}
+	})
+}
+
+// FuzzOpenRun: whatever bytes and headers are on the ingest stream,
+// opening a run returns its body or a poison error, never panics.
+func FuzzOpenRun(f *testing.F) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`{"schema_version":1}`))
+	zw.Close()
+	f.Add(gz.Bytes(), "gzip", "2021-03-03T10:00:00Z")
+	f.Add([]byte(`{}`), "", "")
+	f.Add([]byte("\x1f\x8b\x08\x00"), "gzip", "yesterday")
+	f.Fuzz(func(t *testing.T, data []byte, enc, received string) {
+		h := nats.Header{}
+		h.Set(HeaderEncoding, enc)
+		h.Set(HeaderReceived, received)
+		body, at, err := openRun(data, h, time.Time{})
+		if err != nil {
+			if !errors.Is(err, ErrPoison) {
+				t.Fatalf("error not marked poison: %v", err)
+			}
+			return
+		}
+		if at.IsZero() || len(body) > maxRunDecoded {
+			t.Fatalf("opened %d bytes received %v", len(body), at)
 		}
 	})
 }

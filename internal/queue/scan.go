@@ -541,7 +541,9 @@ func narrow(job, worker []netip.Prefix) []netip.Prefix {
 	return out
 }
 
-var errPoison = errors.New("poison message")
+// ErrPoison marks a message that can never be handled (undecodable,
+// another schema): it goes to the dead-letter stream.
+var ErrPoison = errors.New("poison message")
 
 // decodeStrict reads one message strictly: unknown fields, trailing data
 // and other schema versions are refused rather than half understood.
@@ -550,13 +552,13 @@ func decodeStrict[T any](data []byte, schema func(*T) int) (*T, error) {
 	dec.DisallowUnknownFields()
 	var v T
 	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("%w: undecodable: %v", errPoison, err)
+		return nil, fmt.Errorf("%w: undecodable: %v", ErrPoison, err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("%w: data after the message", errPoison)
+		return nil, fmt.Errorf("%w: data after the message", ErrPoison)
 	}
 	if s := schema(&v); s != Schema {
-		return nil, fmt.Errorf("%w: schema %d, want %d", errPoison, s, Schema)
+		return nil, fmt.Errorf("%w: schema %d, want %d", ErrPoison, s, Schema)
 	}
 	return &v, nil
 }
@@ -567,9 +569,9 @@ func decodeJob(data []byte) (*ScanJob, error) {
 	case err != nil:
 		return nil, err
 	case job.Dispatch == "" || job.ID == "":
-		return nil, fmt.Errorf("%w: job without dispatch or id", errPoison)
+		return nil, fmt.Errorf("%w: job without dispatch or id", ErrPoison)
 	case len(job.Targets) == 0:
-		return nil, fmt.Errorf("%w: job without targets", errPoison)
+		return nil, fmt.Errorf("%w: job without targets", ErrPoison)
 	}
 	return job, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/exhunt/exhunt/internal/fleet"
 	"github.com/exhunt/exhunt/internal/fleet/detect"
 	"github.com/exhunt/exhunt/internal/fleet/fleetlab"
+	"github.com/exhunt/exhunt/internal/fleet/ingest"
 	"github.com/exhunt/exhunt/internal/fleet/pgtest"
 	"github.com/exhunt/exhunt/internal/fleet/store"
 	"github.com/exhunt/exhunt/internal/natstest"
@@ -128,7 +129,7 @@ func BenchmarkIngestConsumers(b *testing.B) {
 					b.Fatal(err)
 				}
 				for _, m := range runs {
-					if _, err := pub.Enqueue(ctx, m, m.Started()); err != nil {
+					if _, err := (ingest.Bus{Conn: pub}).Enqueue(ctx, m, m.Started()); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -147,7 +148,7 @@ func BenchmarkIngestConsumers(b *testing.B) {
 					s := newStore(dsn)
 					stores = append(stores, s)
 					wg.Go(func() {
-						c.WriteRuns(wctx, s, queue.WriterOptions{Concurrency: 4, MaxDeliver: 5, Retry: time.Second})
+						ingest.WriteFromBus(wctx, c, s, queue.WriterOptions{Concurrency: 4, MaxDeliver: 5, Retry: time.Second})
 						c.Close()
 					})
 				}

@@ -1,4 +1,4 @@
-package queue
+package ingest_test
 
 import (
 	"bytes"
@@ -21,14 +21,15 @@ import (
 	"github.com/exhunt/exhunt/internal/fleet/ingest"
 	"github.com/exhunt/exhunt/internal/fleet/store"
 	"github.com/exhunt/exhunt/internal/natstest"
+	"github.com/exhunt/exhunt/internal/queue"
 )
 
-var ingestT0 = time.Date(2021, 3, 3, 10, 0, 0, 0, time.UTC)
+var busT0 = time.Date(2021, 3, 3, 10, 0, 0, 0, time.UTC)
 
 func huntRun(id, org string) *fleet.Run {
 	return &fleet.Run{SchemaVersion: fleet.SchemaVersion, Type: fleet.TypeHunt, RunID: id, Org: org, Hunt: &finding.Result{SchemaVersion: finding.SchemaVersion,
-		Tool: "exhunt", StartedAt: ingestT0, Servers: []finding.Server{{Name: "EX01", Verdict: finding.VerdictProbed, Findings: []finding.Finding{{Rule: "probe",
-			Title: "Probe", Stage: finding.StageReconnaissance, Severity: finding.SeverityLow, Time: ingestT0, ClientIP: "203.0.113.5",
+		Tool: "exhunt", StartedAt: busT0, Servers: []finding.Server{{Name: "EX01", Verdict: finding.VerdictProbed, Findings: []finding.Finding{{Rule: "probe",
+			Title: "Probe", Stage: finding.StageReconnaissance, Severity: finding.SeverityLow, Time: busT0, ClientIP: "203.0.113.5",
 			Source: finding.Source{File: "u_ex210303.log", Line: 3, Kind: "iis"}}}}}}}
 }
 
@@ -40,8 +41,16 @@ func huntRun(id, org string) *fleet.Run {
 func TestIngestThroughStream(t *testing.T) {
 	ctx := context.Background()
 	cl := natstest.Start(t, 1)
-	c := connect(t, cl.URL(), "serve", testConfig(1))
-	if err := c.EnsureIngest(ctx, IngestConfig{AckWait: 3 * time.Second}); err != nil {
+	cfg := queue.DefaultConfig()
+	cfg.Replicas = 1
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	c, err := queue.Connect(cctx, cl.URL(), "serve", cfg)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.NC.Close()
+	if err := c.EnsureIngest(ctx, queue.IngestConfig{AckWait: 3 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "f.db"))
@@ -49,11 +58,11 @@ func TestIngestThroughStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.CreateOrg(ctx, store.Org{ID: "orga", Name: "A", Sector: "law"}, ingestT0); err != nil {
+	if err := s.CreateOrg(ctx, store.Org{ID: "orga", Name: "A", Sector: "law"}, busT0); err != nil {
 		t.Fatal(err)
 	}
-	_, tok, _ := s.CreateToken(ctx, "orga", ingestT0)
-	h := &ingest.Handler{Sink: s, Queue: c, Tokens: s}
+	_, tok, _ := s.CreateToken(ctx, "orga", busT0)
+	h := &ingest.Handler{Sink: s, Queue: ingest.Bus{Conn: c}, Tokens: s}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	post := func(token string, b []byte) (int, ingest.Response) {
@@ -68,7 +77,7 @@ func TestIngestThroughStream(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&r)
 		return resp.StatusCode, r
 	}
-	stream, err := c.JS.Stream(ctx, IngestStream)
+	stream, err := c.JS.Stream(ctx, queue.IngestStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +128,7 @@ func TestIngestThroughStream(t *testing.T) {
 		string(must(huntRun("run-nobody", "nobody").Marshal())): "unknown organisation",
 	}
 	for body := range poison {
-		if _, err := c.JS.Publish(ctx, ingestSubject, []byte(body)); err != nil {
+		if _, err := c.JS.Publish(ctx, "exhunt.ingest.run", []byte(body)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -133,7 +142,7 @@ func TestIngestThroughStream(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 2 { // two replicas' writers on one consumer
 		wg.Go(func() {
-			c.WriteRuns(wctx, s, WriterOptions{Concurrency: 2, MaxDeliver: 3, Retry: 100 * time.Millisecond})
+			ingest.WriteFromBus(wctx, c, s, queue.WriterOptions{Concurrency: 2, MaxDeliver: 3, Retry: 100 * time.Millisecond})
 		})
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -152,7 +161,7 @@ func TestIngestThroughStream(t *testing.T) {
 	if n := msgs(); n != 0 {
 		t.Errorf("%d messages left in the ingest stream", n)
 	}
-	cons, err := c.JS.OrderedConsumer(ctx, DeadStream, jetstream.OrderedConsumerConfig{})
+	cons, err := c.JS.OrderedConsumer(ctx, queue.DeadStream, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +180,7 @@ func TestIngestThroughStream(t *testing.T) {
 		switch {
 		case !ok:
 			t.Errorf("%.40q: not in the dead-letter stream", body)
-		case !strings.Contains(h.Get(HeaderReason), reason) || h.Get(HeaderStream) != IngestStream || h.Get(HeaderDeliveries) != "3":
+		case !strings.Contains(h.Get(queue.HeaderReason), reason) || h.Get(queue.HeaderStream) != queue.IngestStream || h.Get(queue.HeaderDeliveries) != "3":
 			t.Errorf("%.40q: dead letter %v, want reason %q after 3 deliveries", body, h, reason)
 		}
 	}
@@ -184,21 +193,19 @@ func must(b []byte, err error) []byte {
 	return b
 }
 
-// FuzzDecodeRun: whatever is on the ingest stream, decoding returns a run
-// or a poison error, never panics.
-func FuzzDecodeRun(f *testing.F) {
+// FuzzDecodeQueued: whatever is on the ingest stream, decoding returns a
+// valid run or a poison error, never panics.
+func FuzzDecodeQueued(f *testing.F) {
 	good, _ := huntRun("run-1", "orga").Marshal()
-	f.Add(good, "")
-	f.Add([]byte(`{"schema_version":1,`), "")
-	f.Add([]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00"), "gzip")
-	f.Fuzz(func(t *testing.T, data []byte, enc string) {
-		h := nats.Header{}
-		h.Set(HeaderEncoding, enc)
-		m, _, err := DecodeRun(data, h, ingestT0)
+	f.Add(good)
+	f.Add([]byte(`{"schema_version":1,`))
+	f.Add([]byte(`{"schema_version":1,"type":"scan","run_id":"r","scan":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ingest.DecodeQueued(data)
 		if err == nil && (m == nil || m.Org == "" || m.Validate() != nil) {
 			t.Fatalf("accepted an invalid run: %+v", m)
 		}
-		if err != nil && !errors.Is(err, errPoison) {
+		if err != nil && !errors.Is(err, queue.ErrPoison) {
 			t.Fatalf("error not marked poison: %v", err)
 		}
 	})
