@@ -22,6 +22,8 @@ type Options struct {
 	// Every is how often a replica without the lease tries to take it, and
 	// how often the holder checks that its connection still holds it.
 	Every time.Duration
+	// What names what the holder runs, in the log lines.
+	What string
 	// Log, when set, hears when the lease is taken and lost.
 	Log func(format string, args ...any)
 }
@@ -41,11 +43,11 @@ func Run(ctx context.Context, dsn string, o Options, lead func(ctx context.Conte
 	}
 	for ctx.Err() == nil {
 		if conn := acquire(ctx, dsn, o); conn != nil {
-			o.Log("lease %d taken: this replica runs the spike detector and the webhook sender", o.Key)
+			o.Log("lease %d taken: this process runs %s", o.Key, o.What)
 			hold(ctx, conn, o, lead)
 			conn.Close(context.Background())
 			if ctx.Err() == nil {
-				o.Log("lease %d lost", o.Key)
+				o.Log("lease %d lost: %s stopped here", o.Key, o.What)
 			}
 		}
 		select {
