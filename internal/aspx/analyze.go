@@ -34,7 +34,14 @@ const (
 	tAny  uint8 = 1 << iota // it comes from the request
 	tPath                   // no sanitizer kept it inside a chosen folder
 	tRaw                    // no literal SQL of the page's own around it
-	tAll  = tAny | tPath | tRaw
+	// tDecoded: decoded at run time (unescape, base64, characters built
+	// from numbers), request input or not
+	tDecoded
+	// tNamed: the request names the file, the page chose its folder
+	// (dir + Request["f"]), or gives a site path whole
+	// (MapPath(Request["f"])): writing content there drops a page
+	tNamed
+	tAll = tAny | tPath | tRaw
 )
 
 // maxRounds bounds the passes that spread taint through variables and
@@ -52,11 +59,15 @@ type analysis struct {
 	p       *Page
 	stmts   []cstmt
 	codeLow string
-	vars    map[string]uint8
-	origin  map[string]string // where a variable's input came from
-	aliases map[string]bool   // names holding the request object
+	vars    map[vkey]uint8
+	origin  map[vkey]string // where a variable's input came from
+	aliases map[string]bool // names holding the request object
 	methods map[string][]string
 	ret     map[string]uint8
+	// locals are each method's parameters and declared variables: their
+	// taint is the method's own, so one name in two methods is two values
+	locals  map[string]map[string]bool
+	cur     string // the method of the statement being read
 	changed bool
 }
 
@@ -66,8 +77,9 @@ func (r *Rules) Analyze(p *Page) []Detection {
 	if p == nil || !p.Server {
 		return nil
 	}
-	a := &analysis{r: r, p: p, vars: map[string]uint8{}, origin: map[string]string{},
-		aliases: map[string]bool{"request": true}, methods: map[string][]string{}, ret: map[string]uint8{}}
+	a := &analysis{r: r, p: p, vars: map[vkey]uint8{}, origin: map[vkey]string{},
+		aliases: map[string]bool{"request": true}, methods: map[string][]string{}, ret: map[string]uint8{},
+		locals: map[string]map[string]bool{}}
 	budget := maxTokens
 	var sb strings.Builder
 	for _, b := range p.Blocks {
@@ -82,6 +94,7 @@ func (r *Rules) Analyze(p *Page) []Detection {
 	for round := 0; round < maxRounds; round++ {
 		a.changed = false
 		for i := range a.stmts {
+			a.cur = a.stmts[i].method
 			a.flow(&a.stmts[i])
 		}
 		if !a.changed {
@@ -107,10 +120,18 @@ func (a *analysis) declare() {
 			if k+1 < len(t) && (t[k].low == "sub" || t[k].low == "function") && t[k+1].kind == tIdent {
 				cur = t[k+1].low
 				a.methods[cur] = vbParams(t[k+2:])
-				a.webMethod(t, a.methods[cur])
+				a.local(cur, a.methods[cur]...)
+				a.webMethod(cur, t, a.methods[cur])
 				continue
 			}
 			s.method = cur
+			if cur != "" && k > 0 && (t[k-1].low == "dim" || t[k-1].low == "const") {
+				for _, g := range splitArgs(t[k:]) {
+					if len(g) > 0 && g[0].kind == tIdent {
+						a.local(cur, g[0].low)
+					}
+				}
+			}
 			continue
 		}
 		if cur != "" && s.depth <= curDepth {
@@ -120,22 +141,68 @@ func (a *analysis) declare() {
 			if name, params, ok := cDecl(t); ok {
 				cur, curDepth = name, s.depth
 				a.methods[name] = params
-				a.webMethod(t, params)
+				a.local(name, params...)
+				a.webMethod(name, t, params)
 				continue
 			}
 		}
 		s.method = cur
+		if cur != "" {
+			if name := cDeclared(t); name != "" {
+				a.local(cur, name)
+			}
+		}
 	}
+}
+
+func (a *analysis) local(method string, names ...string) {
+	if a.locals[method] == nil {
+		a.locals[method] = map[string]bool{}
+	}
+	for _, n := range names {
+		a.locals[method][n] = true
+	}
+}
+
+// cDeclared returns the variable a C# or JScript statement declares
+// ("string x = ...", "var x", "List<T> x;", "for (int i = 0"), or "".
+func cDeclared(t []tok) string {
+	end := len(t)
+	if i := slices.IndexFunc(t, func(x tok) bool { return x.kind == tPunct && (x.text == "=" || x.text == ";") }); i >= 0 {
+		end = i
+	} else if i := slices.IndexFunc(t, func(x tok) bool { return x.low == "in" }); i >= 0 {
+		end = i // foreach (T x in ...)
+	}
+	if end < 2 || t[end-1].kind != tIdent || notDecl[t[end-1].low] {
+		return ""
+	}
+	before := t[end-2]
+	if before.kind == tIdent && !notDecl[before.low] && before.low != "return" && before.low != "else" ||
+		before.text == ">" || before.text == "]" {
+		return t[end-1].low
+	}
+	return ""
+}
+
+// vkey names a variable: a method's local (method set) or the page's.
+type vkey struct{ method, name string }
+
+// key is where a name's taint is kept as read in method.
+func (a *analysis) key(method, name string) vkey {
+	if method != "" && a.locals[method][name] {
+		return vkey{method, name}
+	}
+	return vkey{name: name}
 }
 
 // webMethod: the parameters of a [WebMethod] (<WebMethod()>) are what the
 // client posts.
-func (a *analysis) webMethod(decl []tok, params []string) {
+func (a *analysis) webMethod(method string, decl []tok, params []string) {
 	if !slices.ContainsFunc(decl, func(x tok) bool { return x.low == "webmethod" }) {
 		return
 	}
 	for _, p := range params {
-		a.taint(p, tAll, "web method parameter "+p)
+		a.taintKey(a.key(method, p), tAll, "web method parameter "+p)
 	}
 }
 
@@ -283,8 +350,13 @@ func splitArgs(t []tok) [][]tok {
 	return out
 }
 
+// taint adds m to a name as the current method sees it.
 func (a *analysis) taint(name string, m uint8, from string) {
-	if m == 0 || name == "" {
+	a.taintKey(a.key(a.cur, name), m, from)
+}
+
+func (a *analysis) taintKey(name vkey, m uint8, from string) {
+	if m == 0 || name.name == "" {
 		return
 	}
 	if old := a.vars[name]; old|m != old {
@@ -314,7 +386,7 @@ func (a *analysis) flow(s *cstmt) {
 			root, chain := lvalue(t, k)
 			end := exprEnd(t, k+1)
 			rhs := t[k+1 : end]
-			a.assign(root, chain, rhs)
+			a.assign(root, chain, rhs, x.text != "=")
 		}
 		// foreach (T x in EXPR)
 		if t[0].low == "foreach" || t[0].low == "for" {
@@ -343,8 +415,10 @@ func (a *analysis) flow(s *cstmt) {
 		}
 		name := t[k].low
 		params, own := a.methods[name]
+		// Go(x) or this.Go(x) / Me.Go(x): a call of the page's own method
+		own = own && (k == 0 || t[k-1].text != "." || k > 1 && isSelf(t[k-2]) && (k < 3 || t[k-3].text != "."))
 		switch {
-		case own && !(k > 0 && t[k-1].text == "."):
+		case own:
 		case name == "blockcopy", name == "copy", name == "read", name == "readblock", name == "copyto",
 			name == "binaryread", name == "readbytes", name == "write", name == "append", name == "appendline",
 			name == "add", name == "addrange", name == "insert", name == "push", name == "setvalue", name == "appendformat":
@@ -353,11 +427,11 @@ func (a *analysis) flow(s *cstmt) {
 		}
 		close := matchClose(t, k+1)
 		args := splitArgs(t[k+2 : min(close, len(t))])
-		if own && !(k > 0 && t[k-1].text == ".") {
+		if own {
 			for i, g := range args {
 				m, from := a.mask(g)
 				if i < len(params) {
-					a.taint(params[i], m, from)
+					a.taintKey(a.key(name, params[i]), m, from)
 				}
 			}
 			continue
@@ -379,10 +453,17 @@ func (a *analysis) flow(s *cstmt) {
 		switch name {
 		case "read", "readblock", "copyto", "binaryread", "readbytes":
 			m, from := a.mask(t[recvStart(t, k-1) : k-1])
-			if len(args) > 0 && len(args[0]) > 0 && args[0][0].kind == tIdent {
+			// into a buffer the page holds (s.Read(buf, ...)), not into
+			// context.Response.OutputStream
+			if len(args) > 0 && len(args[0]) == 1 && args[0][0].kind == tIdent {
 				a.taint(args[0][0].low, m, from)
 			}
 		case "write", "append", "appendline", "add", "addrange", "insert", "push", "setvalue", "appendformat":
+			// a builder or stream the page holds in a variable (sb.Append,
+			// ms.Write); context.Response.Write does not fill context
+			if st := recvStart(t, k-1); !(st == k-2 || st == k-4 && isSelf(t[st])) || recv == "response" {
+				continue
+			}
 			var m uint8
 			var from string
 			for _, g := range args {
@@ -438,7 +519,7 @@ func (a *analysis) flowVB(s *cstmt) {
 					break
 				}
 			}
-			a.assign(t[k].low, chain, t[j+1:])
+			a.assign(t[k].low, chain, t[j+1:], t[j].text != "=")
 			return
 		}
 	}
@@ -456,9 +537,18 @@ func isAssignOp(s string) bool {
 // root identifier and the whole chain (a.b[c].d).
 func lvalue(t []tok, k int) (string, []tok) {
 	if st := recvStart(t, k); st >= 0 && st < k && t[st].kind == tIdent {
+		if isSelf(t[st]) && st+2 < k && t[st+1].text == "." && t[st+2].kind == tIdent {
+			st += 2
+		}
 		return t[st].low, t[st:k]
 	}
 	return "", nil
+}
+
+// isSelf: this (C#, JScript) or Me (VB), through which a page names its
+// own members and controls.
+func isSelf(x tok) bool {
+	return x.kind == tIdent && (x.low == "this" || x.low == "me")
 }
 
 // exprEnd finds where the expression starting at i ends: a comma or a
@@ -521,7 +611,10 @@ func receiverRoot(t []tok, dot int) string {
 	return root
 }
 
-func (a *analysis) assign(root string, chain []tok, rhs []tok) {
+// assign taints what an assignment sets. Appending (+=, &=) keeps the
+// start of the value: input appended to a path the page chose does not
+// choose where the path leads.
+func (a *analysis) assign(root string, chain []tok, rhs []tok, appends bool) {
 	if root == "" || len(rhs) == 0 {
 		return
 	}
@@ -533,7 +626,8 @@ func (a *analysis) assign(root string, chain []tok, rhs []tok) {
 		}
 		return
 	}
-	m, from := a.mask(rhs)
+	m, from, head, tail := a.maskParts(rhs)
+	m = pathEnds(m, head && !appends, tail)
 	if m == 0 {
 		return
 	}
@@ -550,12 +644,136 @@ func (a *analysis) assign(root string, chain []tok, rhs []tok) {
 
 // mask is the taint of an expression: request input, server controls,
 // tainted variables, methods returning input; sanitizers and the page's
-// own SQL text clear their bits.
+// own SQL text clear their bits. A concatenated path leads where its
+// first or last part says: input in the middle of a path the page starts
+// and ends (dir + input + "/" + generatedName) does not choose it.
 func (a *analysis) mask(t []tok) (uint8, string) {
+	m, from, head, tail := a.maskParts(t)
+	return pathEnds(m, head, tail), from
+}
+
+// pathEnds sets the path bits of a value from its ends: input first
+// chooses where it leads; input last only names the file.
+func pathEnds(m uint8, head, tail bool) uint8 {
+	m &^= tPath | tNamed
+	switch {
+	case head:
+		m |= tPath
+	case tail:
+		m |= tNamed
+	}
+	return m
+}
+
+// maskParts is mask with the path bit of the concatenation's first and
+// last parts apart.
+func (a *analysis) maskParts(t []tok) (m uint8, from string, head, tail bool) {
+	if !hasConcat(t) && combineArgs(t) == nil {
+		m, from = a.maskFlat(t)
+		if m&tRaw != 0 && slices.ContainsFunc(t, func(x tok) bool { return x.kind == tString && a.r.sqlText.MatchString(x.text) }) {
+			m &^= tRaw
+		}
+		return m, from, m&tPath != 0, m&(tPath|tNamed) != 0
+	}
+	parts := combineArgs(t)
+	if parts == nil {
+		parts = splitConcat(t)
+	}
+	first := true
+	for i, p := range parts {
+		pm, pf := a.maskFlat(p)
+		if pm != 0 && (m == 0 || m == tDecoded && pm&^tDecoded != 0) {
+			from = pf
+		}
+		m |= pm
+		// an empty literal ("" + x) chooses nothing
+		if len(p) == 1 && p[0].kind == tString && p[0].text == "" {
+			continue
+		}
+		if first {
+			head = pm&tPath != 0
+			first = false
+		}
+		if i == len(parts)-1 {
+			tail = pm&(tPath|tNamed) != 0
+		}
+	}
+	if m&tRaw != 0 {
+		for _, x := range t {
+			if x.kind == tString && a.r.sqlText.MatchString(x.text) {
+				m &^= tRaw
+				break
+			}
+		}
+	}
+	return m, from, head, tail
+}
+
+// combineArgs returns the arguments when the expression is one call of
+// Path.Combine (its parts joined as a path), or nil.
+func combineArgs(t []tok) [][]tok {
+	for k := 0; k+1 < len(t); k++ {
+		if t[k].text == "(" {
+			if k == 0 || t[k-1].low != "combine" || matchClose(t, k) != len(t)-1 {
+				return nil
+			}
+			if args := splitArgs(t[k+1 : len(t)-1]); len(args) > 1 {
+				return args
+			}
+			return nil
+		}
+		if t[k].kind != tIdent && t[k].text != "." {
+			return nil
+		}
+	}
+	return nil
+}
+
+// hasConcat: the expression has a top-level + or &.
+func hasConcat(t []tok) bool {
+	depth := 0
+	for k, x := range t {
+		switch x.text {
+		case "(", "[", "{":
+			depth++
+		case ")", "]", "}":
+			depth--
+		case "+", "&":
+			if depth == 0 && x.kind == tPunct && k > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// splitConcat splits an expression at its top-level + and & (string
+// concatenation in C#, JScript and VB).
+func splitConcat(t []tok) [][]tok {
+	var out [][]tok
+	depth, st := 0, 0
+	for k, x := range t {
+		switch x.text {
+		case "(", "[", "{":
+			depth++
+		case ")", "]", "}":
+			depth--
+		case "+", "&":
+			if depth == 0 && x.kind == tPunct && k > st {
+				out = append(out, t[st:k])
+				st = k + 1
+			}
+		}
+	}
+	return append(out, t[st:])
+}
+
+// maskFlat is the taint of one operand.
+func (a *analysis) maskFlat(t []tok) (uint8, string) {
 	var m uint8
 	from := ""
 	set := func(x uint8, f string) {
-		if x != 0 && m == 0 {
+		if x != 0 && (m == 0 || m == tDecoded && x&^tDecoded != 0) {
 			from = f
 		}
 		m |= x
@@ -565,16 +783,38 @@ func (a *analysis) mask(t []tok) (uint8, string) {
 		if x.kind != tIdent {
 			continue
 		}
+		// typeof(T), GetType(): a type is not a value the client sent
+		if x.low == "typeof" && k+1 < len(t) && t[k+1].text == "(" {
+			k = min(matchClose(t, k+1), len(t))
+			continue
+		}
+		if k+1 < len(t) && t[k+1].text == "(" {
+			if a.r.decoders[x.low] {
+				set(tDecoded, x.text+"()")
+			} else if (x.low == "chr" || x.low == "chrw" || x.low == "char" || x.low == "fromcharcode") && !(k+3 < len(t) && t[k+2].kind == tNumber && t[k+3].text == ")") {
+				set(tDecoded, x.text+"() of computed codes")
+			}
+		}
+		// this.txtPath.Text is txtPath.Text
+		if isSelf(x) && k+2 < len(t) && t[k+1].text == "." && t[k+2].kind == tIdent {
+			continue
+		}
 		// input inside a sanitizer's call stays in the folder it picks:
 		// Server.MapPath("~/files/" + name); input joined outside it
 		// (MapPath("./") + name) does not
-		if end, ok := a.sanitizerCall(t, k); ok {
-			im, f := a.mask(t[k+2 : end])
-			set(im&^tPath, f)
+		if end, mapper, ok := a.sanitizerCall(t, k); ok {
+			inner := t[k+2 : end]
+			im, f := a.mask(inner)
+			whole := im&tPath != 0 && !hasConcat(inner) && combineArgs(inner) == nil
+			im &^= tPath | tNamed
+			if mapper && whole {
+				im |= tNamed
+			}
+			set(im, f)
 			k = end
 			continue
 		}
-		prevDot := k > 0 && t[k-1].text == "."
+		prevDot := k > 0 && t[k-1].text == "." && !(k > 1 && isSelf(t[k-2]) && (k < 3 || t[k-3].text != "."))
 		next := ""
 		if k+1 < len(t) {
 			next = t[k+1].text
@@ -602,9 +842,10 @@ func (a *analysis) mask(t []tok) (uint8, string) {
 				}
 				continue
 			}
-			v := a.vars[x.low]
+			vk := a.key(a.cur, x.low)
+			v := a.vars[vk]
 			if v != 0 {
-				set(v, x.text+" (from "+a.origin[x.low]+")")
+				set(v, x.text+" (from "+a.origin[vk]+")")
 			} else if next == "[" && !a.aliases[x.low] {
 				// an element of the page's own array picked by input
 				// is still the page's own value
@@ -616,30 +857,26 @@ func (a *analysis) mask(t []tok) (uint8, string) {
 			}
 		}
 	}
-	if m&tRaw != 0 {
-		for _, x := range t {
-			if x.kind == tString && a.r.sqlText.MatchString(x.text) {
-				m &^= tRaw
-				break
-			}
-		}
-	}
 	return m, from
 }
 
 // sanitizerCall reports whether t[k] is the last part of a sanitizer name
-// called there, and the index of its closing parenthesis.
-func (a *analysis) sanitizerCall(t []tok, k int) (int, bool) {
+// called there, the index of its closing parenthesis, and whether it is a
+// mapper (whose result the mapped path's start still chooses).
+func (a *analysis) sanitizerCall(t []tok, k int) (int, bool, bool) {
 	if k+1 >= len(t) || t[k+1].text != "(" {
-		return 0, false
+		return 0, false, false
+	}
+	called := func(s []string) bool {
+		first := k - 2*(len(s)-1)
+		return first >= 0 && findName(t[first:k+1], s, 0) == k-first
 	}
 	for _, s := range a.r.sanitizers {
-		first := k - 2*(len(s)-1)
-		if first >= 0 && findName(t[first:k+1], s, 0) == k-first {
-			return min(matchClose(t, k+1), len(t)), true
+		if called(s) {
+			return min(matchClose(t, k+1), len(t)), slices.ContainsFunc(a.r.mappers, called), true
 		}
 	}
-	return 0, false
+	return 0, false, false
 }
 
 // findName finds the dotted name parts in t at or after i (the last part
@@ -683,9 +920,11 @@ func (a *analysis) conclude() []Detection {
 		active[i] = len(sk.requires) == 0 || slices.ContainsFunc(sk.requires, func(q string) bool { return strings.Contains(a.codeLow, q) })
 	}
 	hasAssembly := strings.Contains(a.codeLow, "assembly")
+	var decoded []Reason
 	for i := range a.stmts {
 		s := &a.stmts[i]
 		t := s.toks
+		a.cur = s.method
 		for si, sk := range a.r.sinks {
 			if !active[si] || sk.langs != nil && !sk.langs[s.lang] {
 				continue
@@ -702,13 +941,38 @@ func (a *analysis) conclude() []Detection {
 				if sk.category == "code" {
 					codeNamed = true
 				}
-				m, from := a.mask(args)
+				// each argument leads where its own ends say
+				var m uint8
+				var from string
+				for _, g := range splitArgs(args) {
+					gm, gf := a.mask(g)
+					if gm != 0 && (m == 0 || m == tDecoded && gm&^tDecoded != 0) {
+						from = gf
+					}
+					m |= gm
+				}
 				need := tAny
 				switch sk.category {
 				case "filewrite", "fileread":
 					need = tPath
+					if sk.names {
+						need |= tNamed
+					}
 				case "sql":
 					need = tRaw
+				case "code":
+					if m&tAny != 0 && ownTemplate(args) {
+						// eval("(" + json + ")"): input inside code the
+						// page wrote is an injection bug, not a shell
+						continue
+					}
+					if m&tAny == 0 {
+						if lit := literalText(args); readsRequest(lit) {
+							hits = append(hits, hit{sk.category, Reason{t[k].line, fmt.Sprintf("%s runs code of the page's own that reads the request: %q", sk.name, clip(lit, 60))}})
+						} else if m&tDecoded != 0 {
+							decoded = append(decoded, Reason{t[k].line, fmt.Sprintf("%s runs code decoded at run time (%s)", sk.name, from)})
+						}
+					}
 				}
 				if m&need == 0 {
 					continue
@@ -730,7 +994,8 @@ func (a *analysis) conclude() []Detection {
 			gate = true
 		}
 	}
-	obf := a.obfuscation()
+	hits = append(hits, a.scriptHosts()...)
+	obf := append(a.obfuscation(), decoded...)
 	decrypt := a.decryption()
 	family := a.family()
 
@@ -745,9 +1010,12 @@ func (a *analysis) conclude() []Detection {
 		}
 	}
 	fileSinks := map[string]bool{}
+	contents := false // a file's content read or a file written, not only listed
 	for _, h := range hits {
 		if h.category == "fileread" || h.category == "filewrite" {
-			fileSinks[h.reason.Text[strings.LastIndex(h.reason.Text, " reaches ")+9:]] = true
+			name := h.reason.Text[strings.LastIndex(h.reason.Text, " reaches ")+9:]
+			fileSinks[name] = true
+			contents = contents || !a.r.listers[strings.ToLower(name)]
 		}
 	}
 	for _, h := range hits {
@@ -758,7 +1026,9 @@ func (a *analysis) conclude() []Detection {
 				cat = "loader"
 			}
 		case "fileread":
-			if len(fileSinks) < 2 {
+			// listing folders alone is a browser; reading one file alone a
+			// download page
+			if len(fileSinks) < 2 || !contents {
 				continue
 			}
 			if _, w := by["filewrite"]; w || hasCat(hits, "filewrite") {
@@ -807,6 +1077,87 @@ func (a *analysis) conclude() []Detection {
 	}
 	sort.SliceStable(merged, func(i, j int) bool { return merged[i].Rule < merged[j].Rule })
 	return merged
+}
+
+// ownTemplate: the expression is a concatenation that starts and ends with
+// the page's own literals ("var x=(" + input + ");").
+func ownTemplate(t []tok) bool {
+	parts := splitConcat(t)
+	if len(parts) < 3 {
+		return false
+	}
+	isLit := func(p []tok) bool { return len(p) == 1 && p[0].kind == tString && p[0].text != "" }
+	return isLit(parts[0]) && isLit(parts[len(parts)-1])
+}
+
+// literalText joins an expression made only of string literals and
+// Chr(n) codes ("ev" & "al(request(""x""))"), or returns "".
+func literalText(t []tok) string {
+	var sb strings.Builder
+	for _, p := range splitConcat(t) {
+		switch {
+		case len(p) == 1 && p[0].kind == tString:
+			sb.WriteString(p[0].text)
+		case len(p) == 4 && p[0].kind == tIdent && (p[0].low == "chr" || p[0].low == "chrw") && p[1].text == "(" && p[2].kind == tNumber && p[3].text == ")":
+			if n := atoi(p[2].text); n > 0 && n < 128 {
+				sb.WriteByte(byte(n))
+			}
+		default:
+			return ""
+		}
+	}
+	return sb.String()
+}
+
+// readsRequest: code text that names the request object (Request(...),
+// Request.Form, Context.Request; ...), not the word in prose.
+func readsRequest(code string) bool {
+	low := strings.ToLower(code)
+	for i := strings.Index(low, "request"); i >= 0; {
+		before := i == 0 || !isIdentByte(low[i-1]) || low[i-1] == '.'
+		end := i + len("request")
+		if before && end < len(low) && strings.IndexByte(".([;,)", low[end]) >= 0 {
+			return true
+		}
+		next := strings.Index(low[end:], "request")
+		if next < 0 {
+			break
+		}
+		i = end + next
+	}
+	return false
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// scriptHosts finds code handed to an engine inside a string (an XSLT
+// msxsl:script block) that reads the request, where the page enables the
+// engine's scripts.
+func (a *analysis) scriptHosts() []hit {
+	var out []hit
+	for _, h := range a.r.scriptHosts {
+		if !slices.ContainsFunc(h.enablers, func(e string) bool { return strings.Contains(a.codeLow, e) }) {
+			continue
+		}
+		for i := range a.stmts {
+			for _, x := range a.stmts[i].toks {
+				if x.kind != tString {
+					continue
+				}
+				low := strings.ToLower(x.text)
+				if at := strings.Index(low, h.marker); at >= 0 && readsRequest(low[at:]) {
+					out = append(out, hit{"code", Reason{x.line, fmt.Sprintf("an embedded %s block, run with scripts enabled, reads the request", h.marker)}})
+					break
+				}
+			}
+		}
+	}
+	return out
 }
 
 func hasCat(hs []hit, cat string) bool {
@@ -900,8 +1251,37 @@ func (a *analysis) obfuscation() []Reason {
 	var out []Reason
 	chars := 0
 	charLine := 0
+	// strings kept in variables and joined later: q = "u"; a = q + "ns" + w
+	consts := map[string][]string{}
 	for i := range a.stmts {
 		t := a.stmts[i].toks
+		if k := slices.IndexFunc(t, func(x tok) bool { return x.text == "=" }); k > 0 && t[k-1].kind == tIdent && k+1 < len(t) {
+			var parts []string
+			for _, p := range splitConcat(t[k+1:]) {
+				switch {
+				case len(p) == 1 && p[0].kind == tString:
+					parts = append(parts, p[0].text)
+				case len(p) == 1 && p[0].kind == tIdent && consts[p[0].low] != nil:
+					parts = append(parts, consts[p[0].low]...)
+				default:
+					parts = nil
+				}
+				if parts == nil {
+					break
+				}
+			}
+			name := t[k-1].low
+			if parts == nil {
+				delete(consts, name)
+			} else {
+				consts[name] = parts
+				if len(parts) > 1 && len(splitConcat(t[k+1:])) > 1 && slices.ContainsFunc(t[k+1:], func(x tok) bool { return x.kind == tIdent }) {
+					if hidden := a.hiddenIn(strings.Join(parts, ""), parts); hidden != "" {
+						out = append(out, Reason{t[k].line, fmt.Sprintf("joins string variables into %q", hidden)})
+					}
+				}
+			}
+		}
 		for k := 0; k < len(t); k++ {
 			x := t[k]
 			if x.kind == tString && len(x.text) >= a.r.blobMin {
@@ -1083,6 +1463,11 @@ func (a *analysis) decryption() []Reason {
 			// buf[i] ^= key[...] or buf[i] = (byte)(buf[i] ^ key[...])
 			if (t[k].text == "^=" || t[k].text == "^") && t[k-1].text == "]" {
 				out = append(out, Reason{t[k].line, "XORs a buffer byte by byte"})
+				break
+			}
+			// VBScript: Chr(AscB(MidB(data, i, 1)) Xor Asc(Mid(key, ...)))
+			if t[k].low == "xor" && a.stmts[i].lang == VB && slices.ContainsFunc(t, func(x tok) bool { return x.low == "ascb" || x.low == "midb" }) {
+				out = append(out, Reason{t[k].line, "XORs the data byte by byte"})
 				break
 			}
 		}

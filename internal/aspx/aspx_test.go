@@ -106,6 +106,58 @@ func TestDetections(t *testing.T) {
 		{"vb no parens", ".asp", `<% Execute Request("x") %>`, "aspx-request-code", "reaches Execute"},
 		{"utf-16 page", ".aspx", "", "aspx-request-code", "reaches eval"},
 		{"markup only", ".aspx", `<html><body><script>eval(location.hash)</script></body></html>`, "", ""},
+		// a process's standard input fed the request
+		{"stdin hit", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext ctx) {\nvar p = new Process(); p.StartInfo.FileName = \"cmd.exe\"; p.Start();\np.StandardInput.WriteLine(ctx.Request.Form[\"line\"]); } }", "aspx-request-exec", "line 4: request input (Request.Form) reaches StandardInput.WriteLine"},
+		{"stdin fixed", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext ctx) {\nvar p = Process.Start(psi); p.StandardInput.WriteLine(\"quit\"); } }", "", ""},
+		// XSLT stylesheets whose msxsl:script reads the request
+		{"xslt script hit", ".aspx", "<%@ Page Language=\"C#\"%>\n<%\nstring x = @\"<xsl:stylesheet xmlns:msxsl='urn:schemas-microsoft-com:xslt'><msxsl:script language='JScript' implements-prefix='u'>function f(){ return System.Web.HttpContext.Current.Request.Form['q']; }</msxsl:script></xsl:stylesheet>\";\nvar t = new XslCompiledTransform(); t.Load(Doc(x), XsltSettings.TrustedXslt, null);\n%>", "aspx-request-code", "line 3: an embedded msxsl:script block, run with scripts enabled, reads the request"},
+		{"xslt script of its own", ".aspx", "<%@ Page Language=\"C#\"%>\n<%\nstring x = @\"<msxsl:script language='C#' implements-prefix='u'>public string Up(string s){ return s.ToUpper(); }</msxsl:script>\";\nvar t = new XslCompiledTransform(); t.Load(Doc(x), XsltSettings.TrustedXslt, null);\n%>", "", ""},
+		{"xslt scripts off", ".aspx", "<%@ Page Language=\"C#\"%>\n<% string x = \"<msxsl:script>Request.Form('q')</msxsl:script>\"; var t = new XslCompiledTransform(); t.Load(Doc(x)); %>", "", ""},
+		// MSScriptControl running code the page wrote that reads the request
+		{"script control hit", ".asp", "<%\nSet sc = Server.CreateObject(\"MSScriptControl.ScriptControl\")\nsc.Language = \"VBScript\"\nsc.ExecuteStatement(\"Exe\" & \"cute Request(\"\"t\"\")\")\n%>", "aspx-request-code", "line 4: ExecuteStatement runs code of the page's own that reads the request"},
+		{"script control own code", ".asp", "<%\nSet sc = Server.CreateObject(\"MSScriptControl.ScriptControl\")\nsc.ExecuteStatement(\"total = 1 + 2\")\n%>", "", ""},
+		// code decoded at run time, request or not
+		{"decoded execute", ".asp", "<%\nFunction dx(s)\n For Each n In Split(s, \",\")\n  dx = dx & Chr(n - 7)\n Next\nEnd Function\nExecute dx(\"115,109,107,108,\")\n%>", "aspx-obfuscated-code", "Execute runs code decoded at run time"},
+		{"decoded for display", ".aspx", `<%@ Page Language="C#"%><% Response.Write(System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(note))); %>`, "", ""},
+		{"unescaped execute", ".asp", `<% Execute(unescape("Response%2EWrite%20now")) %>`, "aspx-obfuscated-code", "Execute runs code decoded at run time (unescape())"},
+		// "unsafe" spelled through variables
+		{"unsafe from variables", ".aspx", "<script runat=\"server\" language=\"JScript\">\nfunction run(s) { var m1 = \"un\"; var m2 = \"fe\"; var mode = m1 + \"sa\" + m2; return eval(s, mode); }\n</script>", "aspx-obfuscated-code", `line 2: joins string variables into "unsafe"`},
+		{"greeting from variables", ".aspx", "<script runat=\"server\" language=\"JScript\">\nfunction hi() { var a = \"Hel\"; var b = a + \"lo\"; return eval(\"1\"); }\n</script>", "", ""},
+		// input inside code the page wrote: an injection bug, not a shell
+		{"json eval", ".asp", "<script language=\"jscript\" runat=\"server\">\nfunction parse(){ var s = Request.Form(\"data\"); eval(\"var o=(\" + s + \");\"); return o; }\n</script>", "", ""},
+		{"eval of input wrapped once", ".asp", "<script language=\"jscript\" runat=\"server\">\nfunction go(){ eval(\"x=\" + Request.Form(\"data\")); }\n</script>", "aspx-request-code", "reaches eval"},
+		// where a file path leads: its first or last part
+		{"mappath of input", ".aspx", `<% If Request.Files.Count > 0 Then Request.Files(0).SaveAs(Server.MapPath(Request("to"))) %>`, "aspx-file-manager", "reaches SaveAs"},
+		{"mappath of input kept in a variable", ".aspx", "<%@ Page Language=\"C#\"%>\n<% string to = Server.MapPath(Request.Form[\"to\"]); if (Request.Files.Count > 0) Request.Files[0].SaveAs(to); %>", "aspx-file-manager", "line 2: request input (to (from Request.Form)) reaches SaveAs"},
+		{"mappath of input deleted", ".aspx", `<%@ Page Language="C#"%><% System.IO.File.Delete(Server.MapPath(Request["f"])); %>`, "", ""},
+		{"mappath of input and a file name", ".aspx", `<%@ Page Language="C#"%><% up.SaveAs(Server.MapPath(System.IO.Path.Combine(Request["dir"], System.IO.Path.GetFileName(up.FileName)))); %>`, "", ""},
+		{"mappath of page folder", ".aspx", `<% If Request.Files.Count > 0 Then Request.Files(0).SaveAs(Server.MapPath("~/up/" & Request("to"))) %>`, "", ""},
+		{"input in the middle", ".aspx", "<%@ Page Language=\"C#\"%>\n<% string d = Server.MapPath(\"~/att/\"); d += Request.QueryString[\"kind\"] + \"/\"; Directory.CreateDirectory(d); f.SaveAs(d + DateTime.Now.Ticks + \".jpg\"); %>", "", ""},
+		{"input appended last, written", ".aspx", "<%@ Page Language=\"C#\"%>\n<% string d = Server.MapPath(\"~/att/\"); d += Request.QueryString[\"name\"]; File.WriteAllText(d, Request.Form[\"body\"]); %>", "aspx-file-manager", "reaches File.WriteAllText"},
+		{"input appended last, deleted", ".aspx", "<%@ Page Language=\"C#\"%>\n<% string d = Server.MapPath(\"~/att/\"); d += Request.QueryString[\"name\"]; File.Delete(d); %>", "", ""},
+		{"named file read", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext c) { var fs = new FileStream(c.Server.MapPath(\"~/files/\") + c.Request[\"f\"], FileMode.Open); fs.CopyTo(c.Response.OutputStream); } }", "", ""},
+		{"folder renamed in place", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext c) { var d = new DirectoryInfo(c.Server.MapPath(\"~/media/a\")); Directory.Move(d.FullName, Path.Combine(d.Parent.FullName, c.Request[\"to\"])); } }", "", ""},
+		{"listing only", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext c) { string p = Root + c.Request[\"p\"]; foreach (var d in Directory.GetDirectories(p)) Add(d); foreach (var f in Directory.GetFiles(p)) Add(new FileInfo(f).Length); } }", "", ""},
+		{"listing and reading", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext c) { string p = c.Request[\"p\"]; foreach (var f in Directory.GetFiles(p)) Add(f); c.Response.Write(File.ReadAllText(c.Request[\"f\"])); } }", "aspx-file-manager", "reaches File.ReadAllText"},
+		// quotes and strings as VB and pasted shells write them
+		{"curly quotes", ".aspx", `<% If Request.Files.Count <> 0 Then Request.Files(0).SaveAs(Server.MapPath(Request(“p”))) %>`, "aspx-file-manager", "reaches SaveAs"},
+		{"vb string ends at line end", ".asp", "<%\n<!--\"-->\nExecute Request(\"v\")\n%>", "aspx-request-code", "line 3: request input (Request[...]) reaches Execute"},
+		// this.x and Me.x are the page's own controls
+		{"this control", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nvoid Go(object s, EventArgs e) { var w = new System.IO.StreamWriter(this.savePath.Text); w.Write(this.body.Text); }\n</script>\n<form runat=\"server\"><asp:TextBox ID=\"savePath\" runat=\"server\"/><asp:TextBox ID=\"body\" runat=\"server\"/></form>", "aspx-file-manager", "request input (savePath.Text) reaches StreamWriter"},
+		// writing to the response does not put input into the context
+		{"response write then mappath", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext context) { context.Response.Write(context.Request[\"m\"]); File.WriteAllText(context.Server.MapPath(\"~/App_Data/log.txt\"), \"x\"); } }", "", ""},
+		// a method's locals are its own: one name in two methods is two values
+		{"locals apart", ".asp", "<%\nSub Preview()\n Dim p\n p = Request.QueryString(\"p\")\n Response.Write Server.HTMLEncode(p)\nEnd Sub\nSub Cleanup()\n Dim p\n p = Server.MapPath(\"cache/old.tmp\")\n Set fso = Server.CreateObject(\"Scripting.FileSystemObject\")\n fso.CreateTextFile(p)\nEnd Sub\n%>", "", ""},
+		{"field across methods", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nstring target;\nvoid Page_Load() { target = Request.Form[\"t\"]; }\nvoid Remove() { System.IO.File.Delete(target); }\n</script>", "aspx-file-manager", "line 5: request input (target (from Request.Form)) reaches File.Delete"},
+		{"parameter of its method", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nvoid Show(string f) { Response.Write(f); }\nvoid Drop(string f) { System.IO.File.Delete(f); }\nvoid Page_Load() { Show(Request[\"f\"]); Drop(\"old.log\"); }\n</script>", "", ""},
+		// a nameless directive is the file type's own; this.Go() is the page's Go()
+		{"nameless handler directive", ".ashx", "<%@ Language=\"C#\" Class=\"H\" %>\npublic class H : IHttpHandler { public void ProcessRequest(HttpContext c) { System.Diagnostics.Process.Start(c.Request[\"x\"]); } }", "aspx-request-exec", "reaches Process.Start"},
+		{"nameless directive, no code", ".ashx", "<%@ Language=\"C#\" Class=\"H\" %>\npublic class H : IHttpHandler { public void ProcessRequest(HttpContext c) { c.Response.Write(\"pong\"); } }", "", ""},
+		{"this method call", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nstring Run(string c) { return System.Diagnostics.Process.Start(\"cmd.exe\", \"/c \" + c).StandardOutput.ReadToEnd(); }\nvoid Go(object s, EventArgs e) { Response.Write(this.Run(cmdBox.Text)); }\n</script>\n<form runat=\"server\"><asp:TextBox ID=\"cmdBox\" runat=\"server\"/></form>", "aspx-request-exec", "line 3: request input (c (from cmdBox.Text)) reaches Process.Start"},
+		{"other object's method", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nstring Run(string c) { return System.Diagnostics.Process.Start(\"cmd.exe\", \"/c \" + c).StandardOutput.ReadToEnd(); }\nvoid Go(object s, EventArgs e) { Response.Write(jobs.Run(cmdBox.Text)); Run(\"ver\"); }\n</script>\n<form runat=\"server\"><asp:TextBox ID=\"cmdBox\" runat=\"server\"/></form>", "", ""},
+		{"vbscript xor loader", ".asp", "<%\nk = \"3c6e0b8a9c15224a\"\nn = Request.TotalBytes\nd = Request.BinaryRead(n)\nFor i = 1 To n\n s = s & Chr(AscB(MidB(d, i, 1)) Xor Asc(Mid(k, (i And 15) + 1, 1)))\nNext\nExecute s\n%>", "aspx-encrypted-loader", "line 6: XORs the data byte by byte"},
+		{"vbscript xor checksum", ".asp", "<%\nd = Request.BinaryRead(Request.TotalBytes)\nFor i = 1 To LenB(d)\n c = c Xor AscB(MidB(d, i, 1))\nNext\nResponse.Write Hex(c)\n%>", "", ""},
+		{"typeof is not input", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext c) { Node n = Find(c.Request[\"n\"]); var asm = typeof(Node).Assembly; File.WriteAllBytes(Path.Combine(\"img\", asm.GetName().Name), data); } }", "", ""},
 	}
 	for _, c := range cases {
 		src := []byte(c.src)

@@ -113,9 +113,13 @@ func lexC(b Block, budget *int) []stmt {
 				i++
 			}
 			q := s[i]
-			val, n, nl := readString(s[i:], q, verbatim)
+			val, n, nl := readString(s[i:], q, verbatim, verbatim)
 			push(tok{kind: tString, text: val, line: line})
 			line += nl
+			i += n
+		case curlyQuote(s[i:]) > 0:
+			val, n := readCurly(s[i:])
+			push(tok{kind: tString, text: val, line: line})
 			i += n
 		case c == ';':
 			st.end(false, line)
@@ -199,9 +203,13 @@ func lexVB(b Block, budget *int) []stmt {
 			st.end(false, line)
 			i++
 		case c == '"':
-			val, n, nl := readString(s[i:], '"', true)
+			// VB doubles a quote to escape it; a literal never spans lines
+			val, n, _ := readString(s[i:], '"', true, false)
 			push(tok{kind: tString, text: val, line: line})
-			line += nl
+			i += n
+		case curlyQuote(s[i:]) > 0:
+			val, n := readCurly(s[i:])
+			push(tok{kind: tString, text: val, line: line})
 			i += n
 		case isIdentStart(c):
 			id, n := readIdent(s[i:])
@@ -232,9 +240,9 @@ func lexVB(b Block, budget *int) []stmt {
 }
 
 // readString reads a literal quoted by q from s[0]; verbatim strings (C#
-// @"", VB) double the quote to escape it. It returns the value, the bytes
-// read and the newlines inside.
-func readString(s string, q byte, verbatim bool) (string, int, int) {
+// @"", VB) double the quote to escape it, and only C#'s span lines. It
+// returns the value, the bytes read and the newlines inside.
+func readString(s string, q byte, verbatim, multiline bool) (string, int, int) {
 	var sb strings.Builder
 	nl := 0
 	i := 1
@@ -255,7 +263,7 @@ func readString(s string, q byte, verbatim bool) (string, int, int) {
 			continue
 		case c == '\n':
 			nl++
-			if !verbatim {
+			if !multiline {
 				return sb.String(), i, nl - 1 // unterminated: stop at the line end
 			}
 		}
@@ -263,6 +271,30 @@ func readString(s string, q byte, verbatim bool) (string, int, int) {
 		i++
 	}
 	return sb.String(), i, nl
+}
+
+// curlyQuote returns the length of a typographic double quote at the
+// start of s, or 0. VB takes them for '"'; shells pasted through word
+// processors carry them in C# and JScript too.
+func curlyQuote(s string) int {
+	if strings.HasPrefix(s, "\u201c") || strings.HasPrefix(s, "\u201d") {
+		return len("\u201c")
+	}
+	return 0
+}
+
+// readCurly reads a literal opened by a typographic quote up to the next
+// one (either way round) or the line end.
+func readCurly(s string) (string, int) {
+	i := curlyQuote(s)
+	from := i
+	for i < len(s) && s[i] != '\n' {
+		if n := curlyQuote(s[i:]); n > 0 {
+			return s[from:i], i + n
+		}
+		i++
+	}
+	return s[from:i], i
 }
 
 // unescape decodes one backslash escape of a C# or JScript string.

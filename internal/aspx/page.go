@@ -97,6 +97,11 @@ func utf16String(b []byte, be bool) string {
 
 // Parse reads a page. ext is the file's lower-case extension with its dot;
 // it sets the defaults (".asp" pages are VBScript, ASP.NET pages C#).
+// mainDirective is the directive a nameless <%@ ... %> stands for, by
+// file type, as ASP.NET reads it.
+var mainDirective = map[string]string{".aspx": "Page", ".ashx": "WebHandler", ".asmx": "WebService",
+	".ascx": "Control", ".master": "Master"}
+
 // Parse never fails: what is not markup it understands is left out.
 func Parse(src []byte, ext string) *Page {
 	text := decode(src)
@@ -118,6 +123,10 @@ func Parse(src []byte, ext string) *Page {
 		}
 		end += j
 		name, attrs := directive(text[j+3 : end])
+		if name == "" {
+			// a directive without a name is the file type's main one
+			name = mainDirective[ext]
+		}
 		if p.Directive == "" {
 			p.Directive = name
 		}

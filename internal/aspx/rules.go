@@ -16,6 +16,10 @@ type Rules struct {
 	controlMembers map[string]bool
 	uploadNames    map[string]bool
 	sanitizers     [][]string
+	mappers        [][]string
+	decoders       map[string]bool
+	listers        map[string]bool // sinks that list or describe files, by name
+	scriptHosts    []scriptHost
 	sqlText        *regexp.Regexp
 	sinks          []sink
 	decryptors     [][]string
@@ -31,6 +35,14 @@ type Spec struct {
 	Severity string `yaml:"severity"`
 }
 
+// scriptHost is code a page hands to an engine inside a string: the
+// marker names the script element, an enabler must be named for the
+// engine to run it.
+type scriptHost struct {
+	marker   string
+	enablers []string
+}
+
 type sink struct {
 	name     string
 	parts    []string // lower-case dotted parts
@@ -40,6 +52,7 @@ type sink struct {
 	requires []string
 	langs    map[Lang]bool
 	bare     bool
+	names    bool // a file the request names (tNamed) counts too
 }
 
 type fileRules struct {
@@ -47,8 +60,14 @@ type fileRules struct {
 	ControlMembers []string `yaml:"control_members"`
 	UploadNames    []string `yaml:"upload_names"`
 	PathSanitizers []string `yaml:"path_sanitizers"`
-	SQLText        string   `yaml:"sql_text"`
-	Sinks          []struct {
+	PathMappers    []string `yaml:"path_mappers"`
+	Decoders       []string `yaml:"decoders"`
+	ScriptHosts    []struct {
+		Marker   string   `yaml:"marker"`
+		Enablers []string `yaml:"enablers"`
+	} `yaml:"script_hosts"`
+	SQLText string `yaml:"sql_text"`
+	Sinks   []struct {
 		Name     string   `yaml:"name"`
 		Kind     string   `yaml:"kind"`
 		Category string   `yaml:"category"`
@@ -56,6 +75,8 @@ type fileRules struct {
 		Requires []string `yaml:"requires"`
 		Langs    []string `yaml:"langs"`
 		Bare     bool     `yaml:"bare"`
+		Lists    bool     `yaml:"lists"`
+		Names    bool     `yaml:"names"`
 	} `yaml:"sinks"`
 	Decryptors  []string        `yaml:"decryptors"`
 	HiddenNames []string        `yaml:"hidden_names"`
@@ -82,6 +103,8 @@ func LoadRules(name string, data []byte) (*Rules, error) {
 		requestMembers: lowerSet(f.RequestMembers),
 		controlMembers: lowerSet(f.ControlMembers),
 		uploadNames:    lowerSet(f.UploadNames),
+		decoders:       lowerSet(f.Decoders),
+		listers:        map[string]bool{},
 		sqlText:        re,
 		blobMin:        f.BlobMin,
 		detections:     f.Detections,
@@ -91,6 +114,19 @@ func LoadRules(name string, data []byte) (*Rules, error) {
 	}
 	for _, s := range f.PathSanitizers {
 		r.sanitizers = append(r.sanitizers, dotted(s))
+	}
+	for _, s := range f.PathMappers {
+		r.mappers = append(r.mappers, dotted(s))
+	}
+	for i, h := range f.ScriptHosts {
+		if h.Marker == "" || len(h.Enablers) == 0 {
+			return nil, fmt.Errorf("%s: script host %d needs a marker and enablers", name, i+1)
+		}
+		sh := scriptHost{marker: strings.ToLower(h.Marker)}
+		for _, e := range h.Enablers {
+			sh.enablers = append(sh.enablers, strings.ToLower(e))
+		}
+		r.scriptHosts = append(r.scriptHosts, sh)
 	}
 	for _, s := range f.Decryptors {
 		r.decryptors = append(r.decryptors, dotted(s))
@@ -105,7 +141,7 @@ func LoadRules(name string, data []byte) (*Rules, error) {
 		if _, ok := f.Detections[s.Category]; !ok {
 			return nil, fmt.Errorf("%s: sink %d (%s): category %q has no detection", name, i+1, s.Name, s.Category)
 		}
-		k := sink{name: s.Name, parts: dotted(s.Name), kind: s.Kind, category: s.Category, arg: -1, bare: s.Bare}
+		k := sink{name: s.Name, parts: dotted(s.Name), kind: s.Kind, category: s.Category, arg: -1, bare: s.Bare, names: s.Names}
 		if s.Arg != nil {
 			k.arg = *s.Arg
 		}
@@ -121,6 +157,12 @@ func LoadRules(name string, data []byte) (*Rules, error) {
 				}
 				k.langs[lg] = true
 			}
+		}
+		if s.Lists {
+			if s.Category != "fileread" {
+				return nil, fmt.Errorf("%s: sink %d (%s): lists is for fileread sinks", name, i+1, s.Name)
+			}
+			r.listers[strings.ToLower(s.Name)] = true
 		}
 		r.sinks = append(r.sinks, k)
 	}
