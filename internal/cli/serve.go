@@ -179,7 +179,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	if s.Postgres() {
 		// Replicas may share the store: one of them runs the singletons.
-		bg.Go(func() { lease.Run(ctx, *db, lease.Options{What: "the spike detector and the webhook sender", Log: logf}, singletons) })
+		bg.Go(func() {
+			lease.Run(ctx, *db, lease.Options{What: "the spike detector and the webhook sender", Log: logf}, singletons)
+		})
 	} else {
 		bg.Go(func() { singletons(ctx) })
 	}
