@@ -43,6 +43,13 @@ func Run(ctx context.Context, dsn string, o Options, lead func(ctx context.Conte
 	}
 	for ctx.Err() == nil {
 		if conn := acquire(ctx, dsn, o); conn != nil {
+			// A holder whose connection PostgreSQL dropped learns of it at
+			// its next check, a period and a ping's timeout later: wait
+			// that out before leading, so the two never run at once.
+			select {
+			case <-ctx.Done():
+			case <-time.After(2*o.Every + o.Every/2):
+			}
 			o.Log("lease %d taken: this process runs %s", o.Key, o.What)
 			hold(ctx, conn, o, lead)
 			conn.Close(context.Background())

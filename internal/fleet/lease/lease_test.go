@@ -27,7 +27,7 @@ func TestOneLeaderAtATime(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancels[i] = cancel
 		wg.Go(func() {
-			Run(ctx, dsn, Options{Every: 50 * time.Millisecond}, func(ctx context.Context) {
+			Run(ctx, dsn, Options{Every: 250 * time.Millisecond}, func(ctx context.Context) {
 				n := leading.Add(1)
 				for {
 					if m := most.Load(); n <= m || most.CompareAndSwap(m, n) {
