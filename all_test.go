@@ -47,7 +47,7 @@ var allowed = map[string][]string{
 	// resolve logsources with: it needs neither dialect.
 	"internal/winevent": {"internal/detect", "internal/evtx"},
 	"internal/files":    {"internal/aspx", "internal/evidence", "internal/finding", "internal/literal", "internal/yara"},
-	"internal/remedy":   {"internal/exchange", "internal/finding"},
+	"internal/remedy":   {"internal/exchange", "internal/finding", "internal/visible"},
 
 	// The one loader of rules/ and the run.
 	"rules":            nil,

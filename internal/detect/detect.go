@@ -88,6 +88,9 @@ type fieldCond struct {
 	refs bool
 	// lower: every value can test a lower-cased value (see LowerRecord)
 	lower bool
+	// an evaluation costs at most stepsFixed plus stepsPerByte per byte
+	// tested (see Meter)
+	stepsFixed, stepsPerByte int64
 }
 
 // Compile compiles a detection section: named selections plus the
@@ -355,55 +358,70 @@ type evaluator struct {
 	d    *Detection
 	rec  Record
 	memo [64]int8
+	m    *Meter // nil: the work is not counted
 }
 
 func (ev *evaluator) sel(i int) bool {
 	if i >= len(ev.memo) {
-		return ev.d.sels[i].match(ev.rec)
+		return ev.d.sels[i].match(ev)
 	}
 	if ev.memo[i] == 0 {
 		ev.memo[i] = -1
-		if ev.d.sels[i].match(ev.rec) {
+		if ev.d.sels[i].match(ev) {
 			ev.memo[i] = 1
 		}
 	}
 	return ev.memo[i] > 0
 }
 
-func (s *selection) match(rec Record) bool {
+// charge takes the steps of evaluating fc over n bytes, all its values
+// tested (one charge costs less than one per value, which matters more
+// than the steps an early decision saves); false when the meter is over.
+func (ev *evaluator) charge(fc *fieldCond, n int) bool {
+	return ev.m == nil || ev.m.charge(fc.stepsFixed+fc.stepsPerByte*int64(n))
+}
+
+func (s *selection) match(ev *evaluator) bool {
 	for _, g := range s.groups {
-		if matchGroup(g, rec) {
+		if matchGroup(g, ev) {
 			return true
 		}
 	}
 	return false
 }
 
-func matchGroup(g []fieldCond, rec Record) bool {
+func matchGroup(g []fieldCond, ev *evaluator) bool {
 	for i := range g {
-		if !g[i].match(rec) {
+		if !g[i].match(ev) {
 			return false
 		}
 	}
 	return true
 }
 
-func (fc *fieldCond) match(rec Record) bool {
+func (fc *fieldCond) match(ev *evaluator) bool {
 	if fc.field == "" {
-		return fc.matchKeywords(rec) != fc.negate
+		return fc.matchKeywords(ev) != fc.negate
 	}
-	return fc.matchField(rec) != fc.negate
+	return fc.matchField(ev) != fc.negate
 }
 
-func (fc *fieldCond) matchField(rec Record) bool {
+func (fc *fieldCond) matchField(ev *evaluator) bool {
+	rec := ev.rec
 	if fc.lower {
 		if lr, ok := rec.(LowerRecord); ok {
 			v, ok := lr.FieldLower(fc.field)
+			if !ev.charge(fc, len(v)) {
+				return false
+			}
 			return fc.matchValue(v, ok, func(m valueMatcher) bool { return m.(lowerMatcher).matchLower(v) })
 		}
 	}
 	v, ok := rec.Field(fc.field)
-	return fc.matchValue(v, ok, func(m valueMatcher) bool { return fc.test(m, v, rec) })
+	if !ev.charge(fc, len(v)) {
+		return false
+	}
+	return fc.matchValue(v, ok, func(m valueMatcher) bool { return fc.test(m, v, ev) })
 }
 
 // matchValue applies the condition to a field's value (ok: the field is
@@ -443,10 +461,10 @@ func (fc *fieldCond) anyOrAll(test func(valueMatcher) bool) bool {
 	return false
 }
 
-func (fc *fieldCond) test(m valueMatcher, v string, rec Record) bool {
+func (fc *fieldCond) test(m valueMatcher, v string, ev *evaluator) bool {
 	if fc.refs {
 		if r, ok := m.(refMatcher); ok {
-			return r.matchRef(v, rec)
+			return r.matchRef(v, ev)
 		}
 	}
 	return m.match(v)
@@ -458,7 +476,11 @@ type Valuer interface {
 	Values() []string
 }
 
-func (fc *fieldCond) matchKeywords(rec Record) bool {
+func (fc *fieldCond) matchKeywords(ev *evaluator) bool {
+	rec := ev.rec
+	if ev.m != nil && !ev.charge(fc, keywordBytes(rec)) {
+		return false
+	}
 	if fc.lower {
 		if lr, ok := rec.(LowerRecord); ok {
 			vals := lr.ValuesLower()
@@ -474,6 +496,19 @@ func (fc *fieldCond) matchKeywords(rec Record) bool {
 		}
 	}
 	return fc.anyOrAll(func(m valueMatcher) bool { return keywordHit(m, rec) })
+}
+
+// keywordBytes is what a keyword search looks at: every value, or the raw
+// record; each value counts one more, for the comparison it starts.
+func keywordBytes(rec Record) int {
+	if vr, ok := rec.(Valuer); ok {
+		n := 0
+		for _, v := range vr.Values() {
+			n += len(v) + 1
+		}
+		return n
+	}
+	return len(rec.Raw())
 }
 
 func keywordHit(m valueMatcher, rec Record) bool {
@@ -495,7 +530,10 @@ type emptyMatcher struct{}
 
 func (emptyMatcher) match(v string) bool { return v == "" }
 
-type reMatcher struct{ re *regexp.Regexp }
+type reMatcher struct {
+	re   *regexp.Regexp
+	size int64 // instructions of its program: the worst-case steps per byte
+}
 
 func (m reMatcher) match(v string) bool { return m.re.MatchString(v) }
 
@@ -550,7 +588,7 @@ func newValueMatcher(v string, mods []string, env *Env) (valueMatcher, error) {
 		if err != nil {
 			return nil, fmt.Errorf("re: %w", err)
 		}
-		return reMatcher{re}, nil
+		return newReMatcher(re), nil
 	case has("list"):
 		if env == nil || env.Lists[v] == nil {
 			return nil, fmt.Errorf("list %q is not defined", v)

@@ -166,7 +166,7 @@ func (c *compiler) sigmaValue(v *yaml.Node, mods []string, keyword bool) (valueM
 			}
 			return nil, fmt.Errorf("regular expression %q: %w", clipText(s), err)
 		}
-		return reMatcher{re}, nil
+		return newReMatcher(re), nil
 	case has("cidr"):
 		if err := only("cidr", "all", "neq"); err != nil {
 			return nil, err
@@ -584,7 +584,7 @@ func (s sigmaString) matcher(cased bool) valueMatcher {
 		}
 	}
 	re.WriteString("$")
-	m := reMatcher{regexp.MustCompile(re.String())}
+	m := newReMatcher(regexp.MustCompile(re.String()))
 	// the longest literal part still makes a prefilter
 	best := ""
 	for _, p := range s {
@@ -636,7 +636,7 @@ func (m intMatcher) match(v string) bool {
 
 // refMatcher is a matcher that compares with the record's other fields.
 type refMatcher interface {
-	matchRef(v string, rec Record) bool
+	matchRef(v string, ev *evaluator) bool
 }
 
 // fieldRefMatcher is Sigma's fieldref: the field equals (starts with, ends
@@ -649,9 +649,9 @@ type fieldRefMatcher struct {
 
 func (fieldRefMatcher) match(string) bool { return false }
 
-func (m fieldRefMatcher) matchRef(v string, rec Record) bool {
-	o, ok := rec.Field(m.ref)
-	if !ok {
+func (m fieldRefMatcher) matchRef(v string, ev *evaluator) bool {
+	o, ok := ev.rec.Field(m.ref)
+	if !ok || ev.m != nil && !ev.m.charge(1+2*int64(len(o))) {
 		return false
 	}
 	if !m.cased {

@@ -25,6 +25,8 @@ type detector struct {
 	// fields are copied into a finding as evidence; nil takes every field
 	// of an event.
 	fields []string
+	// n numbers the hunter's detectors, for what each spends on a file
+	n int
 }
 
 // ruleDetector runs one of exhunt's rules.

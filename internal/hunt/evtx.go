@@ -52,7 +52,8 @@ type eventEntry struct {
 	alias map[string]string
 }
 
-func newEventRules(cat *catalog.Catalog) *eventRules {
+// newEventRules indexes the event detectors; number numbers each.
+func newEventRules(cat *catalog.Catalog, number func(*detector) *detector) *eventRules {
 	er := &eventRules{byID: map[eventKey][]eventEntry{}, anyID: map[string][]eventEntry{}}
 	var groups [][]string
 	bitFor := func(lits []string, ok bool) uint64 {
@@ -94,21 +95,22 @@ func newEventRules(cat *catalog.Catalog) *eventRules {
 			continue
 		}
 		for _, cr := range cat.ForKind(k) {
-			add(eventEntry{d: ruleDetector(cr), bit: bitFor(cr.Literals()), alias: alias}, m.Events)
+			add(eventEntry{d: number(ruleDetector(cr)), bit: bitFor(cr.Literals()), alias: alias}, m.Events)
 		}
 	}
 	for _, sr := range cat.Sigma.Rules {
 		if len(sr.EventSources()) == 0 {
 			continue
 		}
-		add(eventEntry{d: sigmaDetector(sr, nil), bit: bitFor(sr.Literals())}, sr.EventSources())
+		add(eventEntry{d: number(sigmaDetector(sr, nil)), bit: bitFor(sr.Literals())}, sr.EventSources())
 	}
 	er.pf = logs.NewPrefilterGroups(groups)
 	return er
 }
 
-// match appends the findings of every detector that matches the event.
-func (er *eventRules) match(e *evtx.Event, f *evidence.File, out []finding.Finding) []finding.Finding {
+// match appends the findings of every detector that matches the event,
+// each within its budget on the file (rm).
+func (er *eventRules) match(e *evtx.Event, f *evidence.File, rm *ruleMeters, out []finding.Finding) []finding.Finding {
 	we := winevent.New(e)
 	ch := strings.ToLower(we.Channel())
 	byID, all := er.byID[eventKey{ch, we.ID()}], er.anyID[ch]
@@ -166,7 +168,7 @@ func (er *eventRules) match(e *evtx.Event, f *evidence.File, out []finding.Findi
 			v = we.Under(en.src, en.alias)
 			views = append(views, view{en.src, en.alias, v})
 		}
-		if en.d.det.Match(v) {
+		if rm.match(en.d, v, int64(e.RecordID)) {
 			out = append(out, eventFinding(en.d, v, e, f))
 		}
 	}
@@ -215,6 +217,8 @@ func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
 	}
 	defer done()
 	ev := w.h.events
+	rm := w.meters
+	rm.reset(size)
 	var buf []finding.Finding
 	st, err := r.Events(ctx, 1, func(e *evtx.Event) error {
 		j.stats.Records++
@@ -229,7 +233,7 @@ func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
 		if j.stats.Host == "" {
 			j.stats.Host, _ = e.Field("Computer")
 		}
-		buf = ev.match(e, j.file, buf[:0])
+		buf = ev.match(e, j.file, rm, buf[:0])
 		for _, f := range buf {
 			j.col.add(f)
 		}
@@ -238,6 +242,7 @@ func (w *worker) readEVTX(ctx context.Context, j fileResult) fileResult {
 	for _, p := range st.Corrupt {
 		j.stats.Gaps = append(j.stats.Gaps, lineGap(p))
 	}
+	j.stats.Gaps = append(j.stats.Gaps, rm.gaps...)
 	if st.MoreProblems > 0 {
 		j.stats.MoreGaps += int64(st.MoreProblems)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/detect"
 	"github.com/exhunt/exhunt/internal/evidence"
 	"github.com/exhunt/exhunt/internal/evtx"
 	"github.com/exhunt/exhunt/internal/finding"
@@ -44,7 +45,8 @@ func BenchmarkEventRules(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	er := newEventRules(cat)
+	h := New(cat, Options{})
+	er, rm := h.events, newRuleMeters(h.detectors, detect.Budget{})
 	f := &evidence.File{Rel: "bench.evtx"}
 	read := func(rules bool) (time.Duration, int) {
 		start := cpuTime()
@@ -55,9 +57,10 @@ func BenchmarkEventRules(b *testing.B) {
 				b.Fatal(err)
 			}
 			var out []finding.Finding
+			rm.reset(int64(len(data)))
 			_, err = r.Events(context.Background(), 1, func(e *evtx.Event) error {
 				if rules {
-					out = er.match(e, f, out[:0])
+					out = er.match(e, f, rm, out[:0])
 					hits += len(out)
 				}
 				return nil
@@ -121,15 +124,17 @@ func BenchmarkEventMatch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	er := newEventRules(cat)
+	h := New(cat, Options{})
+	er, rm := h.events, newRuleMeters(h.detectors, detect.Budget{})
 	f := &evidence.File{Rel: "bench.evtx"}
 	var out []finding.Finding
 	hits := 0
 	b.ResetTimer()
 	start := cpuTime()
 	for range b.N {
+		rm.reset(0) // each round is a file of its own
 		for _, e := range evs {
-			out = er.match(e, f, out[:0])
+			out = er.match(e, f, rm, out[:0])
 			hits += len(out)
 		}
 	}

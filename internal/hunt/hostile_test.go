@@ -122,6 +122,7 @@ type hostileCase struct {
 	// after discovery, before the hunt (a file removed, ...)
 	between func(t *testing.T, dir string)
 	yara    []string // user YARA rule sources
+	sigma   []string // user Sigma rule sources
 	// what must hold
 	server   string // the server to look at ("" for the only one)
 	verdict  finding.Verdict
@@ -267,6 +268,49 @@ func TestHostileInputs(t *testing.T) {
 			yara:   []string{`rule user_jump { strings: $a = { ?? [0-100000] ?? } condition: $a }`},
 			server: "SRV1", verdict: finding.VerdictCompromised,
 			gaps: []string{"big.aspx", "memory budget", "user_jump:$a"}},
+		{name: "Sigma rules too costly for their budget",
+			build: func(t *testing.T, dir string) []string {
+				// the attack, then requests with long queries that the
+				// costly rules must look at
+				b := bytes.NewBuffer(bytes.Clone(attack))
+				// the first 200 of the 5,000 values |contains|all wants
+				var pad strings.Builder
+				for i := range 200 {
+					fmt.Fprintf(&pad, "q=abc%04d&", i)
+				}
+				for i := range 2000 {
+					fmt.Fprintf(b, "2021-08-09 12:%02d:%02d 10.0.0.11 GET /owa/auth/logon.aspx %sn=%d 443 - 198.51.100.7 Mozilla/5.0 - 200 0 0 5\r\n", i/60%60, i%60, pad.String(), i)
+				}
+				write(t, dir, map[string][]byte{"SRV1/" + iis: b.Bytes()}, time.Now())
+				return []string{dir}
+			},
+			sigma:  []string{costlyAlternation(), costlyContainsAll(), cheapSigma},
+			server: "SRV1", rule: proxyShellRule,
+			gaps: []string{"u_ex210809.log", "rule sigma:" + costlyAlternationID + " stopped at its step budget"},
+			check: func(t *testing.T, res *finding.Result, s finding.Server) {
+				if !hasGap(res, []string{"u_ex210809.log", "rule sigma:" + costlyContainsAllID + " stopped at its step budget"}) {
+					t.Errorf("the |contains|all rule was not stopped: %v", allGaps(res))
+				}
+				// only the costly rules reach their budget; the cheap
+				// one sees every line of the same file
+				for _, g := range allGaps(res) {
+					if strings.Contains(g.Reason, "budget") && !strings.Contains(g.Reason, costlyAlternationID) && !strings.Contains(g.Reason, costlyContainsAllID) {
+						t.Errorf("a rule of reasonable cost was stopped: %v", g)
+					}
+				}
+				n := 0
+				for _, f := range s.Findings {
+					if f.Rule == "sigma:"+cheapSigmaID {
+						n++
+					}
+				}
+				if n != 300 {
+					t.Errorf("%d findings of the cheap Sigma rule, want one per attack line (300)", n)
+				}
+				if hasRule(s, "sigma:"+costlyAlternationID) || hasRule(s, "sigma:"+costlyContainsAllID) {
+					t.Errorf("a stopped rule has findings")
+				}
+			}},
 		// inputs that held before; they must go on holding
 		{name: "zip bomb",
 			build: func(t *testing.T, dir string) []string {
@@ -345,6 +389,15 @@ func TestHostileInputs(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if len(tc.sigma) > 0 {
+				sdir := t.TempDir()
+				for i, src := range tc.sigma {
+					os.WriteFile(filepath.Join(sdir, fmt.Sprintf("user%d.yml", i)), []byte(src), 0o644)
+				}
+				if err := cat.LoadSigma(sdir); err != nil {
+					t.Fatal(err)
+				}
+			}
 			set, err := evidence.Discover(context.Background(), roots, evidence.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -386,6 +439,55 @@ func TestHostileInputs(t *testing.T) {
 		})
 	}
 }
+
+const (
+	costlyAlternationID = "0c0570e3-8d0c-4a6e-9d1e-3f0c4d5d2a01"
+	costlyContainsAllID = "0c0570e3-8d0c-4a6e-9d1e-3f0c4d5d2a02"
+	cheapSigmaID        = "0c0570e3-8d0c-4a6e-9d1e-3f0c4d5d2a03"
+)
+
+// costlyAlternation is a web-server rule whose regular expression is an
+// alternation of thousands of words: every byte of a query may cost
+// Go's regexp engine a step per word.
+func costlyAlternation() string {
+	var words []string
+	for i := range 3000 {
+		words = append(words, fmt.Sprintf("w%04dx", i))
+	}
+	return `title: Costly alternation
+id: ` + costlyAlternationID + `
+logsource: {category: webserver}
+detection:
+    selection:
+        cs-uri-query|re: '(` + strings.Join(words, "|") + `)z'
+    condition: selection
+level: high
+`
+}
+
+// costlyContainsAll asks for thousands of substrings in one value, each
+// searched on its own.
+func costlyContainsAll() string {
+	var b strings.Builder
+	b.WriteString("title: Costly contains all\nid: " + costlyContainsAllID + "\nlogsource: {category: webserver}\n" +
+		"detection:\n    selection:\n        cs-uri-query|contains|all:\n")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "            - 'q=abc%04d'\n", i)
+	}
+	b.WriteString("    condition: selection\nlevel: high\n")
+	return b.String()
+}
+
+// cheapSigma matches the attack lines by their path.
+const cheapSigma = `title: Autodiscover request
+id: ` + cheapSigmaID + `
+logsource: {category: webserver}
+detection:
+    selection:
+        cs-uri-stem|endswith: '/autodiscover.json'
+    condition: selection
+level: medium
+`
 
 func hasRule(s finding.Server, rule string) bool {
 	for _, f := range s.Findings {

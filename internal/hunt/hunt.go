@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/exhunt/exhunt/internal/catalog"
+	"github.com/exhunt/exhunt/internal/detect"
 	"github.com/exhunt/exhunt/internal/evidence"
 	"github.com/exhunt/exhunt/internal/files"
 	"github.com/exhunt/exhunt/internal/finding"
@@ -43,6 +44,9 @@ type Options struct {
 	Now func() time.Time
 	// Files tunes the file hunt (size caps).
 	Files files.Options
+	// RuleBudget bounds what each exhunt or Sigma rule may spend matching
+	// one file; a rule past it is stopped on that file and is a gap.
+	RuleBudget detect.Budget
 }
 
 // Hunter runs hunts with one catalog.
@@ -52,6 +56,8 @@ type Hunter struct {
 	kind map[string]*kindRules
 	// events holds the rules for Windows event logs
 	events *eventRules
+	// detectors counts the detectors of every kind and of the events
+	detectors int
 }
 
 // kindRules are the detectors for one log kind, whatever their dialect.
@@ -75,7 +81,8 @@ func New(cat *catalog.Catalog, opt Options) *Hunter {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	h := &Hunter{cat: cat, opt: opt, kind: map[string]*kindRules{}, events: newEventRules(cat)}
+	h := &Hunter{cat: cat, opt: opt, kind: map[string]*kindRules{}}
+	h.events = newEventRules(cat, h.number)
 	for _, k := range rule.KnownLogsources {
 		f, ok := logs.FormatFor(k)
 		if !ok {
@@ -86,6 +93,7 @@ func New(cat *catalog.Catalog, opt Options) *Hunter {
 		// only by the detectors whose own literals it holds
 		var groups [][]string
 		add := func(d *detector, lits []string) {
+			h.number(d)
 			if len(lits) == 0 {
 				kr.all = true
 				kr.always |= ruleBit(len(groups))
@@ -111,6 +119,13 @@ func New(cat *catalog.Catalog, opt Options) *Hunter {
 		h.kind[k] = kr
 	}
 	return h
+}
+
+// number gives d its index among the hunter's detectors.
+func (h *Hunter) number(d *detector) *detector {
+	d.n = h.detectors
+	h.detectors++
+	return d
 }
 
 // fileResult is what one worker learned from one file.
@@ -224,10 +239,11 @@ type worker struct {
 	id      int
 	scanner map[logs.Format]*logs.Scanner
 	files   *files.Scanner // made on the worker's first host file
+	meters  *ruleMeters
 }
 
 func (h *Hunter) newWorker(id int) *worker {
-	return &worker{h: h, id: id, scanner: map[logs.Format]*logs.Scanner{}}
+	return &worker{h: h, id: id, scanner: map[logs.Format]*logs.Scanner{}, meters: newRuleMeters(h.detectors, h.opt.RuleBudget)}
 }
 
 // read hands a file to the reader of its kind.
@@ -261,16 +277,19 @@ func (w *worker) readLog(ctx context.Context, j fileResult) fileResult {
 		return j
 	}
 	defer rc.Close()
-	j.stats, j.err = sc.Scan(ctx, w.h.opt.Progress.Reader(w.id, rc), func(rec *logs.Record) error {
+	rm := w.meters
+	rm.reset(0)
+	j.stats, j.err = sc.Scan(ctx, counter{w.h.opt.Progress.Reader(w.id, rc), &rm.bytes}, func(rec *logs.Record) error {
 		mask := kr.always | kr.pf.Mask(rec.Raw())
 		for i, d := range kr.detectors {
-			if mask&ruleBit(i) == 0 || !d.det.Match(rec) {
+			if mask&ruleBit(i) == 0 || !rm.match(d, rec, rec.Line) {
 				continue
 			}
 			j.col.add(w.h.logFinding(d, rec, j.file))
 		}
 		return nil
 	})
+	j.stats.Gaps = append(j.stats.Gaps, rm.gaps...)
 	return j
 }
 

@@ -268,11 +268,14 @@ func BenchmarkHunt(b *testing.B) {
 	}
 	b.SetBytes(size)
 	h := hunt.New(cat, hunt.Options{})
+	start := hunt.CPUTime()
 	for b.Loop() {
 		if _, err := h.Run(context.Background(), set, []string{dir}); err != nil {
 			b.Fatal(err)
 		}
 	}
+	// CPU time, steadier than wall time on a shared machine
+	b.ReportMetric(float64((hunt.CPUTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // The lab decides "inconclusive" on its own, as an independent oracle; its

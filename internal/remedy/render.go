@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode"
 
 	"github.com/exhunt/exhunt/internal/finding"
+	"github.com/exhunt/exhunt/internal/visible"
 )
 
 var stepNames = map[string]string{
@@ -21,8 +21,9 @@ var stepNames = map[string]string{
 }
 
 // Markdown writes the plans of every server of a run as a checklist for a
-// change ticket. Evidence values go into code spans and other text is
-// escaped, so nothing an attacker wrote renders as markup.
+// change ticket. Hidden characters are shown as escapes (internal/visible),
+// evidence values go into code spans and other text is escaped, so nothing
+// an attacker wrote renders as markup or breaks a line.
 func Markdown(w io.Writer, r *finding.Result) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "# Remediation plan\n\n")
@@ -114,8 +115,8 @@ func mdAction(w *bufio.Writer, a *finding.Action) {
 const textItems = 5
 
 // Text writes one server's plan for the text report, each line prefixed
-// with indent; control characters are replaced so evidence cannot drive
-// the terminal.
+// with indent; hidden characters are shown as escapes (internal/visible)
+// so evidence cannot drive the terminal.
 func Text(w io.Writer, plan []finding.Action, indent string, verbose bool) error {
 	bw := bufio.NewWriter(w)
 	for i, a := range plan {
@@ -158,23 +159,14 @@ func clipText(s string, n int) string {
 	return string(r[:n]) + "…"
 }
 
-// termText replaces control and format characters (escape sequences,
-// bidirectional overrides) with '?'.
-func termText(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\t' {
-			return ' '
-		}
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return '?'
-		}
-		return r
-	}, s)
-}
+// termText shows s on a terminal: hidden characters (escape sequences,
+// line breaks, bidirectional overrides) as escapes.
+func termText(s string) string { return visible.String(s) }
 
-// mdText escapes Markdown and HTML syntax in plain text on one line.
+// mdText escapes Markdown and HTML syntax in plain text, hidden characters
+// (line breaks included) shown as escapes, so it stays on one line.
 func mdText(s string) string {
-	s = termText(strings.ReplaceAll(strings.ReplaceAll(s, "\r", " "), "\n", " "))
+	s = visible.String(s)
 	var b strings.Builder
 	for i, r := range s {
 		// inline syntax anywhere; block syntax only where a line starts
@@ -187,9 +179,10 @@ func mdText(s string) string {
 }
 
 // mdCode puts a value in a code span whose fence is longer than any run
-// of backticks inside it (CommonMark), on one line.
+// of backticks inside it (CommonMark), on one line: hidden characters are
+// shown as escapes.
 func mdCode(s string) string {
-	s = termText(strings.ReplaceAll(strings.ReplaceAll(s, "\r", " "), "\n", " "))
+	s = visible.String(s)
 	longest, run := 0, 0
 	for _, r := range s {
 		if r == '`' {

@@ -46,17 +46,51 @@ func TestMarkdownEscapesEvidence(t *testing.T) {
 			item = l
 		}
 	}
-	if !strings.HasPrefix(item, "  - [ ] file ```C:\\inetpub") || !strings.Contains(item, "alert(1)</script> - [x] **done**?") {
+	if !strings.HasPrefix(item, "  - [ ] file ```C:\\inetpub") || !strings.Contains(item, `alert(1)</script>\x0a- [x] **done**\x1b[31m\u202e.aspx`) {
 		t.Errorf("file item %q", item)
 	}
 	if !strings.Contains(out, "`` `start and end` ``") {
 		t.Errorf("value with backticks at its ends not padded:\n%s", out)
 	}
-	if !strings.Contains(out, "\n## EXCH01 # injected heading: compromised\n") {
+	if !strings.Contains(out, "\n## EXCH01\\\\x0a# injected heading: compromised\n") {
 		t.Errorf("server name not escaped:\n%s", out)
 	}
 	if !strings.Contains(out, "  - Why: findings `file-nonstandard-script`") {
 		t.Errorf("reason missing:\n%s", out)
+	}
+}
+
+// Control characters in a server name or a path are shown as the escapes
+// every human-facing output uses (internal/visible), and the characters
+// Markdown would act on are escaped around them.
+func TestMarkdownShowsControlCharacters(t *testing.T) {
+	r := &finding.Result{Servers: []finding.Server{{
+		Name: "SRV*1_[x](http://e.test)<b>\x1b]0;pwned\x07\r| ~~", Verdict: finding.VerdictCompromised,
+		Remediation: []finding.Action{{
+			Step: finding.StepPreserve, Urgency: "high", Title: "Copy the web shells, then delete them",
+			Items:  []finding.ActionItem{{Kind: "file", Name: "C:\\inetpub\\wwwroot\\x\x1b[2J\x07\r`*_.aspx"}},
+			Reason: finding.Reason{Facts: []string{"found in \x1b[31m**C:\\x.aspx**\r"}},
+		}},
+	}}}
+	var b bytes.Buffer
+	if err := remedy.Markdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.ContainsAny(out, "\x1b\x07\r") {
+		t.Fatalf("raw control characters:\n%q", out)
+	}
+	for _, want := range []string{
+		// Markdown text: the escapes' backslashes and the active
+		// characters escaped, so it renders as the name was written
+		`## SRV\*1\_\[x\](http://e.test)\<b\>\\x1b\]0;pwned\\x07\\x0d\| \~\~: compromised`,
+		// a code span keeps everything literal
+		"- [ ] file ``" + `C:\inetpub\wwwroot\x\x1b[2J\x07\x0d` + "`*_.aspx``",
+		`Why: found in \\x1b\[31m\*\*C:\\x.aspx\*\*\\x0d`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
 	}
 }
 

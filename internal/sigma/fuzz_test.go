@@ -1,9 +1,12 @@
 package sigma
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/exhunt/exhunt/internal/detect"
 )
 
 // fuzzEvents are what fuzzed rules are matched against: each logsource kind
@@ -39,7 +42,23 @@ func FuzzSigmaRule(f *testing.F) {
 			return
 		}
 		for _, ev := range fuzzEvents {
-			r.Match(ev)
+			hit := r.Match(ev)
+			src := r.mapping.Source(ev.Channel(), ev.ID())
+			if src == nil || ev.ID() < 0 {
+				continue
+			}
+			// metered, the match decides the same, and a limit below
+			// what it spends stops it without going past the limit
+			m := detect.Meter{Limit: math.MaxInt64}
+			if r.det.MatchMeter(ev.Under(src, nil), &m) != hit || m.Over() {
+				t.Fatalf("metered match differs from Match (%v)", hit)
+			}
+			if m.Steps > 0 {
+				low := detect.Meter{Limit: m.Steps - 1}
+				if r.det.MatchMeter(ev.Under(src, nil), &low) || !low.Over() || low.Steps > low.Limit {
+					t.Fatalf("limit %d below the %d steps spent: over %v after %d", low.Limit, m.Steps, low.Over(), low.Steps)
+				}
+			}
 		}
 		r.Applies("Security", 4688)
 		r.MatchLog("iis", fuzzEvents[0])

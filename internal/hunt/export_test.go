@@ -1,0 +1,4 @@
+package hunt
+
+// CPUTime is cpuTime for the package's external tests.
+var CPUTime = cpuTime
