@@ -73,7 +73,8 @@ var allowed = map[string][]string{
 	"internal/fleet/store":    {"internal/finding", "internal/fleet", "internal/scan", "internal/stream"},
 	"internal/fleet/auth":     {"internal/fleet/store"},
 	"internal/fleet/detect":   {"internal/fleet/store"},
-	"internal/fleet/ingest":   {"internal/fleet", "internal/fleet/store", "internal/stream"},
+	"internal/fleet/ingest":   {"internal/fleet", "internal/fleet/store", "internal/queue", "internal/stream"},
+	"internal/fleet/lease":    nil,
 	"internal/fleet/fleetlab": {"internal/finding", "internal/fleet"},
 	"internal/fleet/notify":   {"internal/fleet/store"},
 	"internal/fleet/replay":   {"internal/fleet", "internal/fleet/detect", "internal/fleet/fleetlab", "internal/fleet/store", "internal/stream"},
@@ -86,13 +87,14 @@ var allowed = map[string][]string{
 	// The command line and its thin main.
 	"internal/cli": {"internal/catalog", "internal/decoy", "internal/evidence", "internal/evtx", "internal/exchange", "internal/files",
 		"internal/finding", "internal/fleet", "internal/fleet/auth", "internal/fleet/detect", "internal/fleet/fleetlab", "internal/fleet/ingest",
-		"internal/fleet/notify", "internal/fleet/replay", "internal/fleet/store",
+		"internal/fleet/lease", "internal/fleet/notify", "internal/fleet/replay", "internal/fleet/store",
 		"internal/fleet/web", "internal/hunt", "internal/stream", "internal/visible", "internal/lab", "internal/progress", "internal/queue", "internal/remedy",
 		"internal/report", "internal/report/html", "internal/report/sarif", "internal/rule", "internal/scan", "internal/sigma"},
 	"cmd/exhunt": {"internal/cli"},
 
 	// Benchmark helpers.
-	"bench/filetree": nil,
+	"bench/filetree":  nil,
+	"bench/serveload": {"internal/decoy", "internal/finding", "internal/fleet", "internal/fleet/auth", "internal/fleet/store"},
 }
 
 // stdlibOnly packages import nothing outside the standard library.

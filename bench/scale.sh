@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Distributed scanning on NATS JetStream, measured side by side on this
-# machine: one in-process scan, then the same targets dispatched to 1 and
-# to 3 "exhunt worker" processes through a three-node JetStream cluster
-# (nats-server processes on loopback). Everything runs on loopback.
+# Distributed scanning and ingest on NATS JetStream, measured side by side
+# on this machine:
+#  - scan: one in-process scan, then the same targets dispatched to 1 and
+#    to 3 "exhunt worker" processes through a three-node JetStream cluster
+#    (nats-server processes on loopback);
+#  - ingest: the campaign replay (16 organisations, 2,813 hunt runs) stored
+#    in PostgreSQL by one process directly, then from the ingest stream of a
+#    three-node cluster (R3) by 1, 2 and 3 consumers (serve replicas, 4
+#    writers each). PostgreSQL and the cluster are started by the Go
+#    benchmark (initdb + postgres on loopback, as the tests do).
+# Everything runs on loopback.
 #
-#   bash bench/scale.sh [TARGETS]
+#   bash bench/scale.sh [TARGETS]      (SKIP_SCAN=1 or SKIP_INGEST=1 to run one half)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10000}
@@ -12,9 +19,10 @@ command -v nats-server >/dev/null || { echo "bench/scale.sh needs nats-server (a
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
+if [ "${SKIP_SCAN:-}" != 1 ]; then
 ports=$(( (n + 99) / 100 ))
 need=$(( 100 * ports + 4096 ))
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
@@ -60,3 +68,14 @@ for w in 1 3; do
   for p in "${wp[@]}"; do kill "$p" 2>/dev/null || true; done
   wait "${wp[@]}" 2>/dev/null || true
 done
+fi
+
+if [ "${SKIP_INGEST:-}" != 1 ]; then
+  echo "== ingest into PostgreSQL: the campaign replay (2,813 runs), $(nproc) cores (load $(cut -d' ' -f1 /proc/loadavg))"
+  go test -run XXX -bench 'IngestConsumers' -benchtime 1x ./internal/fleet/replay \
+    | awk '/^BenchmarkIngestConsumers\// {
+        split($1, a, "/"); sub(/-[0-9]+$/, "", a[2]); extra = ""
+        for (i = 2; i <= NF; i++) { v[$i] = $(i - 1) }
+        if (v["KiB/run"] != "") extra = sprintf("  (%s findings/run, %s KiB/run in PostgreSQL)", v["findings/run"], v["KiB/run"])
+        printf "%-14s %8s runs/s  %8s findings/s%s\n", a[2] ":", v["runs/s"], v["findings/s"], extra; delete v }'
+fi

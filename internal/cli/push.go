@@ -27,7 +27,7 @@ type pushFlags struct {
 
 func addPushFlags(fs *flag.FlagSet) *pushFlags {
 	p := &pushFlags{}
-	fs.StringVar(&p.url, "push", "", "send results to the fleet server at this URL (token from EXHUNT_TOKEN or --push-token-file)")
+	fs.StringVar(&p.url, "push", "", "send results to the fleet server at this URL; several, comma-separated, for serve replicas (token from EXHUNT_TOKEN or --push-token-file)")
 	fs.StringVar(&p.tokenFile, "push-token-file", "", "file holding the fleet server's ingest token")
 	fs.StringVar(&p.spool, "push-spool", "", "spool directory for results not yet accepted (default: in the user cache directory)")
 	fs.DurationVar(&p.wait, "push-wait", 2*time.Minute, "how long to keep retrying at the end; what is left stays spooled for the next run")

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,15 +23,22 @@ import (
 	"github.com/exhunt/exhunt/internal/fleet/auth"
 	"github.com/exhunt/exhunt/internal/fleet/detect"
 	"github.com/exhunt/exhunt/internal/fleet/fleetlab"
+	"github.com/exhunt/exhunt/internal/fleet/ingest"
+	"github.com/exhunt/exhunt/internal/fleet/lease"
 	"github.com/exhunt/exhunt/internal/fleet/notify"
 	"github.com/exhunt/exhunt/internal/fleet/replay"
 	"github.com/exhunt/exhunt/internal/fleet/store"
 	"github.com/exhunt/exhunt/internal/fleet/web"
+	"github.com/exhunt/exhunt/internal/queue"
 	"github.com/exhunt/exhunt/internal/report"
 )
 
 const serveHelp = `Usage:
   exhunt serve [flags]                          run the fleet server (ingest API under /api/v1)
+  exhunt serve --nats URL --db postgres://… [flags]
+                                                run as one of several replicas: ingest goes through
+                                                NATS JetStream, the spike detector and webhook sender
+                                                run on the replica holding a PostgreSQL lease
   exhunt serve init --user NAME [flags]         create the first admin (password from EXHUNT_PASSWORD or asked on stdin)
   exhunt serve org add --id ID --name NAME --sector SECTOR [flags]
   exhunt serve token add --org ID [flags]       make an ingest token for an organisation (printed once)
@@ -85,8 +93,23 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	plain := fs.Bool("http", false, "serve plain HTTP (loopback only unless --insecure-http)")
 	insecure := fs.Bool("insecure-http", false, "allow plain HTTP on a non-loopback address (behind a TLS proxy)")
 	demo := fs.Bool("demo", false, "load the 2021 campaign replay into a temporary database and serve it on loopback")
+	natsURL := fs.String("nats", "", "NATS server URLs, comma-separated: run as one of several replicas, ingest through JetStream (needs a postgres:// --db)")
+	replicas := fs.Int("nats-replicas", 3, "ingest stream replicas when this replica creates the stream (3 on a cluster, 1 on one server)")
+	writers := fs.Int("writers", 4, "with --nats: runs this replica writes to the store at once")
+	maxDeliver := fs.Int("max-deliver", 5, "with --nats: deliveries of an unreadable or refused run before it goes to the dead-letter stream")
+	retryWait := fs.Duration("retry-wait", 5*time.Second, "with --nats: wait before a run that was not stored is delivered again")
+	ackWait := fs.Duration("ack-wait", 30*time.Second, "with --nats: a run held this long by a replica that stopped answering goes to another")
+	spikeEvery := fs.Duration("spike-every", time.Minute, "how often the spike detector closes the hours that have passed")
+	spikeClock := fs.String("spike-clock", "wall", `when an hour is closed: "wall" (the clock), or "evidence" (the newest evidence stored, for loading a replay or back-filling old runs)`)
+	notifyEvery := fs.Duration("notify-every", 10*time.Second, "how often due webhook deliveries are sent")
 	if err := parseServe(fs, args); err != nil {
 		return err
+	}
+	if *spikeClock != "wall" && *spikeClock != "evidence" {
+		return usageError(fmt.Sprintf("--spike-clock %q: want wall or evidence", *spikeClock), "")
+	}
+	if *spikeEvery <= 0 || *notifyEvery <= 0 || *retryWait <= 0 || *ackWait <= 0 || *writers < 1 || *maxDeliver < 1 || *replicas < 1 {
+		return usageError("--spike-every, --notify-every, --retry-wait, --ack-wait, --writers, --max-deliver and --nats-replicas must be positive", "")
 	}
 	if *demo {
 		a := *addr
@@ -101,33 +124,93 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	defer s.Close()
 	s.SetAlerter(detect.Changes{})
+	if *natsURL != "" && !s.Postgres() {
+		return usageError("serve --nats needs a postgres:// --db: every replica writes to the same store", "")
+	}
 	state := filepath.Dir(*db)
 	if strings.Contains(*db, "://") {
 		state, _ = os.UserConfigDir()
 		state = filepath.Join(state, "exhunt")
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "exhunt: "+format+"\n", args...) }
+	var q ingest.Queue
+	var conn *queue.Conn
+	var bg sync.WaitGroup
+	defer func() {
+		// The writers finish the runs in hand before the bus and the store close.
+		stop()
+		bg.Wait()
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	if *natsURL != "" {
+		cfg := queue.DefaultConfig()
+		cfg.Replicas = *replicas
+		h, _ := os.Hostname()
+		cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		c, err := queue.Connect(cctx, *natsURL, fmt.Sprintf("exhunt serve %s-%d", h, os.Getpid()), cfg)
+		if err == nil {
+			if err = c.EnsureIngest(cctx, queue.IngestConfig{AckWait: *ackWait}); err != nil {
+				c.Close()
+			}
+		}
+		cancel()
+		if err != nil {
+			return err
+		}
+		q, conn = ingest.Bus{Conn: c}, c
+		bg.Go(func() {
+			ingest.WriteFromBus(ctx, c, s, queue.WriterOptions{Concurrency: *writers, MaxDeliver: *maxDeliver, Retry: *retryWait, Log: logf})
+		})
 	}
 	l, url, err := web.Listen(web.Config{Addr: *addr, TLSCert: *cert, TLSKey: *key, StateDir: state, PlainHTTP: *plain || *insecure, InsecureHTTP: *insecure})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "exhunt serve: listening on %s (ingest: %s/api/v1/runs)\n", url, url)
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() { // the spike detector closes the hours as they pass
-		sp := &detect.Spikes{Store: s}
-		for {
-			if _, err := sp.Evaluate(ctx, time.Now().Add(-replay.Lag), time.Now()); err != nil && ctx.Err() == nil {
-				fmt.Fprintf(stderr, "exhunt: spike detector: %v\n", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Minute):
+	singletons := func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Go(func() { runSpikes(ctx, s, *spikeClock == "evidence", *spikeEvery, logf) })
+		wg.Go(func() { (&notify.Sender{Store: s, Backoff: 30 * time.Second, MaxAttempts: 10}).Run(ctx, *notifyEvery) })
+		wg.Wait()
+	}
+	if s.Postgres() {
+		// Replicas may share the store: one of them runs the singletons.
+		bg.Go(func() {
+			lease.Run(ctx, *db, lease.Options{What: "the spike detector and the webhook sender", Log: logf}, singletons)
+		})
+	} else {
+		bg.Go(func() { singletons(ctx) })
+	}
+	return web.Serve(ctx, l, web.Router(s, q))
+}
+
+// runSpikes closes the hours as they pass, every period, until ctx ends.
+// On the evidence clock an hour closes once the newest evidence stored is
+// replay.Lag past it, as the replay loader does, so a replay or a back-fill
+// of old runs is watched as a live server would have watched it.
+func runSpikes(ctx context.Context, s *store.Store, evidence bool, every time.Duration, logf func(string, ...any)) {
+	sp := &detect.Spikes{Store: s}
+	for {
+		upTo, now := time.Now(), time.Now()
+		if evidence {
+			latest, err := s.LatestActivity(ctx)
+			if err == nil && !latest.IsZero() && latest.Before(upTo) {
+				upTo = latest
 			}
 		}
-	}()
-	go (&notify.Sender{Store: s, Backoff: 30 * time.Second, MaxAttempts: 10}).Run(ctx, 10*time.Second)
-	return web.Serve(ctx, l, web.Router(s))
+		if _, err := sp.Evaluate(ctx, upTo.Add(-replay.Lag), now); err != nil && ctx.Err() == nil {
+			logf("spike detector: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
 }
 
 func runServeWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -361,5 +444,5 @@ func runServeDemo(ctx context.Context, addr string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "exhunt serve --demo: %s/  user demo  password %s  (Ctrl-C to stop; the data is deleted)\n", url, password)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return web.Serve(ctx, l, web.Router(s))
+	return web.Serve(ctx, l, web.Router(s, nil))
 }

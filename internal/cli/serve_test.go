@@ -46,7 +46,7 @@ func TestServePushAndImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(web.Router(s))
+	srv := httptest.NewServer(web.Router(s, nil))
 	defer srv.Close()
 	code, _, errs = exh(t, "hunt", "--quiet", "--format", "json", "-o", filepath.Join(dir, "run2.json"), "--push", srv.URL, "--push-spool", spool, ev)
 	if code != ExitFindings || errs != "" {
@@ -106,5 +106,17 @@ func TestServePushAndImport(t *testing.T) {
 	os.WriteFile(bad, []byte(`{"schema_version":1,"servers":[`), 0o600)
 	if code, _, errs := exh(t, "serve", "import", "--db", db, "--org", "uni", bad); code != ExitError || !strings.Contains(errs, "bad.json") {
 		t.Fatalf("bad import: %d %s", code, errs)
+	}
+}
+
+// TestServeReplicaFlags: replicas need a shared PostgreSQL store, and the
+// spike clock is wall or evidence.
+func TestServeReplicaFlags(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "fleet.db")
+	if code, _, errs := exh(t, "serve", "--db", db, "--nats", "nats://127.0.0.1:1", "--http"); code != ExitUsage || !strings.Contains(errs, "postgres://") {
+		t.Fatalf("serve --nats on SQLite: %d %s", code, errs)
+	}
+	if code, _, errs := exh(t, "serve", "--db", db, "--spike-clock", "sundial"); code != ExitUsage || !strings.Contains(errs, "sundial") {
+		t.Fatalf("serve --spike-clock sundial: %d %s", code, errs)
 	}
 }

@@ -329,7 +329,7 @@ func (c *Conn) huntOne(ctx context.Context, m jetstream.Msg, evidence, results j
 		c.deadLetter(ctx, m, "hunt", deliveries, err, wo.Log)
 		return
 	}
-	defer c.heartbeat(m)()
+	defer heartbeat(m, c.cfg.AckWait)()
 
 	done := HuntDone{Schema: Schema, Kind: "hunt", Dispatch: job.Dispatch, Job: job.ID, Worker: wo.Name}
 	doc, herr := c.huntJob(ctx, job, evidence, wo)
@@ -423,9 +423,9 @@ func decodeHuntJob(data []byte) (*HuntJob, error) {
 	case err != nil:
 		return nil, err
 	case job.Dispatch == "" || job.ID == "":
-		return nil, fmt.Errorf("%w: job without dispatch or id", errPoison)
+		return nil, fmt.Errorf("%w: job without dispatch or id", ErrPoison)
 	case (job.Object == "") == (job.Path == ""):
-		return nil, fmt.Errorf("%w: a hunt job names an object or a path, not both or neither", errPoison)
+		return nil, fmt.Errorf("%w: a hunt job names an object or a path, not both or neither", ErrPoison)
 	}
 	return job, nil
 }

@@ -63,6 +63,8 @@ type Conn struct {
 	NC  *nats.Conn
 	JS  jetstream.JetStream
 	cfg Config
+	// ingestAckWait is the ingest writers' ack wait (EnsureIngest).
+	ingestAckWait time.Duration
 }
 
 // Connect connects to the servers in url (comma-separated for a cluster)

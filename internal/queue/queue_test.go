@@ -2,8 +2,10 @@ package queue
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -42,9 +44,9 @@ func testData(t testing.TB) *scan.Data {
 	return &scan.Data{Builds: d.Builds, Shells: d.WebshellURLPaths()}
 }
 
-// fleet serves n decoys on loopback, cycling through every build of the
+// decoyFleet serves n decoys on loopback, cycling through every build of the
 // table and every state, and returns their URLs.
-func fleet(t testing.TB, d *scan.Data, n int) []string {
+func decoyFleet(t testing.TB, d *scan.Data, n int) []string {
 	t.Helper()
 	srv, err := decoy.New(decoy.Config{})
 	if err != nil {
@@ -160,7 +162,7 @@ func dispatch(t *testing.T, c *Conn, id string, urls []string, seen map[uint64]b
 // three-node JetStream cluster gives exactly the results of one process.
 func TestDispatchMatchesSingleProcess(t *testing.T) {
 	d := testData(t)
-	urls := fleet(t, d, 240)
+	urls := decoyFleet(t, d, 240)
 	want := singleProcess(t, d, urls)
 	cl := natstest.Start(t, 3)
 	cfg := testConfig(3)
@@ -192,7 +194,7 @@ func compare(t *testing.T, got, want []string) {
 // and a worker stopped mid-run lose no target and store none twice.
 func TestDispatchSurvivesNodeAndWorkerLoss(t *testing.T) {
 	d := testData(t)
-	urls := fleet(t, d, 300)
+	urls := decoyFleet(t, d, 300)
 	want := singleProcess(t, d, urls)
 	cl := natstest.Start(t, 3)
 	cfg := testConfig(3)
@@ -240,7 +242,7 @@ func TestDispatchSurvivesNodeAndWorkerLoss(t *testing.T) {
 // once across both runs.
 func TestDispatchResumes(t *testing.T) {
 	d := testData(t)
-	urls := fleet(t, d, 120)
+	urls := decoyFleet(t, d, 120)
 	cl := natstest.Start(t, 1)
 	cfg := testConfig(1)
 	ctx0, stopWorkers := context.WithCancel(context.Background())
@@ -307,7 +309,7 @@ func (c *Conn) dispatchDone(t *testing.T, urls []string, seen map[uint64]bool) (
 // is still done.
 func TestPoisonMessages(t *testing.T) {
 	d := testData(t)
-	urls := fleet(t, d, 40)
+	urls := decoyFleet(t, d, 40)
 	cl := natstest.Start(t, 1)
 	cfg := testConfig(1)
 	c := connect(t, cl.URL(), "dispatcher", cfg)
@@ -417,6 +419,33 @@ func FuzzDecodeJob(f *testing.F) {
 		job, err := decodeJob(data)
 		if err == nil && (job.Schema != Schema || len(job.Targets) == 0 || job.ID == "") {
 			t.Fatalf("accepted an invalid job: %+v", job)
+		}
+	})
+}
+
+// FuzzOpenRun: whatever bytes and headers are on the ingest stream,
+// opening a run returns its body or a poison error, never panics.
+func FuzzOpenRun(f *testing.F) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`{"schema_version":1}`))
+	zw.Close()
+	f.Add(gz.Bytes(), "gzip", "2021-03-03T10:00:00Z")
+	f.Add([]byte(`{}`), "", "")
+	f.Add([]byte("\x1f\x8b\x08\x00"), "gzip", "yesterday")
+	f.Fuzz(func(t *testing.T, data []byte, enc, received string) {
+		h := nats.Header{}
+		h.Set(HeaderEncoding, enc)
+		h.Set(HeaderReceived, received)
+		body, at, err := openRun(data, h, time.Time{})
+		if err != nil {
+			if !errors.Is(err, ErrPoison) {
+				t.Fatalf("error not marked poison: %v", err)
+			}
+			return
+		}
+		if at.IsZero() || len(body) > maxRunDecoded {
+			t.Fatalf("opened %d bytes received %v", len(body), at)
 		}
 	})
 }

@@ -370,38 +370,45 @@ func pull(ctx context.Context, cons jetstream.Consumer, n int, handle func(jetst
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for ctx.Err() == nil {
-		free := cap(slots) - len(slots)
-		if free == 0 {
-			select {
-			case <-time.After(20 * time.Millisecond):
-			case <-ctx.Done():
-			}
-			continue
+		// Wait for a handler to finish rather than poll: a slot is
+		// reserved before fetching, and the fetch asks for every free one.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
 		}
+		free := 1 + cap(slots) - len(slots)
+		reserved := true
 		batch, err := cons.Fetch(free, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			if ctx.Err() == nil {
-				time.Sleep(200 * time.Millisecond)
+		if err == nil {
+			for m := range batch.Messages() {
+				if reserved {
+					reserved = false
+				} else {
+					slots <- struct{}{}
+				}
+				wg.Go(func() {
+					defer func() { <-slots }()
+					handle(m)
+				})
 			}
-			continue
 		}
-		for m := range batch.Messages() {
-			slots <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-slots }()
-				handle(m)
-			})
+		if reserved {
+			<-slots
+		}
+		if err != nil && ctx.Err() == nil {
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 }
 
-// heartbeat tells JetStream the job in m is being worked on, at a third of
-// the ack wait, until the returned stop is called.
-func (c *Conn) heartbeat(m jetstream.Msg) (stop func()) {
+// heartbeat tells JetStream the message m is being worked on, at a third
+// of its consumer's ack wait, until the returned stop is called.
+func heartbeat(m jetstream.Msg, ackWait time.Duration) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(max(c.cfg.AckWait/3, 100*time.Millisecond))
+		t := time.NewTicker(max(ackWait/3, 100*time.Millisecond))
 		defer t.Stop()
 		for {
 			select {
@@ -441,7 +448,7 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	sc := w.scanner(job.Options)
-	defer w.c.heartbeat(m)()
+	defer heartbeat(m, w.c.cfg.AckWait)()
 
 	errs := make(chan error, len(job.Targets))
 	var wg sync.WaitGroup
@@ -534,7 +541,9 @@ func narrow(job, worker []netip.Prefix) []netip.Prefix {
 	return out
 }
 
-var errPoison = errors.New("poison message")
+// ErrPoison marks a message that can never be handled (undecodable,
+// another schema): it goes to the dead-letter stream.
+var ErrPoison = errors.New("poison message")
 
 // decodeStrict reads one message strictly: unknown fields, trailing data
 // and other schema versions are refused rather than half understood.
@@ -543,13 +552,13 @@ func decodeStrict[T any](data []byte, schema func(*T) int) (*T, error) {
 	dec.DisallowUnknownFields()
 	var v T
 	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("%w: undecodable: %v", errPoison, err)
+		return nil, fmt.Errorf("%w: undecodable: %v", ErrPoison, err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("%w: data after the message", errPoison)
+		return nil, fmt.Errorf("%w: data after the message", ErrPoison)
 	}
 	if s := schema(&v); s != Schema {
-		return nil, fmt.Errorf("%w: schema %d, want %d", errPoison, s, Schema)
+		return nil, fmt.Errorf("%w: schema %d, want %d", ErrPoison, s, Schema)
 	}
 	return &v, nil
 }
@@ -560,9 +569,9 @@ func decodeJob(data []byte) (*ScanJob, error) {
 	case err != nil:
 		return nil, err
 	case job.Dispatch == "" || job.ID == "":
-		return nil, fmt.Errorf("%w: job without dispatch or id", errPoison)
+		return nil, fmt.Errorf("%w: job without dispatch or id", ErrPoison)
 	case len(job.Targets) == 0:
-		return nil, fmt.Errorf("%w: job without targets", errPoison)
+		return nil, fmt.Errorf("%w: job without targets", ErrPoison)
 	}
 	return job, nil
 }
@@ -573,21 +582,24 @@ const (
 	HeaderSubject    = "Exhunt-Subject"
 	HeaderDeliveries = "Exhunt-Deliveries"
 	HeaderStreamSeq  = "Exhunt-Stream-Seq"
+	HeaderStream     = "Exhunt-Stream"
 )
 
 // deadLetter moves a message to the dead-letter stream with the reason
-// and removes it from the queue.
+// and removes it from its stream (a job from the queue, a run from the
+// ingest stream).
 func (c *Conn) deadLetter(ctx context.Context, m jetstream.Msg, kind string, deliveries uint64, reason error, log func(string, ...any)) {
-	seq := "0"
+	seq, stream := "0", JobsStream
 	if meta, err := m.Metadata(); err == nil {
-		seq = strconv.FormatUint(meta.Sequence.Stream, 10)
+		seq, stream = strconv.FormatUint(meta.Sequence.Stream, 10), meta.Stream
 	}
 	dm := &nats.Msg{Subject: deadPrefix + kind, Data: m.Data(), Header: nats.Header{}}
 	dm.Header.Set(HeaderReason, reason.Error())
 	dm.Header.Set(HeaderSubject, m.Subject())
 	dm.Header.Set(HeaderDeliveries, strconv.FormatUint(deliveries, 10))
 	dm.Header.Set(HeaderStreamSeq, seq)
-	if err := c.publish(ctx, dm, "dead."+JobsStream+"."+seq); err != nil {
+	dm.Header.Set(HeaderStream, stream)
+	if err := c.publish(ctx, dm, "dead."+stream+"."+seq); err != nil {
 		m.Nak()
 		return
 	}

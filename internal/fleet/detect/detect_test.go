@@ -108,4 +108,15 @@ func TestSpikeOverStoredActivity(t *testing.T) {
 	if a, _ := d.Evaluate(ctx, spike2.Add(24*time.Hour), spike2); len(a) != 0 {
 		t.Fatalf("re-evaluation raised %d", len(a))
 	}
+	// A detector that read the same last hour and evaluated the spike hour
+	// too (two serve replicas between leases) finds the hour recorded:
+	// no second alert.
+	again := alerts[1]
+	again.ID = ""
+	if err := s.RecordSpikeHour(ctx, *again.Baseline, true, &again, spike2); err != nil {
+		t.Fatal(err)
+	}
+	if stored, _ := s.Alerts(ctx, store.All, store.AlertFilter{Kind: "spike"}); len(stored) != 2 {
+		t.Fatalf("a spike hour recorded twice: %d spike alerts", len(stored))
+	}
 }

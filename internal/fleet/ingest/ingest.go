@@ -1,7 +1,9 @@
 // Package ingest is the fleet server's write path over HTTP: POST
 // /api/v1/runs with an organisation's ingest token, and the pushing client
 // that hunt, scan and decoy use, which keeps a local spool so that a server
-// down for an hour loses nothing.
+// down for an hour loses nothing. A validated message goes to the store
+// (Sink), or to a queue whose writers store it (Queue: serve replicas on
+// NATS JetStream).
 package ingest
 
 import (
@@ -27,6 +29,16 @@ type Sink interface {
 	Ingest(ctx context.Context, m *fleet.Run, now time.Time) (store.IngestResult, error)
 }
 
+// Queue holds validated messages until a writer stores them in a Sink.
+// Enqueue returns once the queue has the message durably; duplicate says
+// it already had it.
+type Queue interface {
+	Enqueue(ctx context.Context, m *fleet.Run, received time.Time) (duplicate bool, err error)
+}
+
+// ErrTooLarge is a Queue's refusal of a message over its size limit.
+var ErrTooLarge = errors.New("message too large for the ingest queue")
+
 // Tokens resolves an ingest token to its organisation.
 type Tokens interface {
 	TokenOrg(ctx context.Context, secret string) (string, error)
@@ -45,7 +57,10 @@ var DefaultLimits = Limits{MaxBody: 32 << 20, MaxDecoded: 256 << 20}
 
 // Handler serves POST /api/v1/runs.
 type Handler struct {
-	Sink   Sink
+	Sink Sink
+	// Queue, when set, takes the validated messages instead of Sink: the
+	// answer is 202 Accepted once the queue has a message.
+	Queue  Queue
 	Tokens Tokens
 	Limits Limits
 	// Notify, when set, hears of every stored message (the spike detector).
@@ -56,6 +71,7 @@ type Handler struct {
 // Response is the answer to a post.
 type Response struct {
 	Stored    bool   `json:"stored"`
+	Queued    bool   `json:"queued,omitempty"`
 	Duplicate bool   `json:"duplicate,omitempty"`
 	RunID     string `json:"run_id,omitempty"`
 	Batch     int    `json:"batch"`
@@ -147,6 +163,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now
 	if h.Now != nil {
 		now = h.Now
+	}
+	if h.Queue != nil {
+		dup, err := h.Queue.Enqueue(r.Context(), m, now().UTC())
+		switch {
+		case errors.Is(err, ErrTooLarge):
+			fail(w, http.StatusRequestEntityTooLarge, "%v", err)
+			return
+		case err != nil:
+			fail(w, http.StatusServiceUnavailable, "not queued: %v; retry later", err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		json.NewEncoder(w).Encode(Response{Queued: true, Duplicate: dup, RunID: m.RunID, Batch: m.Batch})
+		return
 	}
 	res, err := h.Sink.Ingest(r.Context(), m, now().UTC())
 	if err != nil {

@@ -177,3 +177,33 @@ func TestSpoolSurvivesDowntime(t *testing.T) {
 		t.Fatalf("stored %d servers, want 5", len(l))
 	}
 }
+
+// TestPusherFailsOverBetweenReplicas: with two replica URLs, messages go
+// to the one that answers while the other is down.
+func TestPusherFailsOverBetweenReplicas(t *testing.T) {
+	s, h, tok := setup(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := l.Addr().String()
+	l.Close()
+	up := httptest.NewServer(h)
+	defer up.Close()
+	p := &ingest.Pusher{URL: "http://" + down + "," + up.URL, Token: tok["orga"], Spool: filepath.Join(t.TempDir(), "spool")}
+	for i := range 3 {
+		m := run("f"+string(rune('a'+i)), "")
+		m.Hunt.Servers[0].Name = "EX0" + string(rune('1'+i))
+		if err := p.Enqueue(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if n, err := p.Flush(ctx); n != 3 || err != nil {
+		t.Fatalf("flush with one replica down: %d %v", n, err)
+	}
+	if l, _ := s.Servers(context.Background(), store.All, "orga", 0, 10); len(l) != 3 {
+		t.Fatalf("stored %d servers, want 3", len(l))
+	}
+}

@@ -24,7 +24,10 @@ import (
 // (or refused it for good), so messages survive the server being down and
 // the sender being restarted: the next Flush sends what is left, in order.
 type Pusher struct {
-	URL   string // the server's base URL
+	// URL is the server's base URL; several, comma-separated, are replicas
+	// of one server (exhunt serve --nats): a message goes to the one that
+	// last answered, and to the next when it does not.
+	URL   string
 	Token string
 	Spool string
 	HTTP  *http.Client
@@ -33,6 +36,7 @@ type Pusher struct {
 
 	mu  sync.Mutex
 	seq int
+	cur int // the replica that last answered
 }
 
 // ErrRejected wraps a permanent refusal (4xx): the message is moved aside
@@ -138,7 +142,28 @@ func (p *Pusher) send(ctx context.Context, file string) error {
 	zw := gzip.NewWriter(&buf)
 	zw.Write(raw)
 	zw.Close()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(p.URL, "/")+Path, &buf)
+	urls := strings.Split(p.URL, ",")
+	p.mu.Lock()
+	first := p.cur
+	p.mu.Unlock()
+	var errs []error
+	for i := range urls {
+		n := (first + i) % len(urls)
+		err := p.sendTo(ctx, strings.TrimSpace(urls[n]), buf.Bytes())
+		if err == nil || errors.Is(err, ErrRejected) || ctx.Err() != nil {
+			p.mu.Lock()
+			p.cur = n
+			p.mu.Unlock()
+			return err
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// sendTo posts one compressed message to one replica.
+func (p *Pusher) sendTo(ctx context.Context, base string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+Path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrRejected, err)
 	}

@@ -157,7 +157,7 @@ func pushAll(t *testing.T, bin, lab string, orgs []fleetlab.FleetOrg, dir string
 	return got
 }
 
-func readOrgs(t *testing.T, dir string) []fleetlab.FleetOrg {
+func readOrgs(t testing.TB, dir string) []fleetlab.FleetOrg {
 	b, err := os.ReadFile(filepath.Join(dir, "orgs.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -245,10 +245,16 @@ func (s *Store) SpikeHours(ctx context.Context, from, to int64) (map[int64]bool,
 }
 
 // RecordSpikeHour stores an evaluated hour and its alert, if any, together.
+// An hour already recorded (by another detector that evaluated it first)
+// keeps its record and raises no second alert.
 func (s *Store) RecordSpikeHour(ctx context.Context, b Baseline, over bool, a *Alert, now time.Time) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q("INSERT INTO spike_hours (hour, orgs, servers, median, mad, threshold, alerted) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
-			b.Hour.Unix()/3600, b.Orgs, b.Servers, b.Median, b.MAD, b.Threshold, b2i(over)); err != nil {
+		r, err := tx.ExecContext(ctx, s.q("INSERT INTO spike_hours (hour, orgs, servers, median, mad, threshold, alerted) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+			b.Hour.Unix()/3600, b.Orgs, b.Servers, b.Median, b.MAD, b.Threshold, b2i(over))
+		if err != nil {
+			return err
+		}
+		if n, err := r.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
 		if a != nil {

@@ -38,8 +38,9 @@ type Config struct {
 }
 
 // Router returns the whole server for a store: ingest, login, dashboard.
-func Router(s *store.Store) http.Handler {
-	return (&Dashboard{Store: s, Ingest: &ingest.Handler{Sink: s, Tokens: s}}).Handler()
+// With q set, ingest publishes to q and a writer stores what it holds.
+func Router(s *store.Store, q ingest.Queue) http.Handler {
+	return (&Dashboard{Store: s, Ingest: &ingest.Handler{Sink: s, Queue: q, Tokens: s}}).Handler()
 }
 
 // Loopback reports whether addr (host:port) listens on loopback only.
