@@ -276,23 +276,16 @@ type serverState struct {
 // missing ones in one statement, instead of a round trip or two a server.
 func (in *ingester) loadServers(names []string, t int64) error {
 	in.known = map[string]*serverState{}
-	for i, n := range chunks(len(names), maxParams-1) {
-		args := []any{in.m.Org}
-		for _, name := range names[i : i+n] {
-			args = append(args, name)
-		}
-		q := in.s.rowsText("SELECT name, state, exposed, hunt_ms, scan_ms FROM servers WHERE org_id = ? AND name IN (", "?", ")", n)
-		if err := in.query(q, func(r *sql.Rows) error {
-			var name string
-			var k serverState
-			var e int
-			err := r.Scan(&name, &k.state, &e, &k.huntMS, &k.scanMS)
-			k.exposed = e == 1
-			in.known[name] = &k
-			return err
-		}, args...); err != nil {
-			return err
-		}
+	if err := in.queryOrgIn("SELECT name, state, exposed, hunt_ms, scan_ms FROM servers WHERE org_id = ? AND name IN (", names, func(r *sql.Rows) error {
+		var name string
+		var k serverState
+		var e int
+		err := r.Scan(&name, &k.state, &e, &k.huntMS, &k.scanMS)
+		k.exposed = e == 1
+		in.known[name] = &k
+		return err
+	}); err != nil {
+		return err
 	}
 	for _, name := range names {
 		if in.known[name] != nil {
@@ -624,6 +617,23 @@ func (in *ingester) batchScan(head, tail string, scan func(r *sql.Rows) error, a
 // chunks cuts n rows into runs of a power-of-two length up to limit, so
 // that few distinct statement texts are prepared and cached; it yields
 // each run's start and length.
+// queryOrgIn runs head (ending "org_id = ? AND col IN (") for the run's
+// organisation over names, in as few statements as the parameter limit
+// allows.
+func (in *ingester) queryOrgIn(head string, names []string, scan func(r *sql.Rows) error) error {
+	for i, n := range chunks(len(names), maxParams-1) {
+		args := make([]any, 0, n+1)
+		args = append(args, in.m.Org)
+		for _, name := range names[i : i+n] {
+			args = append(args, name)
+		}
+		if err := in.query(in.s.rowsText(head, "?", ")", n), scan, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func chunks(n, limit int) iter.Seq2[int, int] {
 	return func(yield func(int, int) bool) {
 		for i := 0; i < n; {
@@ -858,22 +868,14 @@ func (in *ingester) flush() error {
 	// the run does not change is not written, and a new one adds a server
 	// to its organisation's count.
 	old := map[indKey]indVal{}
-	for i, n := range chunks(len(servers), maxParams-1) {
-		args := make([]any, 0, n+1)
-		args = append(args, in.m.Org)
-		for _, s := range servers[i : i+n] {
-			args = append(args, s)
-		}
-		q := in.s.rowsText("SELECT server, kind, value, first_ms, last_ms, max_rank FROM indicators WHERE org_id = ? AND server IN (", "?", ")", n)
-		if err := in.query(q, func(r *sql.Rows) error {
-			var k indKey
-			var v indVal
-			err := r.Scan(&k.server, &k.kind, &k.value, &v.first, &v.last, &v.rank)
-			old[k] = v
-			return err
-		}, args...); err != nil {
-			return err
-		}
+	if err := in.queryOrgIn("SELECT server, kind, value, first_ms, last_ms, max_rank FROM indicators WHERE org_id = ? AND server IN (", servers, func(r *sql.Rows) error {
+		var k indKey
+		var v indVal
+		err := r.Scan(&k.server, &k.kind, &k.value, &v.first, &v.last, &v.rank)
+		old[k] = v
+		return err
+	}); err != nil {
+		return err
 	}
 	type kv struct{ kind, value string }
 	type orgVal struct {
