@@ -169,10 +169,6 @@ type ingester struct {
 // exec runs one statement now. Batched rows go to other tables than the
 // ones exec writes, so they need not be sent first.
 func (in *ingester) exec(query string, args ...any) error {
-	return in.execNow(query, args...)
-}
-
-func (in *ingester) execNow(query string, args ...any) error {
 	if in.s.pg {
 		// pgx prepares and caches each statement text per connection.
 		_, err := in.tx.ExecContext(in.ctx, in.s.q(query), args...)
@@ -368,9 +364,7 @@ func (in *ingester) hunt() error {
 			rank := f.Stage.Rank()
 			if t != 0 {
 				fp := fingerprint(f.Rule, strconv.FormatInt(t, 10), f.Source.File, strconv.FormatInt(f.Source.Line, 10), f.ClientIP)
-				if err := in.activity(sv.Name, fp, t/3_600_000, string(f.Stage)); err != nil {
-					return err
-				}
+				in.activity(sv.Name, fp, t/3_600_000, string(f.Stage))
 			}
 			// Evidence is kept for the indicators alerts watch
 			// (exploitation and beyond) only: most findings are probes.
@@ -557,9 +551,7 @@ func (in *ingester) decoy() error {
 			continue
 		}
 		fp := fingerprint(in.m.RunID, strconv.Itoa(in.m.Batch), strconv.Itoa(i))
-		if err := in.activity(server, fp, t/3_600_000, string(stage)); err != nil {
-			return err
-		}
+		in.activity(server, fp, t/3_600_000, string(stage))
 		ev := ""
 		if stage.Rank() >= finding.StageExploitation.Rank() {
 			ev = fmt.Sprintf("%s decoy %s: %s %s (%s)", e.Time.UTC().Format(time.RFC3339), e.Server, e.Method, e.URI, e.Kind)
@@ -614,9 +606,6 @@ func (in *ingester) batchScan(head, tail string, scan func(r *sql.Rows) error, a
 	return nil
 }
 
-// chunks cuts n rows into runs of a power-of-two length up to limit, so
-// that few distinct statement texts are prepared and cached; it yields
-// each run's start and length.
 // queryOrgIn runs head (ending "org_id = ? AND col IN (") for the run's
 // organisation over names, in as few statements as the parameter limit
 // allows.
@@ -634,6 +623,9 @@ func (in *ingester) queryOrgIn(head string, names []string, scan func(r *sql.Row
 	return nil
 }
 
+// chunks cuts n rows into runs of a power-of-two length up to limit, so
+// that few distinct statement texts are prepared and cached; it yields
+// each run's start and length.
 func chunks(n, limit int) iter.Seq2[int, int] {
 	return func(yield func(int, int) bool) {
 		for i := 0; i < n; {
@@ -666,7 +658,7 @@ func (in *ingester) sendRows(p *pending, args []any) error {
 	if p.scan != nil {
 		return in.query(q, p.scan, args...)
 	}
-	return in.execNow(q, args...)
+	return in.exec(q, args...)
 }
 
 // sendBatch sends every queued row.
@@ -695,9 +687,8 @@ type actRow struct {
 }
 
 // activity keeps one piece of evidence for flush.
-func (in *ingester) activity(server, fp string, hour int64, kind string) error {
+func (in *ingester) activity(server, fp string, hour int64, kind string) {
 	in.acts = append(in.acts, actRow{server, fp, kind, hour})
-	return nil
 }
 
 // summarise stores the run's activity and adds what was new to the
