@@ -113,7 +113,7 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	opt := evidence.Options{MaxFileBytes: maxBytes}
 	roots := fs.Args()
-	var discover discoverFunc
+	var discover hunt.Discover
 	if len(roots) == 0 {
 		set, err := evidence.Live(ctx, opt)
 		if errors.Is(err, evidence.ErrNoLive) {
@@ -123,7 +123,7 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		roots = []string{"(local server)"}
-		discover = listed(set)
+		discover = hunt.Listed(set)
 	} else {
 		// host files are hunted as the walk finds them, not listed first
 		discover = func(host func(*evidence.Server, *evidence.File)) (*evidence.Set, error) {
@@ -143,23 +143,14 @@ func runHunt(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// discoverFunc finds the evidence of a hunt, handing the host files it
-// streams to host (see evidence.Stream).
-type discoverFunc func(host func(*evidence.Server, *evidence.File)) (*evidence.Set, error)
-
-// listed is the discoverFunc of an already discovered set.
-func listed(set *evidence.Set) discoverFunc {
-	return func(func(*evidence.Server, *evidence.File)) (*evidence.Set, error) { return set, nil }
-}
-
 // huntSet hunts a discovered set and writes the result in the chosen format.
 func huntSet(ctx context.Context, set *evidence.Set, roots []string, hf huntFlags, stdout, stderr io.Writer) (*finding.Result, error) {
-	return huntEvidence(ctx, listed(set), roots, hf, stdout, stderr)
+	return huntEvidence(ctx, hunt.Listed(set), roots, hf, stdout, stderr)
 }
 
 // huntEvidence hunts what discover finds and writes the result in the
 // chosen format.
-func huntEvidence(ctx context.Context, discover discoverFunc, roots []string, hf huntFlags, stdout, stderr io.Writer) (*finding.Result, error) {
+func huntEvidence(ctx context.Context, discover hunt.Discover, roots []string, hf huntFlags, stdout, stderr io.Writer) (*finding.Result, error) {
 	cat, err := catalog.Load(hf.rules...)
 	if err != nil {
 		return nil, fmt.Errorf("loading rules:\n%w", err)

@@ -151,18 +151,26 @@ func (h *Hunter) Run(ctx context.Context, set *evidence.Set, roots []string) (*f
 		}
 		h.opt.Progress.SetTotal(files, size)
 	}
-	return h.run(ctx, roots, func(func(*evidence.Server, *evidence.File)) (*evidence.Set, error) { return set, nil })
+	return h.run(ctx, roots, Listed(set))
+}
+
+// Discover finds a hunt's evidence, handing the host files it streams to
+// host as it walks (see evidence.Stream), and returns the rest as a set.
+type Discover func(host func(*evidence.Server, *evidence.File)) (*evidence.Set, error)
+
+// Listed is the Discover of an already discovered set: it streams nothing.
+func Listed(set *evidence.Set) Discover {
+	return func(func(*evidence.Server, *evidence.File)) (*evidence.Set, error) { return set, nil }
 }
 
 // RunStream hunts what discover finds, reading the files it hands over
-// while it walks (see evidence.Stream) and then those of the set it
-// returns: memory does not grow with the number of files streamed.
-// discover's error ends the run.
-func (h *Hunter) RunStream(ctx context.Context, roots []string, discover func(host func(*evidence.Server, *evidence.File)) (*evidence.Set, error)) (*finding.Result, error) {
+// while it walks and then those of the set it returns: memory does not
+// grow with the number of files streamed. discover's error ends the run.
+func (h *Hunter) RunStream(ctx context.Context, roots []string, discover Discover) (*finding.Result, error) {
 	return h.run(ctx, roots, discover)
 }
 
-func (h *Hunter) run(ctx context.Context, roots []string, discover func(host func(*evidence.Server, *evidence.File)) (*evidence.Set, error)) (*finding.Result, error) {
+func (h *Hunter) run(ctx context.Context, roots []string, discover Discover) (*finding.Result, error) {
 	start := h.opt.Now()
 	res := &finding.Result{
 		SchemaVersion: finding.SchemaVersion,
