@@ -304,12 +304,8 @@ func (c *Conn) WorkHunts(ctx context.Context, wo HuntWorkerOptions) error {
 	if err != nil {
 		return err
 	}
-	var cons jetstream.Consumer
-	if err := retry(ctx, func(ctx context.Context) error {
-		var e error
-		cons, e = c.JS.Consumer(ctx, JobsStream, HuntWorkers)
-		return e
-	}); err != nil {
+	cons, err := c.consumer(ctx, JobsStream, HuntWorkers)
+	if err != nil {
 		return err
 	}
 	pull(ctx, cons, wo.Jobs, func(m jetstream.Msg) { c.huntOne(ctx, m, evidence, results, wo) })

@@ -146,12 +146,8 @@ func (c *Conn) WriteRuns(ctx context.Context, w RunWriter, o WriterOptions) erro
 	if o.Log == nil {
 		o.Log = func(string, ...any) {}
 	}
-	var cons jetstream.Consumer
-	if err := retry(ctx, func(ctx context.Context) error {
-		var err error
-		cons, err = c.JS.Consumer(ctx, IngestStream, IngestWriters)
-		return err
-	}); err != nil {
+	cons, err := c.consumer(ctx, IngestStream, IngestWriters)
+	if err != nil {
 		return err
 	}
 	pull(ctx, cons, o.Concurrency, func(m jetstream.Msg) { c.writeRun(ctx, m, w, o) })

@@ -346,12 +346,8 @@ func (c *Conn) Work(ctx context.Context, wo WorkerOptions) error {
 	if wo.Log == nil {
 		wo.Log = func(string, ...any) {}
 	}
-	var cons jetstream.Consumer
-	if err := retry(ctx, func(ctx context.Context) error {
-		var err error
-		cons, err = c.JS.Consumer(ctx, JobsStream, ScanWorkers)
-		return err
-	}); err != nil {
+	cons, err := c.consumer(ctx, JobsStream, ScanWorkers)
+	if err != nil {
 		return err
 	}
 	w := &worker{c: c, wo: wo, slots: make(chan struct{}, wo.Concurrency), scanners: map[string]*scan.Scanner{}}
@@ -360,6 +356,18 @@ func (c *Conn) Work(ctx context.Context, wo WorkerOptions) error {
 	// Held jobs cost nothing but their heartbeats; the slots bound the work.
 	pull(ctx, cons, max(4, wo.Concurrency/16), func(m jetstream.Msg) { w.handle(ctx, m) })
 	return nil
+}
+
+// consumer looks up a durable consumer, retrying through a leader
+// election or a node coming back.
+func (c *Conn) consumer(ctx context.Context, stream, name string) (jetstream.Consumer, error) {
+	var cons jetstream.Consumer
+	err := retry(ctx, func(ctx context.Context) error {
+		var err error
+		cons, err = c.JS.Consumer(ctx, stream, name)
+		return err
+	})
+	return cons, err
 }
 
 // pull fetches messages from cons and hands each to handle on its own
