@@ -375,6 +375,62 @@ func TestPoisonMessages(t *testing.T) {
 	}
 }
 
+// TestJobGivenUp: a job delivered more often than MaxDeliver (here, taken
+// and dropped by a worker that keeps failing) goes to the dead letters, and
+// its dispatcher still finishes: each of its targets is reported once, as
+// not scanned, with the reason.
+func TestJobGivenUp(t *testing.T) {
+	d := testData(t)
+	urls := decoyFleet(t, d, 5)
+	cl := natstest.Start(t, 1)
+	cfg := testConfig(1)
+	c := connect(t, cl.URL(), "dispatcher", cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	var got []*scan.Result
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Dispatch(ctx, testOptions(), &scan.Input{Args: urls, MaxExpand: 1}, DispatchOptions{ID: "given-up", Batch: 20}, func(r *scan.Result) error {
+			got = append(got, r)
+			return nil
+		})
+	}()
+	// A failing worker: takes the job and drops it, MaxDeliver times.
+	cons, err := c.consumer(ctx, JobsStream, ScanWorkers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n < cfg.MaxDeliver; {
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			m.Nak()
+			n++
+		}
+	}
+	stop := startWorkers(t, cl.URL(), cfg, d, 1)
+	defer stop()
+	if err := <-done; err != nil {
+		t.Fatalf("dispatch after its job was given up: %v", err)
+	}
+	if len(got) != len(urls) {
+		t.Fatalf("%d results, want %d", len(got), len(urls))
+	}
+	seen := map[uint64]bool{}
+	for _, r := range got {
+		if seen[r.Seq] {
+			t.Errorf("target %d reported twice", r.Seq)
+		}
+		seen[r.Seq] = true
+		if r.Status != scan.StatusError || !strings.Contains(r.Error, "dead-letter stream") || r.Target == "" {
+			t.Errorf("target %d: %s %q, want a not-scanned error naming the dead letters", r.Seq, r.Status, r.Error)
+		}
+	}
+}
+
 func TestNarrow(t *testing.T) {
 	p := func(s ...string) []netip.Prefix {
 		var out []netip.Prefix
