@@ -308,11 +308,7 @@ func (c *Conn) dispatchDone(t *testing.T, urls []string, seen map[uint64]bool) (
 // goes to the dead-letter stream with its reason, and the work after it
 // is still done.
 func TestPoisonMessages(t *testing.T) {
-	d := testData(t)
-	urls := decoyFleet(t, d, 40)
-	cl := natstest.Start(t, 1)
-	cfg := testConfig(1)
-	c := connect(t, cl.URL(), "dispatcher", cfg)
+	d, urls, cl, cfg, c := oneNode(t, 40)
 	ctx := context.Background()
 	poison := map[string]string{
 		"not json":        "{not json",
@@ -335,21 +331,7 @@ func TestPoisonMessages(t *testing.T) {
 		t.Errorf("%d results after the poison, want %d", len(got), len(urls))
 	}
 	// Every poison message is in the dead-letter stream with a reason.
-	cons, err := c.JS.OrderedConsumer(ctx, DeadStream, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	reasons := map[string]string{}
-	for len(reasons) < len(poison) && time.Now().Before(deadline) {
-		batch, err := cons.Fetch(10, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			continue
-		}
-		for m := range batch.Messages() {
-			reasons[string(m.Data())] = m.Headers().Get(HeaderReason)
-		}
-	}
+	reasons := deadLetters(t, c, len(poison))
 	for name, body := range poison {
 		r, ok := reasons[body]
 		if !ok {
@@ -380,11 +362,7 @@ func TestPoisonMessages(t *testing.T) {
 // its dispatcher still finishes: each of its targets is reported once, as
 // not scanned, with the reason.
 func TestJobGivenUp(t *testing.T) {
-	d := testData(t)
-	urls := decoyFleet(t, d, 5)
-	cl := natstest.Start(t, 1)
-	cfg := testConfig(1)
-	c := connect(t, cl.URL(), "dispatcher", cfg)
+	d, urls, cl, cfg, c := oneNode(t, 5)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -429,6 +407,48 @@ func TestJobGivenUp(t *testing.T) {
 			t.Errorf("target %d: %s %q, want a not-scanned error naming the dead letters", r.Seq, r.Status, r.Error)
 		}
 	}
+	for body, reason := range deadLetters(t, c, 1) {
+		if !strings.Contains(body, `"given-up.0"`) || !strings.Contains(reason, "delivered 3 times") {
+			t.Errorf("dead letter %.80s: reason %q, want the job given up after 3 deliveries", body, reason)
+		}
+	}
+}
+
+// oneNode starts n decoy targets and a one-node cluster, and connects a
+// dispatcher to it.
+func oneNode(t *testing.T, n int) (*scan.Data, []string, *natstest.Cluster, Config, *Conn) {
+	t.Helper()
+	d := testData(t)
+	urls := decoyFleet(t, d, n)
+	cl := natstest.Start(t, 1)
+	cfg := testConfig(1)
+	return d, urls, cl, cfg, connect(t, cl.URL(), "dispatcher", cfg)
+}
+
+// deadLetters reads the dead-letter stream until it has n messages (or 20
+// seconds pass): each body with its reason.
+func deadLetters(t *testing.T, c *Conn, n int) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	cons, err := c.JS.OrderedConsumer(ctx, DeadStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	reasons := map[string]string{}
+	for len(reasons) < n && time.Now().Before(deadline) {
+		batch, err := cons.Fetch(10, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			continue
+		}
+		for m := range batch.Messages() {
+			reasons[string(m.Data())] = m.Headers().Get(HeaderReason)
+		}
+	}
+	if len(reasons) != n {
+		t.Errorf("%d dead letters, want %d", len(reasons), n)
+	}
+	return reasons
 }
 
 func TestNarrow(t *testing.T) {
