@@ -101,8 +101,10 @@ func (r *resultReader) next(ctx context.Context, wait time.Duration) (jetstream.
 	}
 }
 
+// close returns at once: stopping an iterator in the middle of a consumer
+// reset waits for the reset, which waits for a NATS node.
 func (r *resultReader) close() {
 	r.stop()
 	close(r.done)
-	r.it.Stop()
+	go r.it.Stop()
 }
