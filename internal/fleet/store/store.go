@@ -276,7 +276,8 @@ func b2i(b bool) int {
 }
 
 // prepared is a statement prepared on the database once, for the SQLite
-// write path: database/sql re-prepares it on a connection only once.
+// write path and the queries every page makes (SQLite would otherwise
+// parse each anew): database/sql re-prepares it on a connection only once.
 func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	s.prepMu.Lock()
 	defer s.prepMu.Unlock()
