@@ -565,12 +565,46 @@ func (d *Dashboard) server(w http.ResponseWriter, r *http.Request, c *caller) {
 		fail(w, err)
 		return
 	}
+	var rows template.HTML
+	if doc != nil {
+		rows = attackerRows(doc.Attackers)
+	}
 	d.render(w, "server.tmpl", c, org+" / "+name, struct {
-		Row     store.ServerRow
-		Doc     *finding.Server
-		History []store.RunRow
-		Pager   pager
-	}{row, doc, hist, pg.links(r, len(hist))})
+		Row          store.ServerRow
+		Doc          *finding.Server
+		AttackerRows template.HTML
+		History      []store.RunRow
+		Pager        pager
+	}{row, doc, rows, hist, pg.links(r, len(hist))})
+}
+
+// attackerRows is the rows of a server page's attacker table. A server
+// has tens of attackers, and html/template's reflective escaping of each
+// cell was most of the page's cost; like the chart, the rows are written
+// here, every value escaped for where it goes.
+func attackerRows(as []finding.Attacker) template.HTML {
+	var b strings.Builder
+	esc := template.HTMLEscapeString
+	for _, a := range as {
+		b.WriteString(`<tr><td class="mono"><a href="/indicators/ip?v=`)
+		b.WriteString(esc(url.QueryEscape(a.IP)))
+		b.WriteString(`">`)
+		b.WriteString(esc(a.IP))
+		b.WriteString(`</a></td><td class="mono">`)
+		for _, ua := range a.UserAgents {
+			b.WriteString("<div>")
+			b.WriteString(esc(vis(ua)))
+			b.WriteString("</div>")
+		}
+		b.WriteString(`</td><td class="mono">`)
+		b.WriteString(fmtTime(a.FirstSeen))
+		b.WriteString(`</td><td class="mono">`)
+		b.WriteString(fmtTime(a.LastSeen))
+		b.WriteString(`</td><td>`)
+		b.WriteString(esc(string(a.MaxStage)))
+		b.WriteString("</td></tr>")
+	}
+	return template.HTML(b.String())
 }
 
 // card serves the HTML report's own page for the server's current hunt:
