@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -48,6 +49,9 @@ var (
 // attacker-chosen text as escapes: html/template makes text safe to
 // render, not safe to read (a terminal escape, a bidi override).
 func vis(s string) string {
+	if !strings.ContainsFunc(s, needsVis) {
+		return s
+	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
 	for _, r := range s {
@@ -62,6 +66,10 @@ func vis(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+func needsVis(r rune) bool {
+	return r == utf8.RuneError || r < 0x20 || (r >= 0x7f && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'))
 }
 
 func cspHash(s string) string {
@@ -222,8 +230,14 @@ func (d *Dashboard) render(w http.ResponseWriter, name string, c *caller, title 
 	if c != nil {
 		p.User, p.CSRF = &c.User, c.CSRF
 	}
-	var b bytes.Buffer
-	if err := tmpl.ExecuteTemplate(&b, name, p); err != nil {
+	b := pageBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if b.Cap() <= 1<<20 {
+			b.Reset()
+			pageBufs.Put(b)
+		}
+	}()
+	if err := tmpl.ExecuteTemplate(b, name, p); err != nil {
 		http.Error(w, "page failed: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -231,6 +245,10 @@ func (d *Dashboard) render(w http.ResponseWriter, name string, c *caller, title 
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Write(b.Bytes())
 }
+
+// pageBufs keeps page buffers: growing a fresh one to an overview's size
+// for every request cost more than filling it.
+var pageBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func fail(w http.ResponseWriter, err error) {
 	if errors.Is(err, store.ErrNotFound) {
@@ -584,6 +602,7 @@ func (d *Dashboard) server(w http.ResponseWriter, r *http.Request, c *caller) {
 // here, every value escaped for where it goes.
 func attackerRows(as []finding.Attacker) template.HTML {
 	var b strings.Builder
+	b.Grow(len(as) * 256)
 	esc := template.HTMLEscapeString
 	for _, a := range as {
 		b.WriteString(`<tr><td class="mono"><a href="/indicators/ip?v=`)
