@@ -71,7 +71,13 @@ ticks() {
 	done
 	echo "$t"
 }
-pgpids() { echo "$pgpid" $(ps -o pid= --ppid "$pgpid" 2>/dev/null); }
+# pgpids: the PostgreSQL processes: $pgpid (runuser or postgres) and all
+# its descendants, the backends kept open by the server's pool among them.
+pgpids() {
+	ps -e -o pid=,ppid= | awk -v root="$pgpid" '{kids[$2] = kids[$2] " " $1} END {
+		todo = root; while (todo != "") { n = split(todo, a, " "); todo = ""
+			for (i = 1; i <= n; i++) { print a[i]; todo = todo " " kids[a[i]] } } }'
+}
 # pages NAME URL: step 2 against the serve process $servepid.
 pages() {
 	local name=$1 url=$2 s0 d0 s1 d1
