@@ -91,38 +91,36 @@ pages() {
 	[ "${name%% *}" = postgres ] && d1=$(ticks $(pgpids))
 	echo "$((s1 - s0)) $((d1 - d0)) $(getconf CLK_TCK) $(awk '{print $1+$2}' "$tmp/results/$name.loadcpu") $(cut -d' ' -f1 /proc/loadavg)" >"$tmp/results/$name.cpu"
 }
+serve() { # binary dsn port log: start exhunt serve, wait until it answers
+	XDG_CONFIG_HOME="$tmp/config" "$1" serve --http --listen "127.0.0.1:$3" --db "$2" >"$4" 2>&1 &
+	servepid=$!
+	for _ in $(seq 100); do
+		curl -fs "http://127.0.0.1:$3/healthz" >/dev/null && break
+		sleep 0.1
+	done
+}
+unserve() { # name: keep serve's peak RSS, stop it
+	awk '/VmHWM/ {print $2}' "/proc/$servepid/status" >"$tmp/results/$1.rss"
+	kill "$servepid"
+	wait "$servepid" || true
+	servepid=""
+}
 run() { # backend dsn
 	local be=$1 dsn=$2 port
 	rm -f "$tmp/data/tokens.json"
 	"$tmp/serveload" setup -db "$dsn" -dir "$tmp/data"
 	port=$(freeport)
-	XDG_CONFIG_HOME="$tmp/config" "$tmp/exhunt" serve --http --listen "127.0.0.1:$port" --db "$dsn" >"$tmp/$be.serve.log" 2>&1 &
-	servepid=$!
-	for _ in $(seq 100); do
-		curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
-		sleep 0.1
-	done
+	serve "$tmp/exhunt" "$dsn" "$port" "$tmp/$be.serve.log"
 	echo "$be: ingest..."
 	"$tmp/serveload" ingest -url "http://127.0.0.1:$port" -dir "$tmp/data" -c "$clients" | tee "$tmp/results/$be.ingest.json"
 	echo "$be: pages..."
 	pages "$be" "http://127.0.0.1:$port"
-	awk '/VmHWM/ {print $2}' "/proc/$servepid/status" >"$tmp/results/$be.rss"
-	kill "$servepid"
-	wait "$servepid" || true
-	servepid=""
+	unserve "$be"
 	if [ -n "${BASE_EXHUNT:-}" ]; then
-		XDG_CONFIG_HOME="$tmp/config" "$BASE_EXHUNT" serve --http --listen "127.0.0.1:$port" --db "$dsn" >"$tmp/$be.base.log" 2>&1 &
-		servepid=$!
-		for _ in $(seq 100); do
-			curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
-			sleep 0.1
-		done
+		serve "$BASE_EXHUNT" "$dsn" "$port" "$tmp/$be.base.log"
 		echo "$be base: pages..."
 		pages "$be base" "http://127.0.0.1:$port"
-		awk '/VmHWM/ {print $2}' "/proc/$servepid/status" >"$tmp/results/$be base.rss"
-		kill "$servepid"
-		wait "$servepid" || true
-		servepid=""
+		unserve "$be base"
 	fi
 }
 run sqlite "$tmp/fleet.db"
