@@ -82,12 +82,9 @@ func (c *Conn) huntStores(ctx context.Context) (evidence, results jetstream.Obje
 			return nil, nil, fmt.Errorf("object store %s: %w", b.name, err)
 		}
 	}
-	err = retry(ctx, func(ctx context.Context) error {
-		_, e := c.JS.CreateOrUpdateConsumer(ctx, JobsStream, jetstream.ConsumerConfig{
-			Durable: HuntWorkers, FilterSubject: huntJobSubject, AckPolicy: jetstream.AckExplicitPolicy,
-			AckWait: c.cfg.AckWait, MaxDeliver: c.cfg.MaxDeliver + 1, MaxAckPending: 1000,
-		})
-		return e
+	err = c.ensureConsumer(ctx, JobsStream, jetstream.ConsumerConfig{
+		Durable: HuntWorkers, FilterSubject: huntJobSubject, AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: c.cfg.AckWait, MaxDeliver: c.cfg.MaxDeliver + 1, MaxAckPending: 1000,
 	})
 	return evidence, results, err
 }

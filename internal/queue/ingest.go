@@ -54,21 +54,13 @@ func (c *Conn) EnsureIngest(ctx context.Context, ic IngestConfig) error {
 		ic.MaxAckPending = 1000
 	}
 	c.ingestAckWait = ic.AckWait
-	sc := jetstream.StreamConfig{Name: IngestStream, Subjects: []string{"exhunt.ingest.>"}, Retention: jetstream.WorkQueuePolicy,
-		Description: "fleet runs accepted by a serve replica, removed once stored",
-		Replicas:    c.cfg.Replicas, Storage: jetstream.FileStorage, Duplicates: c.cfg.Duplicates}
-	if err := retry(ctx, func(ctx context.Context) error {
-		_, err := c.JS.CreateOrUpdateStream(ctx, sc)
+	if err := c.ensureStream(ctx, jetstream.StreamConfig{Name: IngestStream, Subjects: []string{"exhunt.ingest.>"},
+		Retention: jetstream.WorkQueuePolicy, Description: "fleet runs accepted by a serve replica, removed once stored"}); err != nil {
 		return err
-	}); err != nil {
-		return fmt.Errorf("stream %s: %w", IngestStream, err)
 	}
-	return retry(ctx, func(ctx context.Context) error {
-		_, err := c.JS.CreateOrUpdateConsumer(ctx, IngestStream, jetstream.ConsumerConfig{
-			Durable: IngestWriters, FilterSubject: ingestSubject, AckPolicy: jetstream.AckExplicitPolicy,
-			AckWait: ic.AckWait, MaxDeliver: -1, MaxAckPending: ic.MaxAckPending,
-		})
-		return err
+	return c.ensureConsumer(ctx, IngestStream, jetstream.ConsumerConfig{
+		Durable: IngestWriters, FilterSubject: ingestSubject, AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: ic.AckWait, MaxDeliver: -1, MaxAckPending: ic.MaxAckPending,
 	})
 }
 

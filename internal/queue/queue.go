@@ -111,21 +111,35 @@ func (c *Conn) ensureStreams(ctx context.Context) error {
 			MaxAge: 30 * 24 * time.Hour, Description: "messages no worker could handle, with the reason"},
 	}
 	for _, sc := range streams {
-		sc.Replicas = c.cfg.Replicas
-		sc.Storage = jetstream.FileStorage
-		sc.Duplicates = c.cfg.Duplicates
-		if err := retry(ctx, func(ctx context.Context) error {
-			_, err := c.JS.CreateOrUpdateStream(ctx, sc)
+		if err := c.ensureStream(ctx, sc); err != nil {
 			return err
-		}); err != nil {
-			return fmt.Errorf("stream %s: %w", sc.Name, err)
 		}
 	}
+	return c.ensureConsumer(ctx, JobsStream, jetstream.ConsumerConfig{
+		Durable: ScanWorkers, FilterSubject: scanJobSubject, AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: c.cfg.AckWait, MaxDeliver: c.cfg.MaxDeliver + 1, MaxAckPending: 10000,
+	})
+}
+
+// ensureStream creates or updates a stream with the connection's
+// replicas and duplicate window, on file storage.
+func (c *Conn) ensureStream(ctx context.Context, sc jetstream.StreamConfig) error {
+	sc.Replicas = c.cfg.Replicas
+	sc.Storage = jetstream.FileStorage
+	sc.Duplicates = c.cfg.Duplicates
+	if err := retry(ctx, func(ctx context.Context) error {
+		_, err := c.JS.CreateOrUpdateStream(ctx, sc)
+		return err
+	}); err != nil {
+		return fmt.Errorf("stream %s: %w", sc.Name, err)
+	}
+	return nil
+}
+
+// ensureConsumer creates or updates a durable consumer on stream.
+func (c *Conn) ensureConsumer(ctx context.Context, stream string, cc jetstream.ConsumerConfig) error {
 	return retry(ctx, func(ctx context.Context) error {
-		_, err := c.JS.CreateOrUpdateConsumer(ctx, JobsStream, jetstream.ConsumerConfig{
-			Durable: ScanWorkers, FilterSubject: scanJobSubject, AckPolicy: jetstream.AckExplicitPolicy,
-			AckWait: c.cfg.AckWait, MaxDeliver: c.cfg.MaxDeliver + 1, MaxAckPending: 10000,
-		})
+		_, err := c.JS.CreateOrUpdateConsumer(ctx, stream, cc)
 		return err
 	})
 }
