@@ -89,12 +89,17 @@ type ServerRow struct {
 
 const serverCols = "org_id, name, state, verdict, inconclusive, exposed, build, patch, hunt_run, hunt_ms, last_ms"
 
-func scanServer(r interface{ Scan(...any) error }) (ServerRow, error) {
+// serverColsOf is serverCols of the servers table under alias s, for
+// joins.
+var serverColsOf = "s." + strings.ReplaceAll(serverCols, ", ", ", s.")
+
+// scanServer reads serverCols and then, into extra, the columns after them.
+func scanServer(r interface{ Scan(...any) error }, extra ...any) (ServerRow, error) {
 	var sr ServerRow
 	var st, v string
 	var inc, exp int
 	var h, l int64
-	err := r.Scan(&sr.Org, &sr.Name, &st, &v, &inc, &exp, &sr.Build, &sr.Patch, &sr.HuntRun, &h, &l)
+	err := r.Scan(append([]any{&sr.Org, &sr.Name, &st, &v, &inc, &exp, &sr.Build, &sr.Patch, &sr.HuntRun, &h, &l}, extra...)...)
 	sr.State, sr.Verdict, sr.Inconclusive, sr.Exposed, sr.Hunted, sr.LastSeen = fleet.State(st), finding.Verdict(v), inc == 1, exp == 1, fromMS(h), fromMS(l)
 	return sr, err
 }
@@ -157,21 +162,15 @@ func (s *Store) ServerView(ctx context.Context, sc Scope, org, name string) (Ser
 	if !sc.Allows(org) {
 		return ServerRow{}, nil, ErrNotFound
 	}
-	var sr ServerRow
-	var st, v string
-	var inc, exp int
-	var h, l int64
 	var doc sql.NullString
-	err := s.queryRow(ctx, `SELECT s.org_id, s.name, s.state, s.verdict, s.inconclusive, s.exposed, s.build, s.patch, s.hunt_run, s.hunt_ms, s.last_ms, r.doc
-		FROM servers s LEFT JOIN server_runs r ON r.run_id = s.hunt_run AND r.org_id = s.org_id AND r.server = s.name WHERE s.org_id = ? AND s.name = ?`, org, name).
-		Scan(&sr.Org, &sr.Name, &st, &v, &inc, &exp, &sr.Build, &sr.Patch, &sr.HuntRun, &h, &l, &doc)
+	sr, err := scanServer(s.queryRow(ctx, `SELECT `+serverColsOf+`, r.doc
+		FROM servers s LEFT JOIN server_runs r ON r.run_id = s.hunt_run AND r.org_id = s.org_id AND r.server = s.name WHERE s.org_id = ? AND s.name = ?`, org, name), &doc)
 	if err == sql.ErrNoRows {
 		return sr, nil, ErrNotFound
 	}
 	if err != nil {
 		return sr, nil, err
 	}
-	sr.State, sr.Verdict, sr.Inconclusive, sr.Exposed, sr.Hunted, sr.LastSeen = fleet.State(st), finding.Verdict(v), inc == 1, exp == 1, fromMS(h), fromMS(l)
 	if sr.HuntRun == "" || !doc.Valid {
 		return sr, nil, nil
 	}
