@@ -129,12 +129,23 @@ func (c *Conn) ensureStream(ctx context.Context, sc jetstream.StreamConfig) erro
 	sc.Duplicates = c.cfg.Duplicates
 	if err := retry(ctx, func(ctx context.Context) error {
 		_, err := c.JS.CreateOrUpdateStream(ctx, sc)
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamNameInUse || apiErr.ErrorCode == errCodeSubjectOverlap) {
+			// Another process created the stream between our lookup and
+			// our create: the next try finds it and updates it.
+			return fmt.Errorf("stream %s was being created by another process (%v)", sc.Name, err)
+		}
 		return err
 	}); err != nil {
 		return fmt.Errorf("stream %s: %w", sc.Name, err)
 	}
 	return nil
 }
+
+// errCodeSubjectOverlap is JetStream's answer to creating a stream whose
+// subjects another stream holds: also what a create racing another
+// process's create of the same stream gets.
+const errCodeSubjectOverlap jetstream.ErrorCode = 10065
 
 // ensureConsumer creates or updates a durable consumer on stream.
 func (c *Conn) ensureConsumer(ctx context.Context, stream string, cc jetstream.ConsumerConfig) error {
