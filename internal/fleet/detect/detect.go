@@ -109,11 +109,18 @@ type Spikes struct {
 
 // Evaluate checks every hour from the one after the last evaluated up to
 // (not including) the hour of upTo.
+//
+// The first evaluation of a store records its hours without alerting: they
+// were history when the watch began. Back-filled hunts each reach back as
+// far as their server's logs do, so early hours fill in as coverage begins,
+// not as attacks do, and a page for a month-old hour helps nobody on call.
+// Those hours still feed the baseline, spikes among them included.
 func (d *Spikes) Evaluate(ctx context.Context, upTo time.Time, now time.Time) ([]store.Alert, error) {
 	last, ok, err := d.Store.LastSpikeHour(ctx)
 	if err != nil {
 		return nil, err
 	}
+	backfill := !ok
 	end := upTo.Unix() / 3600
 	first, err := d.Store.FirstActivity(ctx)
 	if err != nil || first.IsZero() {
@@ -150,7 +157,7 @@ func (d *Spikes) Evaluate(ctx context.Context, upTo time.Time, now time.Time) ([
 		b.Servers = servers[h]
 		over := float64(b.Orgs) > b.Threshold && h >= warm
 		var alert *store.Alert
-		if over && !skip[h-1] {
+		if over && !skip[h-1] && !backfill {
 			orgs, srv, err := d.Store.HourTouched(ctx, b.Hour)
 			if err != nil {
 				return nil, err

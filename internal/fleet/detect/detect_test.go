@@ -120,3 +120,66 @@ func TestSpikeOverStoredActivity(t *testing.T) {
 		t.Fatalf("a spike hour recorded twice: %d spike alerts", len(stored))
 	}
 }
+
+// TestBackfillIsBaselineOnly loads three weeks of history, a spike among
+// them, before the detector's first look: that look alerts on nothing, the
+// old spike stays out of the baseline, and a spike after it alerts.
+func TestBackfillIsBaselineOnly(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const orgs = 20
+	for i := range orgs {
+		s.CreateOrg(ctx, store.Org{ID: fmt.Sprintf("org%02d", i), Name: "Org", Sector: "ngo"}, time.Now())
+	}
+	start := time.Date(2021, 1, 4, 0, 0, 0, 0, time.UTC)
+	old := time.Date(2021, 1, 15, 2, 0, 0, 0, time.UTC)
+	live := time.Date(2021, 1, 27, 2, 0, 0, 0, time.UTC)
+	r := rand.New(rand.NewPCG(3, 9))
+	ingest := func(from, to time.Time) {
+		events := map[int][]decoy.Event{}
+		for at := from; at.Before(to); at = at.Add(time.Hour) {
+			touched := r.Perm(orgs)[:r.IntN(2)]
+			if at.Equal(old) || at.Equal(live) {
+				touched = r.Perm(orgs)[:9]
+			}
+			for _, o := range touched {
+				events[o] = append(events[o], decoy.Event{Time: at.Add(time.Duration(r.IntN(3600)) * time.Second), Server: "DECOY1",
+					Client: "203.0.113.9:5120", Method: "POST", URI: "/ecp/y.js", Class: "exploit", Kind: "ssrf"})
+			}
+		}
+		for o, ev := range events {
+			m := &fleet.Run{SchemaVersion: 1, Type: fleet.TypeDecoy, RunID: fmt.Sprintf("d-%s-%d", from.Format("0102"), o), Org: fmt.Sprintf("org%02d", o), Decoy: ev}
+			if _, err := s.Ingest(ctx, m, to); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	d := &Spikes{Store: s}
+	backfilled := time.Date(2021, 1, 25, 0, 0, 0, 0, time.UTC)
+	ingest(start, backfilled)
+	if a, err := d.Evaluate(ctx, backfilled, backfilled); err != nil || len(a) != 0 {
+		t.Fatalf("first look at back-filled history: %d alerts (%v), want none", len(a), err)
+	}
+	if skip, _ := s.SpikeHours(ctx, old.Unix()/3600, old.Unix()/3600+1); !skip[old.Unix()/3600] {
+		t.Fatalf("the back-filled spike at %s is not kept out of the baseline", old)
+	}
+	var alerts []store.Alert
+	for day := backfilled; day.Before(live.Add(48 * time.Hour)); day = day.Add(24 * time.Hour) {
+		ingest(day, day.Add(24*time.Hour))
+		a, err := d.Evaluate(ctx, day.Add(24*time.Hour), day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alerts = append(alerts, a...)
+	}
+	if len(alerts) != 1 || !alerts[0].At.Equal(live) || len(alerts[0].Orgs) != 9 {
+		for _, a := range alerts {
+			t.Log(a.Title)
+		}
+		t.Fatalf("%d spike alerts after the watch began, want one at %s naming 9 organisations", len(alerts), live)
+	}
+}
