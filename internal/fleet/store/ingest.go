@@ -134,7 +134,9 @@ func (s *Store) Ingest(ctx context.Context, m *fleet.Run, now time.Time) (Ingest
 				return err
 			}
 		}
-		return nil
+		// Last: every organisation's ingests update the same hours, and
+		// on PostgreSQL each holds their rows locked until it commits.
+		return in.summarise()
 	})
 	return res, err
 }
@@ -600,7 +602,7 @@ func (in *ingester) batchScan(head, tail string, scan func(r *sql.Rows) error, a
 		in.order = append(in.order, key)
 	}
 	p.args = append(p.args, args...)
-	if len(p.args) >= maxParams/p.cols*p.cols {
+	if !in.s.pg && len(p.args) >= maxParams/p.cols*p.cols {
 		return in.send(p)
 	}
 	return nil
@@ -643,6 +645,16 @@ func chunks(n, limit int) iter.Seq2[int, int] {
 
 // send writes the queued rows.
 func (in *ingester) send(p *pending) error {
+	if in.s.pg {
+		// One statement of column arrays, whatever the row count.
+		if len(p.args) > 0 {
+			if err := in.sendRows(p, p.args); err != nil {
+				return err
+			}
+		}
+		p.args = p.args[:0:0]
+		return nil
+	}
 	for i, n := range chunks(len(p.args)/p.cols, maxParams/p.cols) {
 		if err := in.sendRows(p, p.args[i*p.cols:(i+n)*p.cols]); err != nil {
 			return err
@@ -654,6 +666,16 @@ func (in *ingester) send(p *pending) error {
 
 func (in *ingester) sendRows(p *pending, args []any) error {
 	rows := len(args) / p.cols
+	if in.s.pg {
+		q, cols, err := in.s.unnest(p.head, p.tail, p.cols, args)
+		if err != nil {
+			return err
+		}
+		if p.scan != nil {
+			return in.query(q, p.scan, cols...)
+		}
+		return in.exec(q, cols...)
+	}
 	q := in.s.rowsText(p.head, placeholders(p.cols), p.tail, rows)
 	if p.scan != nil {
 		return in.query(q, p.scan, args...)
@@ -691,6 +713,9 @@ func (in *ingester) activity(server, fp string, hour int64, kind string) {
 	in.acts = append(in.acts, actRow{server, fp, kind, hour})
 }
 
+// hourCounts is what a run adds to one hour of the fleet summary.
+type hourCounts struct{ orgs, servers int64 }
+
 // summarise stores the run's activity and adds what was new to the
 // fleet's hourly summaries, which the overview, the timeline and the spike
 // detector read. A server (or organisation) counts in an hour once: the
@@ -701,96 +726,16 @@ func (in *ingester) summarise() error {
 	if len(in.acts) == 0 {
 		return nil
 	}
-	pairs := map[hourServer]bool{}
-	var list []hourServer
-	for _, a := range in.acts {
-		k := hourServer{a.hour, a.server}
-		if !pairs[k] {
-			pairs[k] = true
-			list = append(list, k)
-		}
+	var newAct map[hourKind]int64
+	var perHour map[int64]*hourCounts
+	var err error
+	if in.s.pg {
+		newAct, perHour, err = in.newActivityPG()
+	} else {
+		newAct, perHour, err = in.newActivity()
 	}
-	had := map[hourServer]bool{}
-	hadHour := map[int64]bool{}
-	for i, n := range chunks(len(list), maxParams/3) {
-		part := list[i : i+n]
-		args := make([]any, 0, 3*len(part))
-		for _, k := range part {
-			args = append(args, in.m.Org, k.hour, k.server)
-		}
-		// PostgreSQL types a VALUES list's parameters as text unless cast.
-		q := in.s.rowsText("SELECT DISTINCT hour, server FROM activity WHERE (org_id, hour, server) IN (VALUES ", "(?, CAST(? AS BIGINT), ?)", ")", len(part))
-		if err := in.query(q, func(r *sql.Rows) error {
-			var k hourServer
-			err := r.Scan(&k.hour, &k.server)
-			had[k] = true
-			return err
-		}, args...); err != nil {
-			return err
-		}
-	}
-	// An organisation already active in an hour had a server active then;
-	// ask only for the hours none of the run's servers had.
-	var hours []int64
-	seenHour := map[int64]bool{}
-	for _, k := range list {
-		if had[k] {
-			hadHour[k.hour] = true
-		}
-	}
-	for _, k := range list {
-		if !hadHour[k.hour] && !seenHour[k.hour] {
-			seenHour[k.hour] = true
-			hours = append(hours, k.hour)
-		}
-	}
-	for i, n := range chunks(len(hours), maxParams/2) {
-		part := hours[i : i+n]
-		args := make([]any, 0, 2*len(part))
-		for _, h := range part {
-			args = append(args, in.m.Org, h)
-		}
-		q := in.s.rowsText("SELECT DISTINCT hour FROM activity WHERE (org_id, hour) IN (VALUES ", "(?, CAST(? AS BIGINT))", ")", len(part))
-		if err := in.query(q, func(r *sql.Rows) error {
-			var h int64
-			err := r.Scan(&h)
-			hadHour[h] = true
-			return err
-		}, args...); err != nil {
-			return err
-		}
-	}
-	newAct := map[hourKind]int64{}
-	newSrv := map[hourServer]bool{}
-	for _, a := range in.acts {
-		if err := in.batchScan("INSERT INTO activity (org_id, hour, server, fp, kind) VALUES ", " ON CONFLICT DO NOTHING RETURNING hour, kind, server", func(r *sql.Rows) error {
-			var hk hourKind
-			var server string
-			err := r.Scan(&hk.hour, &hk.kind, &server)
-			newAct[hk]++
-			newSrv[hourServer{hk.hour, server}] = true
-			return err
-		}, in.m.Org, a.hour, a.server, a.fp, a.kind); err != nil {
-			return err
-		}
-	}
-	if err := in.sendBatch(); err != nil {
+	if err != nil {
 		return err
-	}
-	type counts struct{ orgs, servers int64 }
-	perHour := map[int64]*counts{}
-	for k := range newSrv {
-		c := perHour[k.hour]
-		if c == nil {
-			c = &counts{}
-			perHour[k.hour] = c
-		}
-		if !had[k] {
-			c.servers++
-		}
-		if !hadHour[k.hour] {
-			c.orgs = 1
-		}
 	}
 	acts := make([]hourKind, 0, len(newAct))
 	for k := range newAct {
@@ -828,8 +773,153 @@ func (in *ingester) summarise() error {
 	return in.sendBatch()
 }
 
+// newActivity stores the run's activity rows and says what they added:
+// rows per hour and kind, and organisations and servers per hour that had
+// none before.
+func (in *ingester) newActivity() (map[hourKind]int64, map[int64]*hourCounts, error) {
+	pairs := map[hourServer]bool{}
+	var list []hourServer
+	for _, a := range in.acts {
+		k := hourServer{a.hour, a.server}
+		if !pairs[k] {
+			pairs[k] = true
+			list = append(list, k)
+		}
+	}
+	had := map[hourServer]bool{}
+	hadHour := map[int64]bool{}
+	for i, n := range chunks(len(list), maxParams/3) {
+		part := list[i : i+n]
+		args := make([]any, 0, 3*len(part))
+		for _, k := range part {
+			args = append(args, in.m.Org, k.hour, k.server)
+		}
+		// PostgreSQL types a VALUES list's parameters as text unless cast.
+		q := in.s.rowsText("SELECT DISTINCT hour, server FROM activity WHERE (org_id, hour, server) IN (VALUES ", "(?, CAST(? AS BIGINT), ?)", ")", len(part))
+		if err := in.query(q, func(r *sql.Rows) error {
+			var k hourServer
+			err := r.Scan(&k.hour, &k.server)
+			had[k] = true
+			return err
+		}, args...); err != nil {
+			return nil, nil, err
+		}
+	}
+	// An organisation already active in an hour had a server active then;
+	// ask only for the hours none of the run's servers had.
+	var hours []int64
+	seenHour := map[int64]bool{}
+	for _, k := range list {
+		if had[k] {
+			hadHour[k.hour] = true
+		}
+	}
+	for _, k := range list {
+		if !hadHour[k.hour] && !seenHour[k.hour] {
+			seenHour[k.hour] = true
+			hours = append(hours, k.hour)
+		}
+	}
+	for i, n := range chunks(len(hours), maxParams/2) {
+		part := hours[i : i+n]
+		args := make([]any, 0, 2*len(part))
+		for _, h := range part {
+			args = append(args, in.m.Org, h)
+		}
+		q := in.s.rowsText("SELECT DISTINCT hour FROM activity WHERE (org_id, hour) IN (VALUES ", "(?, CAST(? AS BIGINT))", ")", len(part))
+		if err := in.query(q, func(r *sql.Rows) error {
+			var h int64
+			err := r.Scan(&h)
+			hadHour[h] = true
+			return err
+		}, args...); err != nil {
+			return nil, nil, err
+		}
+	}
+	newAct := map[hourKind]int64{}
+	newSrv := map[hourServer]bool{}
+	for _, a := range in.acts {
+		if err := in.batchScan("INSERT INTO activity (org_id, hour, server, fp, kind) VALUES ", " ON CONFLICT DO NOTHING RETURNING hour, kind, server", func(r *sql.Rows) error {
+			var hk hourKind
+			var server string
+			err := r.Scan(&hk.hour, &hk.kind, &server)
+			newAct[hk]++
+			newSrv[hourServer{hk.hour, server}] = true
+			return err
+		}, in.m.Org, a.hour, a.server, a.fp, a.kind); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := in.sendBatch(); err != nil {
+		return nil, nil, err
+	}
+	perHour := map[int64]*hourCounts{}
+	for k := range newSrv {
+		c := perHour[k.hour]
+		if c == nil {
+			c = &hourCounts{}
+			perHour[k.hour] = c
+		}
+		if !had[k] {
+			c.servers++
+		}
+		if !hadHour[k.hour] {
+			c.orgs = 1
+		}
+	}
+	return newAct, perHour, nil
+}
+
+// newActivityPG is newActivity in one PostgreSQL statement: the rows go
+// in, and each new server-hour is checked against the rows held before.
+// The statement's reads see the table as it was before its insert (one
+// snapshot), so no separate read has to come first.
+func (in *ingester) newActivityPG() (map[hourKind]int64, map[int64]*hourCounts, error) {
+	n := len(in.acts)
+	hours, servers, fps, kinds := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, a := range in.acts {
+		hours[i], servers[i], fps[i], kinds[i] = a.hour, a.server, a.fp, a.kind
+	}
+	newAct := map[hourKind]int64{}
+	perHour := map[int64]*hourCounts{}
+	counted := map[hourServer]bool{}
+	err := in.query(`WITH ins AS (
+		INSERT INTO activity (org_id, hour, server, fp, kind)
+		SELECT $1::text, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[])
+		ON CONFLICT DO NOTHING RETURNING hour, server, kind),
+	g AS (SELECT hour, server, kind, COUNT(*) AS n FROM ins GROUP BY hour, server, kind)
+	SELECT g.hour, g.server, g.kind, g.n,
+		EXISTS (SELECT 1 FROM activity a WHERE a.org_id = $1 AND a.hour = g.hour AND a.server = g.server),
+		EXISTS (SELECT 1 FROM activity a WHERE a.org_id = $1 AND a.hour = g.hour)
+	FROM g ORDER BY g.hour, g.server`, func(r *sql.Rows) error {
+		var hk hourKind
+		var server string
+		var rows int64
+		var hadServer, hadHour bool
+		if err := r.Scan(&hk.hour, &server, &hk.kind, &rows, &hadServer, &hadHour); err != nil {
+			return err
+		}
+		newAct[hk] += rows
+		c := perHour[hk.hour]
+		if c == nil {
+			c = &hourCounts{}
+			perHour[hk.hour] = c
+		}
+		if !hadHour {
+			c.orgs = 1
+		}
+		// A server-hour comes once a kind of activity.
+		if k := (hourServer{hk.hour, server}); !hadServer && !counted[k] {
+			counted[k] = true
+			c.servers++
+		}
+		return nil
+	}, in.m.Org, hours, servers, fps, kinds)
+	return newAct, perHour, err
+}
+
 // flush writes the run's indicators and notes attackers and web shells
-// reaching a new organisation, then the activity summaries.
+// reaching a new organisation.
 func (in *ingester) flush() error {
 	if err := in.sendBatch(); err != nil {
 		return err
@@ -979,10 +1069,7 @@ func (in *ingester) flush() error {
 			return err
 		}
 	}
-	if err := in.sendBatch(); err != nil {
-		return err
-	}
-	return in.summarise()
+	return in.sendBatch()
 }
 
 // countStates recounts the organisation's servers per state for the overview.

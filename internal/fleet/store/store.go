@@ -323,3 +323,65 @@ func (s *Store) rowsText(head, row, tail string, rows int) string {
 func placeholders(n int) string {
 	return "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
 }
+
+// unnest turns a many-row INSERT (head ending "VALUES ") into PostgreSQL's
+// INSERT ... SELECT FROM unnest of one array a column, and args (rows of
+// cols values) into those arrays. One statement text serves any row
+// count, so PostgreSQL parses and plans it once a connection, where a
+// VALUES list of hundreds of rows was planned again at each execution.
+func (s *Store) unnest(head, tail string, cols int, args []any) (string, []any, error) {
+	rows := len(args) / cols
+	arrays := make([]any, cols)
+	types := make([]byte, cols)
+	for c := range cols {
+		switch args[c].(type) {
+		case string:
+			a := make([]string, rows)
+			for r := range rows {
+				v, ok := args[r*cols+c].(string)
+				if !ok {
+					return "", nil, fmt.Errorf("store: column %d of %q mixes types", c, head)
+				}
+				a[r] = v
+			}
+			arrays[c], types[c] = a, 't'
+		case int, int64:
+			a := make([]int64, rows)
+			for r := range rows {
+				switch v := args[r*cols+c].(type) {
+				case int:
+					a[r] = int64(v)
+				case int64:
+					a[r] = v
+				default:
+					return "", nil, fmt.Errorf("store: column %d of %q mixes types", c, head)
+				}
+			}
+			arrays[c], types[c] = a, 'i'
+		default:
+			return "", nil, fmt.Errorf("store: column %d of %q: unsupported type %T", c, head, args[c])
+		}
+	}
+	k := rowsKey{head, string(types), tail, -1}
+	if v, ok := s.texts.Load(k); ok {
+		return v.(string), arrays, nil
+	}
+	var b strings.Builder
+	b.WriteString(strings.TrimSuffix(strings.TrimSpace(head), "VALUES"))
+	b.WriteString("SELECT * FROM unnest(")
+	for c, t := range types {
+		if c > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(c+1))
+		if t == 't' {
+			b.WriteString("::text[]")
+		} else {
+			b.WriteString("::bigint[]")
+		}
+	}
+	b.WriteString(")")
+	b.WriteString(tail)
+	s.texts.Store(k, b.String())
+	return b.String(), arrays, nil
+}
