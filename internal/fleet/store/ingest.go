@@ -1010,8 +1010,34 @@ func (in *ingester) flush() error {
 		}
 	}
 	before := map[kv][]string{}
+	seen := func(r *sql.Rows) error {
+		var x kv
+		var o string
+		if err := r.Scan(&x.kind, &x.value, &o); err != nil {
+			return err
+		}
+		before[x] = append(before[x], o)
+		return nil
+	}
+	if in.s.pg && len(watched) > 0 {
+		// One statement of arrays, planned once, instead of an OR of
+		// hundreds of terms planned at each call; indicators the
+		// organisation already had raise nothing, so their many other
+		// organisations are not read.
+		kinds, values := make([]string, len(watched)), make([]string, len(watched))
+		for i, x := range watched {
+			kinds[i], values[i] = x.kind, x.value
+		}
+		if err := in.query(`SELECT i.kind, i.value, i.org_id FROM unnest($2::text[], $3::text[]) AS w(kind, value)
+			JOIN indicator_orgs i ON i.kind = w.kind AND i.value = w.value WHERE i.max_rank >= $1
+			AND NOT EXISTS (SELECT 1 FROM indicator_orgs o WHERE o.org_id = $4 AND o.kind = w.kind AND o.value = w.value AND o.max_rank >= $1)
+			ORDER BY 1, 2, 3`,
+			seen, finding.StageExploitation.Rank(), kinds, values, in.m.Org); err != nil {
+			return err
+		}
+	}
 	const chunk = 200
-	for i := 0; i < len(watched); i += chunk {
+	for i := 0; !in.s.pg && i < len(watched); i += chunk {
 		part := watched[i:min(i+chunk, len(watched))]
 		args := []any{finding.StageExploitation.Rank()}
 		var cond strings.Builder
@@ -1022,15 +1048,7 @@ func (in *ingester) flush() error {
 			cond.WriteString("(kind = ? AND value = ?)")
 			args = append(args, x.kind, x.value)
 		}
-		if err := in.query("SELECT kind, value, org_id FROM indicator_orgs WHERE max_rank >= ? AND ("+cond.String()+") ORDER BY kind, value, org_id", func(r *sql.Rows) error {
-			var x kv
-			var o string
-			if err := r.Scan(&x.kind, &x.value, &o); err != nil {
-				return err
-			}
-			before[x] = append(before[x], o)
-			return nil
-		}, args...); err != nil {
+		if err := in.query("SELECT kind, value, org_id FROM indicator_orgs WHERE max_rank >= ? AND ("+cond.String()+") ORDER BY kind, value, org_id", seen, args...); err != nil {
 			return err
 		}
 	}
