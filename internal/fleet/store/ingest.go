@@ -870,11 +870,45 @@ func (in *ingester) newActivity() (map[hourKind]int64, map[int64]*hourCounts, er
 	return newAct, perHour, nil
 }
 
-// newActivityPG is newActivity in one PostgreSQL statement: the rows go
-// in, and each new server-hour is checked against the rows held before.
-// The statement's reads see the table as it was before its insert (one
-// snapshot), so no separate read has to come first.
+// newActivityPG is newActivity on PostgreSQL, in two statements of
+// arrays: which of the run's server-hours and hours were held before (an
+// index probe each, stopping at the first row), then the insert. The
+// check comes first: after the insert, a probe would step over the
+// statement's own rows, invisible to it, one heap visit each.
 func (in *ingester) newActivityPG() (map[hourKind]int64, map[int64]*hourCounts, error) {
+	seen := map[hourServer]bool{}
+	var pairHours []int64
+	var pairServers []string
+	for _, a := range in.acts {
+		if k := (hourServer{a.hour, a.server}); !seen[k] {
+			seen[k] = true
+			pairHours = append(pairHours, a.hour)
+			pairServers = append(pairServers, a.server)
+		}
+	}
+	had := map[hourServer]bool{}
+	hadHour := map[int64]bool{}
+	// Each probe asks for the first key at or after the one sought, in
+	// key order: an index descent. As an EXISTS, an hour with many rows
+	// elsewhere made the planner expect one soon in a sequential scan,
+	// which read the whole table when the hour had none.
+	if err := in.query(`SELECT p.hour, p.server,
+		COALESCE((SELECT a.server FROM activity a WHERE a.org_id = $1 AND a.hour = p.hour AND a.server >= p.server
+			ORDER BY a.server LIMIT 1) = p.server, false),
+		COALESCE((SELECT a.hour FROM activity a WHERE a.org_id = $1 AND a.hour >= p.hour
+			ORDER BY a.hour LIMIT 1) = p.hour, false)
+		FROM unnest($2::bigint[], $3::text[]) AS p(hour, server)`, func(r *sql.Rows) error {
+		var k hourServer
+		var hadServer, hadOrg bool
+		if err := r.Scan(&k.hour, &k.server, &hadServer, &hadOrg); err != nil {
+			return err
+		}
+		had[k] = hadServer
+		hadHour[k.hour] = hadHour[k.hour] || hadOrg
+		return nil
+	}, in.m.Org, pairHours, pairServers); err != nil {
+		return nil, nil, err
+	}
 	n := len(in.acts)
 	hours, servers, fps, kinds := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, a := range in.acts {
@@ -886,17 +920,12 @@ func (in *ingester) newActivityPG() (map[hourKind]int64, map[int64]*hourCounts, 
 	err := in.query(`WITH ins AS (
 		INSERT INTO activity (org_id, hour, server, fp, kind)
 		SELECT $1::text, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[])
-		ON CONFLICT DO NOTHING RETURNING hour, server, kind),
-	g AS (SELECT hour, server, kind, COUNT(*) AS n FROM ins GROUP BY hour, server, kind)
-	SELECT g.hour, g.server, g.kind, g.n,
-		EXISTS (SELECT 1 FROM activity a WHERE a.org_id = $1 AND a.hour = g.hour AND a.server = g.server),
-		EXISTS (SELECT 1 FROM activity a WHERE a.org_id = $1 AND a.hour = g.hour)
-	FROM g ORDER BY g.hour, g.server`, func(r *sql.Rows) error {
+		ON CONFLICT DO NOTHING RETURNING hour, server, kind)
+	SELECT hour, server, kind, COUNT(*) FROM ins GROUP BY hour, server, kind`, func(r *sql.Rows) error {
 		var hk hourKind
 		var server string
 		var rows int64
-		var hadServer, hadHour bool
-		if err := r.Scan(&hk.hour, &server, &hk.kind, &rows, &hadServer, &hadHour); err != nil {
+		if err := r.Scan(&hk.hour, &server, &hk.kind, &rows); err != nil {
 			return err
 		}
 		newAct[hk] += rows
@@ -905,11 +934,11 @@ func (in *ingester) newActivityPG() (map[hourKind]int64, map[int64]*hourCounts, 
 			c = &hourCounts{}
 			perHour[hk.hour] = c
 		}
-		if !hadHour {
+		if !hadHour[hk.hour] {
 			c.orgs = 1
 		}
 		// A server-hour comes once a kind of activity.
-		if k := (hourServer{hk.hour, server}); !hadServer && !counted[k] {
+		if k := (hourServer{hk.hour, server}); !had[k] && !counted[k] {
 			counted[k] = true
 			c.servers++
 		}
@@ -1021,18 +1050,14 @@ func (in *ingester) flush() error {
 	}
 	if in.s.pg && len(watched) > 0 {
 		// One statement of arrays, planned once, instead of an OR of
-		// hundreds of terms planned at each call; indicators the
-		// organisation already had raise nothing, so their many other
-		// organisations are not read.
+		// hundreds of terms planned at each call.
 		kinds, values := make([]string, len(watched)), make([]string, len(watched))
 		for i, x := range watched {
 			kinds[i], values[i] = x.kind, x.value
 		}
 		if err := in.query(`SELECT i.kind, i.value, i.org_id FROM unnest($2::text[], $3::text[]) AS w(kind, value)
-			JOIN indicator_orgs i ON i.kind = w.kind AND i.value = w.value WHERE i.max_rank >= $1
-			AND NOT EXISTS (SELECT 1 FROM indicator_orgs o WHERE o.org_id = $4 AND o.kind = w.kind AND o.value = w.value AND o.max_rank >= $1)
-			ORDER BY 1, 2, 3`,
-			seen, finding.StageExploitation.Rank(), kinds, values, in.m.Org); err != nil {
+			JOIN indicator_orgs i ON i.kind = w.kind AND i.value = w.value WHERE i.max_rank >= $1 ORDER BY 1, 2, 3`,
+			seen, finding.StageExploitation.Rank(), kinds, values); err != nil {
 			return err
 		}
 	}
