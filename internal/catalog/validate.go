@@ -78,7 +78,14 @@ func Validate(paths []string) ([]Checked, error) {
 			continue
 		}
 		if isTree(p) {
-			trees = append(trees, p)
+			trees = appendNew(trees, p)
+			continue
+		}
+		// A folder of a tree (rules/yara, rules/aspx) holds the tree's
+		// data files beside its rules (stages.yaml, aspx.yaml): it is
+		// checked as its tree loads it.
+		if t, ok := treeOf(p); ok {
+			trees = appendNew(trees, t)
 			continue
 		}
 		own = append(own, p) // Load takes the folder's .yaml rules
@@ -165,6 +172,37 @@ func isTree(dir string) bool {
 		}
 	}
 	return n > 0
+}
+
+// treeOf returns the rules tree dir belongs to: the nearest folder above
+// it laid out as the embedded rules.
+func treeOf(dir string) (string, bool) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", false
+	}
+	for d := filepath.Dir(abs); d != filepath.Dir(d); d = filepath.Dir(d) {
+		if isTree(d) {
+			// named as the user would name it from here
+			if wd, err := os.Getwd(); err == nil {
+				if rel, err := filepath.Rel(wd, d); err == nil {
+					return rel, true
+				}
+			}
+			return d, true
+		}
+	}
+	return "", false
+}
+
+func appendNew(xs []string, x string) []string {
+	ax, _ := filepath.Abs(x)
+	for _, y := range xs {
+		if ay, _ := filepath.Abs(y); ay == ax {
+			return xs
+		}
+	}
+	return append(xs, x)
 }
 
 // kindOfRuleFile tells a rule file's language from its name and, for

@@ -62,6 +62,23 @@ func TestValidateRulesTree(t *testing.T) {
 	}
 }
 
+// A folder of a tree holds the tree's data files beside its rules
+// (yara/stages.yaml, aspx/aspx.yaml): it is checked as part of its tree,
+// once however many of its folders are named.
+func TestValidateFolderOfTree(t *testing.T) {
+	checked, err := Validate([]string{"../../rules/yara", "../../rules/aspx", "../../rules"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(checked) != 2 || filepath.Clean(checked[1].Source) != filepath.Clean("../../rules") {
+		var got []string
+		for _, c := range checked {
+			got = append(got, c.Source)
+		}
+		t.Fatalf("checked %q, want the built-in rules and the tree ../../rules", got)
+	}
+}
+
 // A shipped YARA rule the hunt skips for an unsupported feature is listed
 // with its file, line and reason and does not fail the validation; the
 // same rule given by the user does.

@@ -113,16 +113,11 @@ func (c *Conn) DispatchHunt(ctx context.Context, paths []string, do HuntDispatch
 	if err != nil {
 		return err
 	}
-	subject := resultsPrefix + do.ID
-	var cons jetstream.Consumer
-	if err := retry(ctx, func(ctx context.Context) error {
-		var e error
-		cons, e = c.JS.OrderedConsumer(ctx, ResultsStream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverAllPolicy})
-		return e
-	}); err != nil {
+	rr, err := c.readResults(ctx, do.ID)
+	if err != nil {
 		return err
 	}
+	defer rr.close()
 	names := map[string]string{}
 	for i, p := range paths {
 		job := HuntJob{Schema: Schema, Dispatch: do.ID, ID: do.ID + ".h" + strconv.Itoa(i), Name: filepath.Base(p), Options: do.Options}
@@ -151,40 +146,35 @@ func (c *Conn) DispatchHunt(ctx context.Context, paths []string, do HuntDispatch
 	done := map[string]bool{}
 	var failed []error
 	for len(done) < len(names) {
-		batch, err := cons.Fetch(10, jetstream.FetchMaxWait(time.Second))
+		m, err := rr.next(ctx, time.Second)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+			return err
+		}
+		if m == nil {
 			continue
 		}
-		for m := range batch.Messages() {
-			var d HuntDone
-			if json.Unmarshal(m.Data(), &d) != nil || d.Kind != "hunt" || done[d.Job] || names[d.Job] == "" {
-				continue
-			}
-			done[d.Job] = true
-			if d.Error != "" {
-				failed = append(failed, fmt.Errorf("%s: hunted by %s: %s", names[d.Job], d.Worker, d.Error))
-				continue
-			}
-			var doc []byte
-			if err := retry(ctx, func(ctx context.Context) error {
-				var e error
-				doc, e = results.GetBytes(ctx, d.Object)
-				return e
-			}); err != nil {
-				return fmt.Errorf("%s: result %s: %w", names[d.Job], d.Object, err)
-			}
-			if err := emit(names[d.Job], doc); err != nil {
-				return err
-			}
-			if do.Progress != nil {
-				do.Progress(len(done), len(names))
-			}
+		var d HuntDone
+		if json.Unmarshal(m.Data(), &d) != nil || d.Kind != "hunt" || done[d.Job] || names[d.Job] == "" {
+			continue
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		done[d.Job] = true
+		if d.Error != "" {
+			failed = append(failed, fmt.Errorf("%s: hunted by %s: %s", names[d.Job], d.Worker, d.Error))
+			continue
+		}
+		var doc []byte
+		if err := retry(ctx, func(ctx context.Context) error {
+			var e error
+			doc, e = results.GetBytes(ctx, d.Object)
+			return e
+		}); err != nil {
+			return fmt.Errorf("%s: result %s: %w", names[d.Job], d.Object, err)
+		}
+		if err := emit(names[d.Job], doc); err != nil {
+			return err
+		}
+		if do.Progress != nil {
+			do.Progress(len(done), len(names))
 		}
 	}
 	return errors.Join(failed...)

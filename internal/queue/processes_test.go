@@ -86,7 +86,7 @@ func TestProcessesSurviveKill9(t *testing.T) {
 	cl.Restart(2)
 	if err := waitExit(disp, 5*time.Minute); err != nil {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
-			t.Fatalf("dispatcher: %v\n%s", err, readLog(dir, "dispatcher"))
+			t.Fatalf("dispatcher: %v\n%s%s", err, readLog(dir, "dispatcher"), workerNotes(dir, len(workers)))
 		}
 	}
 	sameResults(t, "dispatch with a worker and a NATS node killed", resultSet(t, faulty, n), want)
@@ -111,6 +111,23 @@ func start(t *testing.T, dir, name, bin string, args ...string) *exec.Cmd {
 		cmd.Wait()
 	})
 	return cmd
+}
+
+// workerNotes gathers what the workers said beyond their per-job lines:
+// dead letters and failed acknowledgements, which explain a dispatch
+// that never completes.
+func workerNotes(dir string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		data, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("worker%d.log", i)))
+		for line := range strings.Lines(string(data)) {
+			if !strings.Contains(line, ": ") || strings.Contains(line, " targets\n") {
+				continue
+			}
+			fmt.Fprintf(&b, "worker%d: %s", i, line)
+		}
+	}
+	return tail([]byte(b.String()))
 }
 
 func readLog(dir, name string) string {
@@ -150,13 +167,14 @@ func waitExit(cmd *exec.Cmd, d time.Duration) error {
 		return err
 	case <-time.After(d):
 		cmd.Process.Signal(syscall.SIGKILL)
+		<-done // one Wait at a time: the cleanup waits too
 		return fmt.Errorf("still running after %v", d)
 	}
 }
 
 func waitManifest(t *testing.T, path string, cmd *exec.Cmd) []string {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
 		if cmd.ProcessState != nil {
 			t.Fatalf("decoy exited: %v", cmd.ProcessState)
@@ -183,7 +201,7 @@ func waitManifest(t *testing.T, path string, cmd *exec.Cmd) []string {
 
 func waitLines(t *testing.T, path string, n int, cmd *exec.Cmd) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
 		data, _ := os.ReadFile(path)
 		if bytes.Count(data, []byte("\n")) >= n {
@@ -191,7 +209,7 @@ func waitLines(t *testing.T, path string, n int, cmd *exec.Cmd) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("fewer than %d results after 3 minutes", n)
+	t.Fatalf("fewer than %d results after 5 minutes", n)
 }
 
 // resultSet reads a results file into the comparable summaries, failing

@@ -308,11 +308,7 @@ func (c *Conn) dispatchDone(t *testing.T, urls []string, seen map[uint64]bool) (
 // goes to the dead-letter stream with its reason, and the work after it
 // is still done.
 func TestPoisonMessages(t *testing.T) {
-	d := testData(t)
-	urls := decoyFleet(t, d, 40)
-	cl := natstest.Start(t, 1)
-	cfg := testConfig(1)
-	c := connect(t, cl.URL(), "dispatcher", cfg)
+	d, urls, cl, cfg, c := oneNode(t, 40)
 	ctx := context.Background()
 	poison := map[string]string{
 		"not json":        "{not json",
@@ -335,21 +331,7 @@ func TestPoisonMessages(t *testing.T) {
 		t.Errorf("%d results after the poison, want %d", len(got), len(urls))
 	}
 	// Every poison message is in the dead-letter stream with a reason.
-	cons, err := c.JS.OrderedConsumer(ctx, DeadStream, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	reasons := map[string]string{}
-	for len(reasons) < len(poison) && time.Now().Before(deadline) {
-		batch, err := cons.Fetch(10, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			continue
-		}
-		for m := range batch.Messages() {
-			reasons[string(m.Data())] = m.Headers().Get(HeaderReason)
-		}
-	}
+	reasons := deadLetters(t, c, len(poison))
 	for name, body := range poison {
 		r, ok := reasons[body]
 		if !ok {
@@ -373,6 +355,100 @@ func TestPoisonMessages(t *testing.T) {
 	if info.State.Msgs != 0 {
 		t.Errorf("%d messages left on the job queue", info.State.Msgs)
 	}
+}
+
+// TestJobGivenUp: a job delivered more often than MaxDeliver (here, taken
+// and dropped by a worker that keeps failing) goes to the dead letters, and
+// its dispatcher still finishes: each of its targets is reported once, as
+// not scanned, with the reason.
+func TestJobGivenUp(t *testing.T) {
+	d, urls, cl, cfg, c := oneNode(t, 5)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	var got []*scan.Result
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Dispatch(ctx, testOptions(), &scan.Input{Args: urls, MaxExpand: 1}, DispatchOptions{ID: "given-up", Batch: 20}, func(r *scan.Result) error {
+			got = append(got, r)
+			return nil
+		})
+	}()
+	// A failing worker: takes the job and drops it, MaxDeliver times.
+	cons, err := c.consumer(ctx, JobsStream, ScanWorkers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n < cfg.MaxDeliver; {
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			m.Nak()
+			n++
+		}
+	}
+	stop := startWorkers(t, cl.URL(), cfg, d, 1)
+	defer stop()
+	if err := <-done; err != nil {
+		t.Fatalf("dispatch after its job was given up: %v", err)
+	}
+	if len(got) != len(urls) {
+		t.Fatalf("%d results, want %d", len(got), len(urls))
+	}
+	seen := map[uint64]bool{}
+	for _, r := range got {
+		if seen[r.Seq] {
+			t.Errorf("target %d reported twice", r.Seq)
+		}
+		seen[r.Seq] = true
+		if r.Status != scan.StatusError || !strings.Contains(r.Error, "dead-letter stream") || r.Target == "" {
+			t.Errorf("target %d: %s %q, want a not-scanned error naming the dead letters", r.Seq, r.Status, r.Error)
+		}
+	}
+	for body, reason := range deadLetters(t, c, 1) {
+		if !strings.Contains(body, `"given-up.0"`) || !strings.Contains(reason, "delivered 3 times") {
+			t.Errorf("dead letter %.80s: reason %q, want the job given up after 3 deliveries", body, reason)
+		}
+	}
+}
+
+// oneNode starts n decoy targets and a one-node cluster, and connects a
+// dispatcher to it.
+func oneNode(t *testing.T, n int) (*scan.Data, []string, *natstest.Cluster, Config, *Conn) {
+	t.Helper()
+	d := testData(t)
+	urls := decoyFleet(t, d, n)
+	cl := natstest.Start(t, 1)
+	cfg := testConfig(1)
+	return d, urls, cl, cfg, connect(t, cl.URL(), "dispatcher", cfg)
+}
+
+// deadLetters reads the dead-letter stream until it has n messages (or 20
+// seconds pass): each body with its reason.
+func deadLetters(t *testing.T, c *Conn, n int) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	cons, err := c.JS.OrderedConsumer(ctx, DeadStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	reasons := map[string]string{}
+	for len(reasons) < n && time.Now().Before(deadline) {
+		batch, err := cons.Fetch(10, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			continue
+		}
+		for m := range batch.Messages() {
+			reasons[string(m.Data())] = m.Headers().Get(HeaderReason)
+		}
+	}
+	if len(reasons) != n {
+		t.Errorf("%d dead letters, want %d", len(reasons), n)
+	}
+	return reasons
 }
 
 func TestNarrow(t *testing.T) {

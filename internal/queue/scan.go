@@ -87,31 +87,16 @@ func (c *Conn) Dispatch(ctx context.Context, opt scan.Options, in *scan.Input, d
 	if do.Batch < 1 {
 		do.Batch = 100
 	}
-	subject := resultsPrefix + do.ID
-	var cons jetstream.Consumer
-	if err := retry(ctx, func(ctx context.Context) error {
-		var err error
-		cons, err = c.JS.OrderedConsumer(ctx, ResultsStream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverAllPolicy})
-		return err
-	}); err != nil {
+	rr, err := c.readResults(ctx, do.ID)
+	if err != nil {
 		return fmt.Errorf("results of %s: %w", do.ID, err)
 	}
+	defer rr.close()
 	g := &gather{done: &bitset{}, workers: map[string]bool{}, emit: emit, dispatch: do.ID, skip: do.Done}
 
 	// What an earlier run of this dispatch already stored.
-	var pending uint64
-	if err := retry(ctx, func(ctx context.Context) error {
-		info, err := cons.Info(ctx)
-		if err == nil {
-			pending = info.NumPending
-		}
-		return err
-	}); err != nil {
-		return err
-	}
-	for g.read < pending {
-		if err := g.fetch(ctx, cons, int(min(pending-g.read, 1000))); err != nil {
+	for g.read < rr.pending {
+		if err := g.take(ctx, rr); err != nil {
 			return err
 		}
 	}
@@ -159,7 +144,7 @@ func (c *Conn) Dispatch(ctx context.Context, opt scan.Options, in *scan.Input, d
 				continue
 			default:
 			}
-			if err := g.fetch(gctx, cons, 500); err != nil {
+			if err := g.take(gctx, rr); err != nil {
 				if gctx.Err() == nil {
 					gerr = err
 				}
@@ -267,42 +252,30 @@ func (g *gather) countNow() uint64 {
 	return g.count
 }
 
-func (g *gather) fetch(ctx context.Context, cons jetstream.Consumer, n int) error {
-	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(time.Second))
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		// The ordered consumer recreates itself after a node restart.
-		time.Sleep(100 * time.Millisecond)
+// take reads the next result, if one comes within a second, and emits it
+// unless its target was seen before.
+func (g *gather) take(ctx context.Context, rr *resultReader) error {
+	m, err := rr.next(ctx, time.Second)
+	if err != nil || m == nil {
+		return err
+	}
+	g.read++
+	var r ScanResult
+	if err := json.Unmarshal(m.Data(), &r); err != nil || r.Result == nil || r.Dispatch != g.dispatch {
 		return nil
 	}
-	for m := range batch.Messages() {
-		g.read++
-		if ctx.Err() != nil {
-			// Interrupted: what is left stays stored for a resume.
-			continue
-		}
-		var r ScanResult
-		if err := json.Unmarshal(m.Data(), &r); err != nil || r.Result == nil || r.Dispatch != g.dispatch {
-			continue
-		}
-		g.mu.Lock()
-		fresh := !g.done.has(r.Result.Seq)
-		if fresh {
-			g.done.set(r.Result.Seq)
-			g.count++
-			g.workers[r.Worker] = true
-		}
-		g.mu.Unlock()
-		if fresh && g.emitErr == nil && !g.skip.Has(r.Result.Seq) {
-			g.emitErr = g.emit(r.Result)
-		}
+	g.mu.Lock()
+	fresh := !g.done.has(r.Result.Seq)
+	if fresh {
+		g.done.set(r.Result.Seq)
+		g.count++
+		g.workers[r.Worker] = true
 	}
-	if g.emitErr != nil {
-		return g.emitErr
+	g.mu.Unlock()
+	if fresh && !g.skip.Has(r.Result.Seq) {
+		g.emitErr = g.emit(r.Result)
 	}
-	return ctx.Err()
+	return g.emitErr
 }
 
 // bitset marks target sequence numbers: one bit per target, so a dispatch
@@ -451,7 +424,15 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg) {
 	}
 	if err != nil {
 		// A message no worker can read is not retried; one that failed
-		// MaxDeliver times will not succeed on the next.
+		// MaxDeliver times will not succeed on the next. The targets of a
+		// job given up on are reported as not scanned, so its dispatcher
+		// finishes and names them instead of waiting for them.
+		if job != nil {
+			if perr := w.giveUp(ctx, job, err); perr != nil {
+				m.Nak()
+				return
+			}
+		}
 		w.c.deadLetter(ctx, m, "scan", deliveries, err, w.wo.Log)
 		return
 	}
@@ -504,6 +485,26 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	w.wo.Log("job %s: %d targets", job.ID, len(job.Targets))
+}
+
+// giveUp stores an error result for every target of job. Under the
+// results' message ids, a target scanned by an earlier delivery keeps its
+// real result.
+func (w *worker) giveUp(ctx context.Context, job *ScanJob, reason error) error {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	for i := range job.Targets {
+		t := &job.Targets[i]
+		res := &scan.Result{Seq: t.Seq, Target: t.URL(), Input: t.Input, Status: scan.StatusError, Time: now,
+			Error: "not scanned: job " + job.ID + " moved to the dead-letter stream: " + reason.Error()}
+		b, err := json.Marshal(ScanResult{Schema: Schema, Dispatch: job.Dispatch, Job: job.ID, Worker: w.wo.Name, Result: res})
+		if err != nil {
+			return err
+		}
+		if err := w.c.publish(ctx, &nats.Msg{Subject: resultsPrefix + job.Dispatch, Data: b}, job.Dispatch+"."+strconv.FormatUint(t.Seq, 10)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scanner returns one Scanner per distinct set of options, so rate limits
