@@ -7,6 +7,11 @@
 #   2. pages: 20 logged-in clients fetch the overview and random server
 #      pages for 20 s; p95 per page;
 #   3. memory: the serve process's peak RSS (VmHWM) over both.
+# The CPU time the serve process, PostgreSQL and the load generator spend
+# in step 2, per page request, is reported too: on a shared machine it is
+# steadier than the latencies. With BASE_EXHUNT=path, step 2 is repeated
+# against that exhunt binary serving the same database (rows "<backend>
+# base"), for a before/after comparison in one sitting.
 # PostgreSQL is started by the script (initdb + postgres on a loopback
 # port, as the tests do; as the postgres user when run as root). It runs
 # with synchronous_commit=off, which like SQLite's WAL with
@@ -57,6 +62,35 @@ done
 "$pgbin/psql" -h 127.0.0.1 -p "$pgport" -U exhunt -d postgres -qc "CREATE DATABASE fleet" >/dev/null
 
 mkdir -p "$tmp/results"
+# ticks PID...: CPU clock ticks used by the processes and their reaped children.
+ticks() {
+	local t=0 p
+	for p in "$@"; do
+		[ -r "/proc/$p/stat" ] || continue
+		t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12+$13+$14+$15}')))
+	done
+	echo "$t"
+}
+# pgpids: the PostgreSQL processes: $pgpid (runuser or postgres) and all
+# its descendants, the backends kept open by the server's pool among them.
+pgpids() {
+	ps -e -o pid=,ppid= | awk -v root="$pgpid" '{kids[$2] = kids[$2] " " $1} END {
+		todo = root; while (todo != "") { n = split(todo, a, " "); todo = ""
+			for (i = 1; i <= n; i++) { print a[i]; todo = todo " " kids[a[i]] } } }'
+}
+# pages NAME URL: step 2 against the serve process $servepid.
+pages() {
+	local name=$1 url=$2 s0 d0 s1 d1
+	s0=$(ticks "$servepid")
+	d0=0
+	[ "${name%% *}" = postgres ] && d0=$(ticks $(pgpids))
+	/usr/bin/time -f '%U %S' -o "$tmp/results/$name.loadcpu" \
+		"$tmp/serveload" web -url "$url" -dir "$tmp/data" -c 20 -d 20s | tee "$tmp/results/$name.web.json"
+	s1=$(ticks "$servepid")
+	d1=0
+	[ "${name%% *}" = postgres ] && d1=$(ticks $(pgpids))
+	echo "$((s1 - s0)) $((d1 - d0)) $(getconf CLK_TCK) $(awk '{print $1+$2}' "$tmp/results/$name.loadcpu") $(cut -d' ' -f1 /proc/loadavg)" >"$tmp/results/$name.cpu"
+}
 run() { # backend dsn
 	local be=$1 dsn=$2 port
 	rm -f "$tmp/data/tokens.json"
@@ -71,14 +105,32 @@ run() { # backend dsn
 	echo "$be: ingest..."
 	"$tmp/serveload" ingest -url "http://127.0.0.1:$port" -dir "$tmp/data" -c "$clients" | tee "$tmp/results/$be.ingest.json"
 	echo "$be: pages..."
-	"$tmp/serveload" web -url "http://127.0.0.1:$port" -dir "$tmp/data" -c 20 -d 20s | tee "$tmp/results/$be.web.json"
+	pages "$be" "http://127.0.0.1:$port"
 	awk '/VmHWM/ {print $2}' "/proc/$servepid/status" >"$tmp/results/$be.rss"
 	kill "$servepid"
 	wait "$servepid" || true
 	servepid=""
+	if [ -n "${BASE_EXHUNT:-}" ]; then
+		XDG_CONFIG_HOME="$tmp/config" "$BASE_EXHUNT" serve --http --listen "127.0.0.1:$port" --db "$dsn" >"$tmp/$be.base.log" 2>&1 &
+		servepid=$!
+		for _ in $(seq 100); do
+			curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
+			sleep 0.1
+		done
+		echo "$be base: pages..."
+		pages "$be base" "http://127.0.0.1:$port"
+		awk '/VmHWM/ {print $2}' "/proc/$servepid/status" >"$tmp/results/$be base.rss"
+		kill "$servepid"
+		wait "$servepid" || true
+		servepid=""
+	fi
 }
 run sqlite "$tmp/fleet.db"
 run postgres "postgres://exhunt@127.0.0.1:$pgport/fleet?sslmode=disable"
 echo
 echo "exhunt serve, $servers servers, $decoy decoy events, $(nproc) cores ($clients ingest clients over HTTP, 20 page clients):"
-"$tmp/serveload" report -dir "$tmp/results" sqlite postgres
+if [ -n "${BASE_EXHUNT:-}" ]; then
+	"$tmp/serveload" report -dir "$tmp/results" sqlite "sqlite base" postgres "postgres base"
+else
+	"$tmp/serveload" report -dir "$tmp/results" sqlite postgres
+fi

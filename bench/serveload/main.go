@@ -594,15 +594,12 @@ func report(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
 	dir := fs.String("dir", "", "results folder")
 	fs.Parse(args)
-	fmt.Printf("%-9s %10s %9s %14s %9s %14s %13s %13s %10s\n", "backend", "findings", "hunt s", "findings/s", "decoy s", "decoy events/s", "overview p95", "server p95", "serve RSS")
+	fmt.Printf("%-14s %10s %9s %14s %9s %14s %13s %13s %10s %22s %6s\n", "backend", "findings", "hunt s", "findings/s", "decoy s", "decoy events/s", "overview p95", "server p95", "serve RSS", "CPU ms/page serve+db", "load")
 	for _, be := range fs.Args() {
 		var in, w map[string]any
-		b, err := os.ReadFile(filepath.Join(*dir, be+".ingest.json"))
-		if err != nil {
-			return err
-		}
-		json.Unmarshal(b, &in)
-		b, err = os.ReadFile(filepath.Join(*dir, be+".web.json"))
+		b, _ := os.ReadFile(filepath.Join(*dir, be+".ingest.json"))
+		json.Unmarshal(b, &in) // absent for a base run: its ingest is the backend's
+		b, err := os.ReadFile(filepath.Join(*dir, be+".web.json"))
 		if err != nil {
 			return err
 		}
@@ -618,8 +615,24 @@ func report(args []string) error {
 			return fmt.Sprintf("%.1f ms", m["p95_ms"])
 		}
 		num := func(k string) float64 { f, _ := in[k].(float64); return f }
-		fmt.Printf("%-9s %10.0f %9.1f %14.0f %9.1f %14.0f %13s %13s %7.0f MB\n", be, num("hunt_items"), num("hunt_seconds"), num("hunt_per_second"),
-			num("decoy_seconds"), num("decoy_per_second"), p95("overview"), p95("server"), kb/1024)
+		// .cpu: serve ticks, database ticks, ticks a second, load generator
+		// CPU seconds, load average at the end.
+		cpu, _ := os.ReadFile(filepath.Join(*dir, be+".cpu"))
+		var st, dt, hz, gen, load float64
+		fmt.Sscan(string(cpu), &st, &dt, &hz, &gen, &load)
+		var reqs float64
+		for _, page := range []string{"overview", "server"} {
+			if m, _ := w[page].(map[string]any); m != nil {
+				f, _ := m["requests"].(float64)
+				reqs += f
+			}
+		}
+		perReq := "-"
+		if reqs > 0 && hz > 0 {
+			perReq = fmt.Sprintf("%.2f+%.2f (gen %.2f)", 1000*st/hz/reqs, 1000*dt/hz/reqs, 1000*gen/reqs)
+		}
+		fmt.Printf("%-14s %10.0f %9.1f %14.0f %9.1f %14.0f %13s %13s %7.0f MB %22s %6.1f\n", be, num("hunt_items"), num("hunt_seconds"), num("hunt_per_second"),
+			num("decoy_seconds"), num("decoy_per_second"), p95("overview"), p95("server"), kb/1024, perReq, load)
 	}
 	return nil
 }

@@ -102,9 +102,15 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	spikeEvery := fs.Duration("spike-every", time.Minute, "how often the spike detector closes the hours that have passed")
 	spikeClock := fs.String("spike-clock", "wall", `when an hour is closed: "wall" (the clock), or "evidence" (the newest evidence stored, for loading a replay or back-filling old runs)`)
 	notifyEvery := fs.Duration("notify-every", 10*time.Second, "how often due webhook deliveries are sent")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops (for performance reports)")
 	if err := parseServe(fs, args); err != nil {
 		return err
 	}
+	stopProfile, err := startCPUProfile(*cpuprofile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	if *spikeClock != "wall" && *spikeClock != "evidence" {
 		return usageError(fmt.Sprintf("--spike-clock %q: want wall or evidence", *spikeClock), "")
 	}

@@ -191,7 +191,10 @@ func compare(t *testing.T, got, want []string) {
 }
 
 // TestDispatchSurvivesNodeAndWorkerLoss: a NATS node killed and restarted
-// and a worker stopped mid-run lose no target and store none twice.
+// and a worker stopped mid-run lose no target and store none twice. The
+// node killed is the one the dispatcher is connected to, so results in
+// flight to it are lost with the connection while later ones arrive after
+// it reconnects to another node.
 func TestDispatchSurvivesNodeAndWorkerLoss(t *testing.T) {
 	d := testData(t)
 	urls := decoyFleet(t, d, 300)
@@ -201,7 +204,7 @@ func TestDispatchSurvivesNodeAndWorkerLoss(t *testing.T) {
 	stopA := startWorkers(t, cl.URL(), cfg, d, 1)
 	stopB := startWorkers(t, cl.URL(), cfg, d, 2)
 	defer stopB()
-	c := connect(t, cl.URL(), "dispatcher", cfg)
+	c := connect(t, cl.Nodes[1].URL(), "dispatcher", cfg)
 	// The faults start once a sixth of the results are in; the dispatch
 	// goes on through them.
 	var faults sync.WaitGroup

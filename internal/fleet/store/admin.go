@@ -212,16 +212,19 @@ func (s *Store) CreateSession(ctx context.Context, cookie string, ss Session) er
 	})
 }
 
-// SessionByCookie returns a live session or ErrNotFound.
-func (s *Store) SessionByCookie(ctx context.Context, cookie string, now time.Time) (Session, error) {
+// SessionByCookie returns a live session and its user, or ErrNotFound:
+// one query, as every page asks it.
+func (s *Store) SessionByCookie(ctx context.Context, cookie string, now time.Time) (Session, User, error) {
 	var ss Session
+	var u User
 	var exp int64
-	err := s.db.QueryRowContext(ctx, s.q("SELECT user_name, csrf, expires_ms FROM sessions WHERE id_hash = ?"), tokenHash(cookie)).Scan(&ss.User, &ss.CSRF, &exp)
+	err := s.queryRow(ctx, "SELECT s.user_name, s.csrf, s.expires_ms, u.pw_hash, u.role, u.org_id FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.id_hash = ?",
+		tokenHash(cookie)).Scan(&ss.User, &ss.CSRF, &exp, &u.Hash, &u.Role, &u.Org)
 	if err == sql.ErrNoRows || (err == nil && exp <= now.UnixMilli()) {
-		return ss, ErrNotFound
+		return ss, u, ErrNotFound
 	}
-	ss.Expires = fromMS(exp)
-	return ss, err
+	ss.Expires, u.Name = fromMS(exp), ss.User
+	return ss, u, err
 }
 
 // DeleteSession logs a session out.

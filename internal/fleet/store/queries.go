@@ -4,12 +4,22 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/exhunt/exhunt/internal/finding"
 	"github.com/exhunt/exhunt/internal/fleet"
 )
+
+// queryRow runs a prepared query; a failed prepare shows in Scan.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return s.db.QueryRowContext(ctx, s.q(query), args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
 
 // StateCounts is servers per state, with the inconclusive ones beside.
 type StateCounts struct {
@@ -139,6 +149,63 @@ func (s *Store) Server(ctx context.Context, sc Scope, org, name string) (ServerR
 	return sr, &fs, nil
 }
 
+// ServerView returns one server with the attackers and mailboxes of its
+// current hunt (nil before a hunt): what its dashboard page shows, read in
+// one query. Of the hunt document only those two fields are decoded, and
+// decoding stops once both are read; the findings after them are skipped.
+func (s *Store) ServerView(ctx context.Context, sc Scope, org, name string) (ServerRow, *finding.Server, error) {
+	if !sc.Allows(org) {
+		return ServerRow{}, nil, ErrNotFound
+	}
+	var sr ServerRow
+	var st, v string
+	var inc, exp int
+	var h, l int64
+	var doc sql.NullString
+	err := s.queryRow(ctx, `SELECT s.org_id, s.name, s.state, s.verdict, s.inconclusive, s.exposed, s.build, s.patch, s.hunt_run, s.hunt_ms, s.last_ms, r.doc
+		FROM servers s LEFT JOIN server_runs r ON r.run_id = s.hunt_run AND r.org_id = s.org_id AND r.server = s.name WHERE s.org_id = ? AND s.name = ?`, org, name).
+		Scan(&sr.Org, &sr.Name, &st, &v, &inc, &exp, &sr.Build, &sr.Patch, &sr.HuntRun, &h, &l, &doc)
+	if err == sql.ErrNoRows {
+		return sr, nil, ErrNotFound
+	}
+	if err != nil {
+		return sr, nil, err
+	}
+	sr.State, sr.Verdict, sr.Inconclusive, sr.Exposed, sr.Hunted, sr.LastSeen = fleet.State(st), finding.Verdict(v), inc == 1, exp == 1, fromMS(h), fromMS(l)
+	if sr.HuntRun == "" || !doc.Valid {
+		return sr, nil, nil
+	}
+	fs, err := attackersOf(doc.String)
+	return sr, fs, err
+}
+
+// attackersOf decodes the attackers and mailboxes of a hunt document.
+func attackersOf(doc string) (*finding.Server, error) {
+	var fs finding.Server
+	dec := json.NewDecoder(strings.NewReader(doc))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("hunt document: not an object")
+	}
+	var gotA, gotM bool
+	for dec.More() && !(gotA && gotM) {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("hunt document: %w", err)
+		}
+		var dst any = &json.RawMessage{}
+		switch t {
+		case "attackers":
+			dst, gotA = &fs.Attackers, true
+		case "mailboxes_accessed":
+			dst, gotM = &fs.MailboxesAccessed, true
+		}
+		if err := dec.Decode(dst); err != nil {
+			return nil, fmt.Errorf("hunt document: %w", err)
+		}
+	}
+	return &fs, nil
+}
+
 // RunRow is one stored run of a server.
 type RunRow struct {
 	RunID        string
@@ -152,7 +219,11 @@ func (s *Store) ServerHistory(ctx context.Context, sc Scope, org, name string, o
 	if !sc.Allows(org) {
 		return nil, ErrNotFound
 	}
-	rows, err := s.db.QueryContext(ctx, s.q("SELECT run_id, started_ms, verdict, inconclusive FROM server_runs WHERE org_id = ? AND server = ? ORDER BY started_ms DESC, run_id LIMIT ? OFFSET ?"), org, name, limit, offset)
+	st, err := s.prepared(ctx, "SELECT run_id, started_ms, verdict, inconclusive FROM server_runs WHERE org_id = ? AND server = ? ORDER BY started_ms DESC, run_id LIMIT ? OFFSET ?")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, org, name, limit, offset)
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,10 @@ type Store struct {
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	s := &Store{alerter: noAlerts{}}
 	var err error
+	// More idle connections are kept than database/sql's 2: twenty page
+	// clients otherwise close and reopen them, each with its prepared
+	// statements and its PostgreSQL backend or SQLite page cache. SQLite
+	// keeps 4, as each holds up to 16 MB of cache.
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		s.pg = true
 		s.db, err = openPG(ctx, dsn)
@@ -66,6 +70,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		s.db, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(8192)&_txlock=immediate")
 		if err == nil {
 			s.db.SetMaxOpenConns(8)
+			s.db.SetMaxIdleConns(4)
 		}
 	}
 	if err != nil {
@@ -108,6 +113,7 @@ func openPG(ctx context.Context, dsn string) (*sql.DB, error) {
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
 	return db, nil
 }
 
@@ -303,7 +309,8 @@ func b2i(b bool) int {
 }
 
 // prepared is a statement prepared on the database once, for the SQLite
-// write path: database/sql re-prepares it on a connection only once.
+// write path and the queries every page makes (SQLite would otherwise
+// parse each anew): database/sql re-prepares it on a connection only once.
 func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	s.prepMu.Lock()
 	defer s.prepMu.Unlock()

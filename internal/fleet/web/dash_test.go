@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -98,9 +99,9 @@ var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 func (f *fixture) login(t *testing.T, user string) *browser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := f.srv.Client()
+	c := *f.srv.Client() // a copy: each browser has its own cookies
 	c.Jar = jar
-	b := &browser{t: t, c: c, base: f.url}
+	b := &browser{t: t, c: &c, base: f.url}
 	_, body := b.get("/login")
 	m := csrfRe.FindStringSubmatch(body)
 	if m == nil {
@@ -269,5 +270,52 @@ func TestCSRFLoginLimitAndInertStrings(t *testing.T) {
 	}
 	if !limited {
 		t.Fatal("login attempts not limited")
+	}
+}
+
+// The overview's body is rendered once per scope and shared: each caller
+// must still get its own CSRF token in every form, the alerts' included.
+func TestOverviewCarriesEachCallersCSRF(t *testing.T) {
+	f := newFixture(t, t.TempDir()+"/f.db")
+	a, b := f.login(t, "analyst"), f.login(t, "analyst")
+	if a.csrf == b.csrf {
+		t.Fatal("two sessions share a CSRF token")
+	}
+	for _, br := range []*browser{a, b, a} {
+		_, body := br.get("/")
+		got := csrfRe.FindAllStringSubmatch(body, -1)
+		if len(got) < 2 || !strings.Contains(body, `action="/alerts/`) {
+			t.Fatalf("overview has %d CSRF fields and no acknowledge form", len(got))
+		}
+		for _, m := range got {
+			if m[1] != br.csrf {
+				t.Fatalf("overview holds CSRF %q, the session's is %q", m[1], br.csrf)
+			}
+		}
+	}
+}
+
+// Attacker rows are written without html/template: each value must be
+// escaped for where it goes, and the indicator link must name the address.
+func TestAttackerRowsEscape(t *testing.T) {
+	ip := `"><script>alert(1)</script>&x=1`
+	got := string(attackerRows([]finding.Attacker{{IP: ip, UserAgents: []string{hostileUA, "curl\x1b[31m\u202e"}, FirstSeen: t0, MaxStage: finding.StageAttempt}}))
+	for _, bad := range []string{"<script>", `"><script`, "\x1b", "\u202e"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("row holds %q unescaped: %s", bad, got)
+		}
+	}
+	m := regexp.MustCompile(`href="/indicators/ip\?v=([^"]*)"`).FindStringSubmatch(got)
+	if m == nil {
+		t.Fatalf("no indicator link: %s", got)
+	}
+	v, err := url.ParseQuery("v=" + html.UnescapeString(m[1]))
+	if err != nil || v.Get("v") != ip {
+		t.Errorf("link names %q, want %q", v.Get("v"), ip)
+	}
+	for _, want := range []string{`curl\x1b[31m\u202e`, "2021-03-03 10:00", "attempt", "&lt;script&gt;alert(&#34;ua&#34;)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("row lacks %q: %s", want, got)
+		}
 	}
 }
