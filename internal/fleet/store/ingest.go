@@ -134,7 +134,9 @@ func (s *Store) Ingest(ctx context.Context, m *fleet.Run, now time.Time) (Ingest
 				return err
 			}
 		}
-		return nil
+		// Last: every organisation's ingests update the same hours, and
+		// on PostgreSQL each holds their rows locked until it commits.
+		return in.summarise()
 	})
 	return res, err
 }
@@ -600,7 +602,7 @@ func (in *ingester) batchScan(head, tail string, scan func(r *sql.Rows) error, a
 		in.order = append(in.order, key)
 	}
 	p.args = append(p.args, args...)
-	if len(p.args) >= maxParams/p.cols*p.cols {
+	if !in.s.pg && len(p.args) >= maxParams/p.cols*p.cols {
 		return in.send(p)
 	}
 	return nil
@@ -643,6 +645,16 @@ func chunks(n, limit int) iter.Seq2[int, int] {
 
 // send writes the queued rows.
 func (in *ingester) send(p *pending) error {
+	if in.s.pg {
+		// One statement of column arrays, whatever the row count.
+		if len(p.args) > 0 {
+			if err := in.sendRows(p, p.args); err != nil {
+				return err
+			}
+		}
+		p.args = p.args[:0:0]
+		return nil
+	}
 	for i, n := range chunks(len(p.args)/p.cols, maxParams/p.cols) {
 		if err := in.sendRows(p, p.args[i*p.cols:(i+n)*p.cols]); err != nil {
 			return err
@@ -654,6 +666,16 @@ func (in *ingester) send(p *pending) error {
 
 func (in *ingester) sendRows(p *pending, args []any) error {
 	rows := len(args) / p.cols
+	if in.s.pg {
+		q, cols, err := in.s.unnest(p.head, p.tail, p.cols, args)
+		if err != nil {
+			return err
+		}
+		if p.scan != nil {
+			return in.query(q, p.scan, cols...)
+		}
+		return in.exec(q, cols...)
+	}
 	q := in.s.rowsText(p.head, placeholders(p.cols), p.tail, rows)
 	if p.scan != nil {
 		return in.query(q, p.scan, args...)
@@ -691,6 +713,9 @@ func (in *ingester) activity(server, fp string, hour int64, kind string) {
 	in.acts = append(in.acts, actRow{server, fp, kind, hour})
 }
 
+// hourCounts is what a run adds to one hour of the fleet summary.
+type hourCounts struct{ orgs, servers int64 }
+
 // summarise stores the run's activity and adds what was new to the
 // fleet's hourly summaries, which the overview, the timeline and the spike
 // detector read. A server (or organisation) counts in an hour once: the
@@ -701,96 +726,16 @@ func (in *ingester) summarise() error {
 	if len(in.acts) == 0 {
 		return nil
 	}
-	pairs := map[hourServer]bool{}
-	var list []hourServer
-	for _, a := range in.acts {
-		k := hourServer{a.hour, a.server}
-		if !pairs[k] {
-			pairs[k] = true
-			list = append(list, k)
-		}
+	var newAct map[hourKind]int64
+	var perHour map[int64]*hourCounts
+	var err error
+	if in.s.pg {
+		newAct, perHour, err = in.newActivityPG()
+	} else {
+		newAct, perHour, err = in.newActivity()
 	}
-	had := map[hourServer]bool{}
-	hadHour := map[int64]bool{}
-	for i, n := range chunks(len(list), maxParams/3) {
-		part := list[i : i+n]
-		args := make([]any, 0, 3*len(part))
-		for _, k := range part {
-			args = append(args, in.m.Org, k.hour, k.server)
-		}
-		// PostgreSQL types a VALUES list's parameters as text unless cast.
-		q := in.s.rowsText("SELECT DISTINCT hour, server FROM activity WHERE (org_id, hour, server) IN (VALUES ", "(?, CAST(? AS BIGINT), ?)", ")", len(part))
-		if err := in.query(q, func(r *sql.Rows) error {
-			var k hourServer
-			err := r.Scan(&k.hour, &k.server)
-			had[k] = true
-			return err
-		}, args...); err != nil {
-			return err
-		}
-	}
-	// An organisation already active in an hour had a server active then;
-	// ask only for the hours none of the run's servers had.
-	var hours []int64
-	seenHour := map[int64]bool{}
-	for _, k := range list {
-		if had[k] {
-			hadHour[k.hour] = true
-		}
-	}
-	for _, k := range list {
-		if !hadHour[k.hour] && !seenHour[k.hour] {
-			seenHour[k.hour] = true
-			hours = append(hours, k.hour)
-		}
-	}
-	for i, n := range chunks(len(hours), maxParams/2) {
-		part := hours[i : i+n]
-		args := make([]any, 0, 2*len(part))
-		for _, h := range part {
-			args = append(args, in.m.Org, h)
-		}
-		q := in.s.rowsText("SELECT DISTINCT hour FROM activity WHERE (org_id, hour) IN (VALUES ", "(?, CAST(? AS BIGINT))", ")", len(part))
-		if err := in.query(q, func(r *sql.Rows) error {
-			var h int64
-			err := r.Scan(&h)
-			hadHour[h] = true
-			return err
-		}, args...); err != nil {
-			return err
-		}
-	}
-	newAct := map[hourKind]int64{}
-	newSrv := map[hourServer]bool{}
-	for _, a := range in.acts {
-		if err := in.batchScan("INSERT INTO activity (org_id, hour, server, fp, kind) VALUES ", " ON CONFLICT DO NOTHING RETURNING hour, kind, server", func(r *sql.Rows) error {
-			var hk hourKind
-			var server string
-			err := r.Scan(&hk.hour, &hk.kind, &server)
-			newAct[hk]++
-			newSrv[hourServer{hk.hour, server}] = true
-			return err
-		}, in.m.Org, a.hour, a.server, a.fp, a.kind); err != nil {
-			return err
-		}
-	}
-	if err := in.sendBatch(); err != nil {
+	if err != nil {
 		return err
-	}
-	type counts struct{ orgs, servers int64 }
-	perHour := map[int64]*counts{}
-	for k := range newSrv {
-		c := perHour[k.hour]
-		if c == nil {
-			c = &counts{}
-			perHour[k.hour] = c
-		}
-		if !had[k] {
-			c.servers++
-		}
-		if !hadHour[k.hour] {
-			c.orgs = 1
-		}
 	}
 	acts := make([]hourKind, 0, len(newAct))
 	for k := range newAct {
@@ -828,8 +773,182 @@ func (in *ingester) summarise() error {
 	return in.sendBatch()
 }
 
+// newActivity stores the run's activity rows and says what they added:
+// rows per hour and kind, and organisations and servers per hour that had
+// none before.
+func (in *ingester) newActivity() (map[hourKind]int64, map[int64]*hourCounts, error) {
+	pairs := map[hourServer]bool{}
+	var list []hourServer
+	for _, a := range in.acts {
+		k := hourServer{a.hour, a.server}
+		if !pairs[k] {
+			pairs[k] = true
+			list = append(list, k)
+		}
+	}
+	had := map[hourServer]bool{}
+	hadHour := map[int64]bool{}
+	for i, n := range chunks(len(list), maxParams/3) {
+		part := list[i : i+n]
+		args := make([]any, 0, 3*len(part))
+		for _, k := range part {
+			args = append(args, in.m.Org, k.hour, k.server)
+		}
+		// PostgreSQL types a VALUES list's parameters as text unless cast.
+		q := in.s.rowsText("SELECT DISTINCT hour, server FROM activity WHERE (org_id, hour, server) IN (VALUES ", "(?, CAST(? AS BIGINT), ?)", ")", len(part))
+		if err := in.query(q, func(r *sql.Rows) error {
+			var k hourServer
+			err := r.Scan(&k.hour, &k.server)
+			had[k] = true
+			return err
+		}, args...); err != nil {
+			return nil, nil, err
+		}
+	}
+	// An organisation already active in an hour had a server active then;
+	// ask only for the hours none of the run's servers had.
+	var hours []int64
+	seenHour := map[int64]bool{}
+	for _, k := range list {
+		if had[k] {
+			hadHour[k.hour] = true
+		}
+	}
+	for _, k := range list {
+		if !hadHour[k.hour] && !seenHour[k.hour] {
+			seenHour[k.hour] = true
+			hours = append(hours, k.hour)
+		}
+	}
+	for i, n := range chunks(len(hours), maxParams/2) {
+		part := hours[i : i+n]
+		args := make([]any, 0, 2*len(part))
+		for _, h := range part {
+			args = append(args, in.m.Org, h)
+		}
+		q := in.s.rowsText("SELECT DISTINCT hour FROM activity WHERE (org_id, hour) IN (VALUES ", "(?, CAST(? AS BIGINT))", ")", len(part))
+		if err := in.query(q, func(r *sql.Rows) error {
+			var h int64
+			err := r.Scan(&h)
+			hadHour[h] = true
+			return err
+		}, args...); err != nil {
+			return nil, nil, err
+		}
+	}
+	newAct := map[hourKind]int64{}
+	newSrv := map[hourServer]bool{}
+	for _, a := range in.acts {
+		if err := in.batchScan("INSERT INTO activity (org_id, hour, server, fp, kind) VALUES ", " ON CONFLICT DO NOTHING RETURNING hour, kind, server", func(r *sql.Rows) error {
+			var hk hourKind
+			var server string
+			err := r.Scan(&hk.hour, &hk.kind, &server)
+			newAct[hk]++
+			newSrv[hourServer{hk.hour, server}] = true
+			return err
+		}, in.m.Org, a.hour, a.server, a.fp, a.kind); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := in.sendBatch(); err != nil {
+		return nil, nil, err
+	}
+	perHour := map[int64]*hourCounts{}
+	for k := range newSrv {
+		c := perHour[k.hour]
+		if c == nil {
+			c = &hourCounts{}
+			perHour[k.hour] = c
+		}
+		if !had[k] {
+			c.servers++
+		}
+		if !hadHour[k.hour] {
+			c.orgs = 1
+		}
+	}
+	return newAct, perHour, nil
+}
+
+// newActivityPG is newActivity on PostgreSQL, in two statements of
+// arrays: which of the run's server-hours and hours were held before (an
+// index probe each, stopping at the first row), then the insert. The
+// check comes first: after the insert, a probe would step over the
+// statement's own rows, invisible to it, one heap visit each.
+func (in *ingester) newActivityPG() (map[hourKind]int64, map[int64]*hourCounts, error) {
+	seen := map[hourServer]bool{}
+	var pairHours []int64
+	var pairServers []string
+	for _, a := range in.acts {
+		if k := (hourServer{a.hour, a.server}); !seen[k] {
+			seen[k] = true
+			pairHours = append(pairHours, a.hour)
+			pairServers = append(pairServers, a.server)
+		}
+	}
+	had := map[hourServer]bool{}
+	hadHour := map[int64]bool{}
+	// Each probe asks for the first key at or after the one sought, in
+	// key order: an index descent. As an EXISTS, an hour with many rows
+	// elsewhere made the planner expect one soon in a sequential scan,
+	// which read the whole table when the hour had none.
+	if err := in.query(`SELECT p.hour, p.server,
+		COALESCE((SELECT a.server FROM activity a WHERE a.org_id = $1 AND a.hour = p.hour AND a.server >= p.server
+			ORDER BY a.server LIMIT 1) = p.server, false),
+		COALESCE((SELECT a.hour FROM activity a WHERE a.org_id = $1 AND a.hour >= p.hour
+			ORDER BY a.hour LIMIT 1) = p.hour, false)
+		FROM unnest($2::bigint[], $3::text[]) AS p(hour, server)`, func(r *sql.Rows) error {
+		var k hourServer
+		var hadServer, hadOrg bool
+		if err := r.Scan(&k.hour, &k.server, &hadServer, &hadOrg); err != nil {
+			return err
+		}
+		had[k] = hadServer
+		hadHour[k.hour] = hadHour[k.hour] || hadOrg
+		return nil
+	}, in.m.Org, pairHours, pairServers); err != nil {
+		return nil, nil, err
+	}
+	n := len(in.acts)
+	hours, servers, fps, kinds := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, a := range in.acts {
+		hours[i], servers[i], fps[i], kinds[i] = a.hour, a.server, a.fp, a.kind
+	}
+	newAct := map[hourKind]int64{}
+	perHour := map[int64]*hourCounts{}
+	counted := map[hourServer]bool{}
+	err := in.query(`WITH ins AS (
+		INSERT INTO activity (org_id, hour, server, fp, kind)
+		SELECT $1::text, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[])
+		ON CONFLICT DO NOTHING RETURNING hour, server, kind)
+	SELECT hour, server, kind, COUNT(*) FROM ins GROUP BY hour, server, kind`, func(r *sql.Rows) error {
+		var hk hourKind
+		var server string
+		var rows int64
+		if err := r.Scan(&hk.hour, &server, &hk.kind, &rows); err != nil {
+			return err
+		}
+		newAct[hk] += rows
+		c := perHour[hk.hour]
+		if c == nil {
+			c = &hourCounts{}
+			perHour[hk.hour] = c
+		}
+		if !hadHour[hk.hour] {
+			c.orgs = 1
+		}
+		// A server-hour comes once a kind of activity.
+		if k := (hourServer{hk.hour, server}); !had[k] && !counted[k] {
+			counted[k] = true
+			c.servers++
+		}
+		return nil
+	}, in.m.Org, hours, servers, fps, kinds)
+	return newAct, perHour, err
+}
+
 // flush writes the run's indicators and notes attackers and web shells
-// reaching a new organisation, then the activity summaries.
+// reaching a new organisation.
 func (in *ingester) flush() error {
 	if err := in.sendBatch(); err != nil {
 		return err
@@ -920,8 +1039,30 @@ func (in *ingester) flush() error {
 		}
 	}
 	before := map[kv][]string{}
+	seen := func(r *sql.Rows) error {
+		var x kv
+		var o string
+		if err := r.Scan(&x.kind, &x.value, &o); err != nil {
+			return err
+		}
+		before[x] = append(before[x], o)
+		return nil
+	}
+	if in.s.pg && len(watched) > 0 {
+		// One statement of arrays, planned once, instead of an OR of
+		// hundreds of terms planned at each call.
+		kinds, values := make([]string, len(watched)), make([]string, len(watched))
+		for i, x := range watched {
+			kinds[i], values[i] = x.kind, x.value
+		}
+		if err := in.query(`SELECT i.kind, i.value, i.org_id FROM unnest($2::text[], $3::text[]) AS w(kind, value)
+			JOIN indicator_orgs i ON i.kind = w.kind AND i.value = w.value WHERE i.max_rank >= $1 ORDER BY 1, 2, 3`,
+			seen, finding.StageExploitation.Rank(), kinds, values); err != nil {
+			return err
+		}
+	}
 	const chunk = 200
-	for i := 0; i < len(watched); i += chunk {
+	for i := 0; !in.s.pg && i < len(watched); i += chunk {
 		part := watched[i:min(i+chunk, len(watched))]
 		args := []any{finding.StageExploitation.Rank()}
 		var cond strings.Builder
@@ -932,15 +1073,7 @@ func (in *ingester) flush() error {
 			cond.WriteString("(kind = ? AND value = ?)")
 			args = append(args, x.kind, x.value)
 		}
-		if err := in.query("SELECT kind, value, org_id FROM indicator_orgs WHERE max_rank >= ? AND ("+cond.String()+") ORDER BY kind, value, org_id", func(r *sql.Rows) error {
-			var x kv
-			var o string
-			if err := r.Scan(&x.kind, &x.value, &o); err != nil {
-				return err
-			}
-			before[x] = append(before[x], o)
-			return nil
-		}, args...); err != nil {
+		if err := in.query("SELECT kind, value, org_id FROM indicator_orgs WHERE max_rank >= ? AND ("+cond.String()+") ORDER BY kind, value, org_id", seen, args...); err != nil {
 			return err
 		}
 	}
@@ -979,10 +1112,7 @@ func (in *ingester) flush() error {
 			return err
 		}
 	}
-	if err := in.sendBatch(); err != nil {
-		return err
-	}
-	return in.summarise()
+	return in.sendBatch()
 }
 
 // countStates recounts the organisation's servers per state for the overview.
