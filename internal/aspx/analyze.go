@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -44,6 +45,9 @@ const (
 	// tSite: a path in the folder the page runs from or the site's root
 	// (Request.PhysicalPath, MapPath(".")), where a file dropped runs
 	tSite
+	// tWhole: the request gives a site path whole (MapPath(Request["f"])):
+	// it chooses the folder as well as the name
+	tWhole
 	tAll = tAny | tPath | tRaw
 )
 
@@ -772,6 +776,9 @@ func (a *analysis) mask(t []tok) (uint8, string) {
 // chooses where it leads; input last only names the file.
 func pathEnds(m uint8, head, tail bool) uint8 {
 	m &^= tPath | tNamed
+	if !tail {
+		m &^= tWhole
+	}
 	switch {
 	case head:
 		m |= tPath
@@ -784,22 +791,34 @@ func pathEnds(m uint8, head, tail bool) uint8 {
 // maskParts is mask with the path bit of the concatenation's first and
 // last parts apart.
 func (a *analysis) maskParts(t []tok) (m uint8, from string, head, tail bool) {
-	if !hasConcat(t) && combineArgs(t) == nil {
+	parts := pathParts(t)
+	if !hasConcat(t) && parts == nil {
 		m, from = a.maskFlat(t)
 		if m&tRaw != 0 && slices.ContainsFunc(t, func(x tok) bool { return x.kind == tString && a.r.sqlText.MatchString(x.text) }) {
 			m &^= tRaw
 		}
 		return m, from, m&tPath != 0, m&(tPath|tNamed) != 0
 	}
-	parts := combineArgs(t)
 	if parts == nil {
 		parts = splitConcat(t)
 	}
-	first := true
+	first, firstWhole := true, false
 	for i, p := range parts {
 		pm, pf := a.maskFlat(p)
 		if better(m, pm) {
 			from = pf
+		}
+		// only the last part gives the whole path, or a folder the
+		// request gives whole (MapPath(Request["dir"])) joined with a
+		// name the request gives too
+		headWhole := pm&tWhole != 0
+		if i < len(parts)-1 {
+			pm &^= tWhole
+		}
+		// a folder the page names under the site's root or the page's
+		// own folder (MapPath("~") + "/uploads/") is a folder it chose
+		if m&tSite != 0 && pm == 0 && a.subfolder(p) {
+			m &^= tSite
 		}
 		m |= pm
 		// an empty literal ("" + x) chooses nothing
@@ -808,11 +827,15 @@ func (a *analysis) maskParts(t []tok) (m uint8, from string, head, tail bool) {
 		}
 		if first {
 			head = pm&tPath != 0
+			firstWhole = headWhole
 			first = false
 		}
 		if i == len(parts)-1 {
 			tail = pm&(tPath|tNamed) != 0
 		}
+	}
+	if firstWhole && tail {
+		m |= tWhole
 	}
 	if m&tRaw != 0 {
 		for _, x := range t {
@@ -823,6 +846,72 @@ func (a *analysis) maskParts(t []tok) (m uint8, from string, head, tail bool) {
 		}
 	}
 	return m, from, head, tail
+}
+
+// pathParts returns the parts a path is built from when the expression
+// is one call of Path.Combine or String.Format, or nil.
+func pathParts(t []tok) [][]tok {
+	if p := combineArgs(t); p != nil {
+		return p
+	}
+	return formatParts(t)
+}
+
+// formatParts returns the parts of String.Format("...{0}...", args) in
+// the order the format places them: its literal pieces and the
+// arguments its placeholders name. A format that is not a literal, or a
+// placeholder without its argument, gives nil.
+func formatParts(t []tok) [][]tok {
+	k := findName(t, []string{"string", "format"}, 0)
+	if k != 2 || len(t) < 6 || t[3].text != "(" || matchClose(t, 3) != len(t)-1 {
+		return nil
+	}
+	args := splitArgs(t[4 : len(t)-1])
+	if len(args) < 2 || len(args[0]) != 1 || args[0][0].kind != tString {
+		return nil
+	}
+	lit := func(text string) []tok { return []tok{{kind: tString, text: text, line: t[0].line}} }
+	var out [][]tok
+	f := args[0][0].text
+	for f != "" {
+		open := strings.IndexByte(f, '{')
+		if open < 0 {
+			out = append(out, lit(f))
+			break
+		}
+		if open > 0 {
+			out = append(out, lit(f[:open]))
+		}
+		end := strings.IndexByte(f[open:], '}')
+		if end < 0 {
+			return nil
+		}
+		spec := f[open+1 : open+end]
+		if c := strings.IndexAny(spec, ",:"); c >= 0 {
+			spec = spec[:c]
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(spec))
+		if err != nil || n < 0 || n+1 >= len(args) {
+			return nil
+		}
+		out = append(out, args[n+1])
+		f = f[open+end+1:]
+	}
+	if len(out) < 2 {
+		return nil
+	}
+	return out
+}
+
+// subfolder: a part of a path the page wrote itself that names a folder
+// below the one before it: a literal or a variable of the page's own
+// that is neither a bare separator nor an extension (".aspx").
+func (a *analysis) subfolder(p []tok) bool {
+	if len(p) == 1 && p[0].kind == tString {
+		v := strings.Trim(p[0].text, `/\`)
+		return v != "" && v != "." && !strings.HasPrefix(p[0].text, ".") && strings.ContainsAny(p[0].text, `/\`)
+	}
+	return len(p) == 1 && p[0].kind == tIdent && !a.consts[p[0].low]
 }
 
 // combineArgs returns the arguments when the expression is one call of
@@ -921,10 +1010,10 @@ func (a *analysis) maskFlat(t []tok) (uint8, string) {
 		if end, mapper, ok := a.sanitizerCall(t, k); ok {
 			inner := t[k+2 : end]
 			im, f := a.mask(inner)
-			whole := im&tPath != 0 && !hasConcat(inner) && combineArgs(inner) == nil
-			im &^= tPath | tNamed
+			whole := im&tPath != 0 && !hasConcat(inner) && pathParts(inner) == nil
+			im &^= tPath | tNamed | tWhole
 			if mapper && whole {
-				im |= tNamed
+				im |= tNamed | tWhole
 			}
 			if mapper && (len(inner) == 0 || len(inner) == 1 && inner[0].kind == tString && siteDirs[inner[0].text]) {
 				im |= tSite
@@ -938,6 +1027,12 @@ func (a *analysis) maskFlat(t []tok) (uint8, string) {
 		next := ""
 		if k+1 < len(t) {
 			next = t[k+1].text
+		}
+		// list.Item(key): an entry of the page's own collection picked by
+		// input is still the page's own value
+		if prevDot && x.low == "item" && (next == "(" || next == "[") && k >= 2 && a.ownValue(t[k-2]) {
+			k = min(matchClose(t, k+1), len(t))
+			continue
 		}
 		if a.aliases[x.low] {
 			switch {
@@ -992,6 +1087,12 @@ func (a *analysis) maskFlat(t []tok) (uint8, string) {
 		}
 	}
 	return m, from
+}
+
+// ownValue: x names a value of the page's own, not the request object
+// or a name holding input.
+func (a *analysis) ownValue(x tok) bool {
+	return x.kind == tIdent && !a.aliases[x.low] && !isSelf(x) && a.vars[a.key(a.cur, x.low)] == 0 && a.ret[x.low] == 0
 }
 
 // sanitizerCall reports whether t[k] is the last part of a sanitizer name
@@ -1089,7 +1190,15 @@ func (a *analysis) conclude() []Detection {
 				switch sk.category {
 				case "filewrite", "fileread":
 					need = tPath
-					if sk.names {
+					switch {
+					case sk.upload:
+						// an upload kept under the name the client gives it
+						// counts where pages run, or where the client says
+						need |= tWhole
+						if m&tSite != 0 {
+							need |= tNamed
+						}
+					case sk.names:
 						need |= tNamed
 					}
 				case "sql":
@@ -1179,7 +1288,7 @@ func (a *analysis) conclude() []Detection {
 				cat = "filewrite"
 			}
 		case "http":
-			if !gate && len(obf) == 0 && !hasOther(hits, "http") {
+			if !gate && len(obf) == 0 && !a.otherUse(hits, fileSinks, contents) {
 				continue
 			}
 		}
@@ -1308,8 +1417,12 @@ func hasCat(hs []hit, cat string) bool {
 	return slices.ContainsFunc(hs, func(h hit) bool { return h.category == cat })
 }
 
-func hasOther(hs []hit, cat string) bool {
-	return slices.ContainsFunc(hs, func(h hit) bool { return h.category != cat })
+// otherUse: a dangerous use besides relaying counts on its own (a file
+// read alone, a download page, does not).
+func (a *analysis) otherUse(hs []hit, fileSinks map[string]bool, contents bool) bool {
+	return slices.ContainsFunc(hs, func(h hit) bool {
+		return h.category != "http" && (h.category != "fileread" || len(fileSinks) >= 2 && contents)
+	})
 }
 
 func hasString(t []tok, v string) bool {
@@ -1400,9 +1513,21 @@ func (a *analysis) isGate(s *cstmt) bool {
 	if !cmp || !lit {
 		return false
 	}
+	// a piece of the input checked (url.Substring(0, 7) != "http://",
+	// Right(dir, 1) <> "\\") validates it; a password is compared whole
+	for _, x := range t {
+		if x.kind == tIdent && inputPieces[x.low] {
+			return false
+		}
+	}
 	m, _ := a.mask(t)
 	return m&tAny != 0
 }
+
+// inputPieces take part of a string or test what it holds.
+var inputPieces = map[string]bool{"substring": true, "substr": true, "left": true, "right": true, "mid": true,
+	"startswith": true, "endswith": true, "indexof": true, "lastindexof": true, "instr": true, "instrrev": true,
+	"contains": true, "length": true, "len": true, "getextension": true}
 
 // obfuscation collects signs that the code hides what it does.
 func (a *analysis) obfuscation() []Reason {

@@ -53,6 +53,9 @@ type sink struct {
 	langs    map[Lang]bool
 	bare     bool
 	names    bool // a file the request names (tNamed) counts too
+	// upload: the use keeps an uploaded file; a name the client gives it
+	// in a folder the page chose is an uploader's, not a file manager's
+	upload bool
 	// drops: the use puts a file's content in place (modes: only when
 	// the statement names one of these, FileMode.Create)
 	drops bool
@@ -81,6 +84,7 @@ type fileRules struct {
 		Bare     bool     `yaml:"bare"`
 		Lists    bool     `yaml:"lists"`
 		Names    bool     `yaml:"names"`
+		Upload   bool     `yaml:"upload"`
 		Drops    bool     `yaml:"drops"`
 		Modes    []string `yaml:"modes"`
 	} `yaml:"sinks"`
@@ -147,7 +151,7 @@ func LoadRules(name string, data []byte) (*Rules, error) {
 		if _, ok := f.Detections[s.Category]; !ok {
 			return nil, fmt.Errorf("%s: sink %d (%s): category %q has no detection", name, i+1, s.Name, s.Category)
 		}
-		k := sink{name: s.Name, parts: dotted(s.Name), kind: s.Kind, category: s.Category, arg: -1, bare: s.Bare, names: s.Names,
+		k := sink{name: s.Name, parts: dotted(s.Name), kind: s.Kind, category: s.Category, arg: -1, bare: s.Bare, names: s.Names, upload: s.Upload,
 			drops: s.Drops || s.Names, modes: lowerList(s.Modes)}
 		if s.Arg != nil {
 			k.arg = *s.Arg
