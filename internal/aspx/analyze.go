@@ -791,6 +791,15 @@ func pathEnds(m uint8, head, tail bool) uint8 {
 // maskParts is mask with the path bit of the concatenation's first and
 // last parts apart.
 func (a *analysis) maskParts(t []tok) (m uint8, from string, head, tail bool) {
+	// cond ? x : y is x or y; the condition does not lead the path
+	if q, c := ternary(t); q > 0 {
+		m1, f1, h1, t1 := a.maskParts(t[q+1 : c])
+		m2, f2, h2, t2 := a.maskParts(t[c+1:])
+		if m1 == 0 || better(m1, m2) {
+			f1 = f2
+		}
+		return m1 | m2, f1, h1 || h2, t1 || t2
+	}
 	parts := pathParts(t)
 	if !hasConcat(t) && parts == nil {
 		m, from = a.maskFlat(t)
@@ -846,6 +855,25 @@ func (a *analysis) maskParts(t []tok) (m uint8, from string, head, tail bool) {
 		}
 	}
 	return m, from, head, tail
+}
+
+// ternary finds the top-level ? and : of a conditional expression, or
+// returns 0, 0.
+func ternary(t []tok) (int, int) {
+	depth, q := 0, 0
+	for k, x := range t {
+		switch {
+		case x.text == "(" || x.text == "[" || x.text == "{":
+			depth++
+		case x.text == ")" || x.text == "]" || x.text == "}":
+			depth--
+		case depth == 0 && x.kind == tPunct && x.text == "?" && q == 0 && k > 0:
+			q = k
+		case depth == 0 && x.kind == tPunct && x.text == ":" && q > 0 && k > q+1 && k < len(t)-1:
+			return q, k
+		}
+	}
+	return 0, 0
 }
 
 // pathParts returns the parts a path is built from when the expression
