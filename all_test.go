@@ -33,7 +33,7 @@ var allowed = map[string][]string{
 	"internal/progress": {"internal/visible"},
 	"internal/natstest": nil,
 	"internal/visible":  nil,
-	"internal/aspx":     nil,
+	"internal/aspx":     {"internal/literal"},
 	"internal/stream":   {"internal/finding"},
 	"internal/logs":     {"internal/literal"},
 	"internal/yara":     {"internal/literal"},

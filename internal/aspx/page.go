@@ -12,6 +12,8 @@ package aspx
 import (
 	"bytes"
 	"strings"
+
+	"github.com/exhunt/exhunt/internal/literal"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -116,15 +118,15 @@ func Parse(src []byte, ext string) *Page {
 	if ext == ".asp" || ext == ".asa" || ext == ".cer" || ext == ".cdx" {
 		p.Lang = VB
 	}
-	low := asciiLower(text) // same length as text: indexes carry over
+	lines := lineCounter{text: text}
 	// directives first: the page language applies to every block
 	for i := 0; ; {
-		j := strings.Index(low[i:], "<%@")
+		j := strings.Index(text[i:], "<%@")
 		if j < 0 {
 			break
 		}
 		j += i
-		end := strings.Index(low[j:], "%>")
+		end := strings.Index(text[j:], "%>")
 		if end < 0 {
 			break
 		}
@@ -145,7 +147,7 @@ func Parse(src []byte, ext string) *Page {
 		// a handler or service is code from its directive on
 		if n := strings.ToLower(name); n == "webhandler" || n == "webservice" {
 			rest := text[end+2:]
-			p.add(Block{Lang: p.Lang, Code: stripDirectives(rest), Line: lineAt(text, end+2)})
+			p.add(Block{Lang: p.Lang, Code: stripDirectives(rest), Line: lines.at(end + 2)})
 			p.Server = true
 			return p
 		}
@@ -157,66 +159,87 @@ func Parse(src []byte, ext string) *Page {
 	case "":
 		p.Forms = ext == ".aspx" || ext == ".ascx" || ext == ".master"
 	}
-	// server controls and <script runat="server"> blocks
-	for i := 0; i < len(low); {
-		j := strings.IndexByte(low[i:], '<')
+	// Server controls and <script runat="server"> blocks. Pages are mostly
+	// markup, and the controls matter only to a page with server code: the
+	// other runat tags are kept as spans and read once the page is known to
+	// have code.
+	var controls [][2]int
+	runat := -2 // the next "runat" at or after the tag being read, -1 for none
+	for i := 0; i < len(text); {
+		j := strings.IndexByte(text[i:], '<')
 		if j < 0 {
 			break
 		}
 		j += i
-		if strings.HasPrefix(low[j:], "<%") {
-			end := strings.Index(low[j+2:], "%>")
+		if strings.HasPrefix(text[j:], "<%") {
+			end := strings.Index(text[j+2:], "%>")
 			if end < 0 {
-				end = len(low) - j - 2
+				end = len(text) - j - 2
 			}
 			body := text[j+2 : j+2+end]
 			switch {
 			case strings.HasPrefix(body, "@"), strings.HasPrefix(body, "--"):
 			default:
 				body = strings.TrimLeft(body, "=:#$")
-				p.add(Block{Lang: p.Lang, Code: body, Line: lineAt(text, j+2)})
+				p.add(Block{Lang: p.Lang, Code: body, Line: lines.at(j + 2)})
 			}
 			i = j + 2 + end + 2
 			continue
 		}
-		tagEnd := tagClose(low, j)
+		tagEnd := tagClose(text, j)
 		if tagEnd < 0 {
 			break
 		}
-		tag := low[j+1 : tagEnd]
-		// Most tags are plain HTML: look for runat before building the map.
-		if !strings.Contains(tag, "runat") {
+		tag := text[j+1 : tagEnd]
+		// Most tags are plain HTML: look for runat before reading
+		// attributes, with one search of the page rather than one a tag.
+		if runat != -1 && runat <= j {
+			if runat = literal.IndexFold(text[j+1:], "runat"); runat >= 0 {
+				runat += j + 1
+			}
+		}
+		if runat < 0 || runat+len("runat") > tagEnd {
 			i = tagEnd + 1
 			continue
 		}
-		attrs := attributes(text[j+1 : tagEnd])
+		if !literal.EqualFold(tagName(tag), "script") {
+			controls = append(controls, [2]int{j + 1, tagEnd})
+			i = tagEnd + 1
+			continue
+		}
+		attrs := attributes(tag)
 		if !strings.EqualFold(attrs["runat"], "server") {
 			i = tagEnd + 1
 			continue
 		}
-		name := tagName(tag)
-		if name == "script" {
-			close := strings.Index(low[tagEnd:], "</script")
-			if close < 0 {
-				close = len(low) - tagEnd
-			}
-			l := p.Lang
-			if v, ok := langOf(attrs["language"]); ok {
-				l = v
-			} else if v, ok := langOf(attrs["lang"]); ok {
-				l = v
-			}
-			p.add(Block{Lang: l, Code: text[tagEnd+1 : tagEnd+close], Line: lineAt(text, tagEnd+1)})
-			i = tagEnd + close
+		close := literal.IndexFold(text[tagEnd:], "</script")
+		if close < 0 {
+			close = len(text) - tagEnd
+		}
+		l := p.Lang
+		if v, ok := langOf(attrs["language"]); ok {
+			l = v
+		} else if v, ok := langOf(attrs["lang"]); ok {
+			l = v
+		}
+		p.add(Block{Lang: l, Code: text[tagEnd+1 : tagEnd+close], Line: lines.at(tagEnd + 1)})
+		i = tagEnd + close
+	}
+	if !p.Server {
+		return p
+	}
+	for _, c := range controls {
+		tag := text[c[0]:c[1]]
+		attrs := attributes(tag)
+		if !strings.EqualFold(attrs["runat"], "server") {
 			continue
 		}
 		if id := strings.ToLower(attrs["id"]); id != "" {
 			p.Elements[id] = true
-			if inputControl(name) {
+			if name := asciiLower(tagName(tag)); inputControl(name) {
 				p.Controls[id] = name
 			}
 		}
-		i = tagEnd + 1
 	}
 	return p
 }
@@ -241,34 +264,45 @@ func inputControl(tag string) bool {
 }
 
 func tagName(tag string) string {
-	end := strings.IndexAny(tag, " \t\r\n/>")
-	if end < 0 {
-		return tag
+	for i := 0; i < len(tag); i++ {
+		switch tag[i] {
+		case ' ', '\t', '\r', '\n', '/', '>':
+			return tag[:i]
+		}
 	}
-	return tag[:end]
+	return tag
 }
 
 // tagClose finds the '>' closing the tag that starts at i, skipping
 // quoted attribute values.
-func tagClose(low string, i int) int {
-	var q byte
-	for k := i + 1; k < len(low); k++ {
-		c := low[k]
-		switch {
-		case q != 0:
-			if c == q {
-				q = 0
+func tagClose(text string, i int) int {
+	for k := i + 1; k < len(text); k++ {
+		c := text[k]
+		if !tagByte[c] {
+			continue
+		}
+		switch c {
+		case '"', '\'':
+			k++
+			for k < len(text) && text[k] != c {
+				k++
 			}
-		case c == '"' || c == '\'':
-			q = c
-		case c == '>':
+			if k == len(text) {
+				return -1
+			}
+		case '>':
 			return k
-		case c == '<' && k > i+1:
-			return k - 1 // a broken tag: stop before the next one
+		case '<':
+			if k > i+1 {
+				return k - 1 // a broken tag: stop before the next one
+			}
 		}
 	}
 	return -1
 }
+
+// tagByte marks the bytes tagClose stops at.
+var tagByte = [256]bool{'"': true, '\'': true, '>': true, '<': true}
 
 func stripDirectives(s string) string {
 	for {
@@ -362,22 +396,38 @@ func langOf(v string) (Lang, bool) {
 	return 0, false
 }
 
-// asciiLower lower-cases ASCII letters only, so that byte offsets in the
-// result are offsets in s (strings.ToLower changes the length of some
-// non-ASCII text).
+// asciiLower lower-cases ASCII letters only, as the parser compares tag
+// names.
 func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 32
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for k := i; k < len(b); k++ {
+				if 'A' <= b[k] && b[k] <= 'Z' {
+					b[k] += 'a' - 'A'
+				}
+			}
+			return string(b)
 		}
 	}
-	return string(b)
+	return s
 }
 
-func lineAt(text string, off int) int {
-	if off > len(text) {
-		off = len(text)
+// lineCounter gives the line of an offset in text, counting only the
+// lines since the previous offset asked for: a page of many small blocks
+// is not counted from its start for each.
+type lineCounter struct {
+	text string
+	off  int
+	line int
+}
+
+func (c *lineCounter) at(off int) int {
+	off = min(off, len(c.text))
+	if off < c.off || c.line == 0 {
+		c.off, c.line = 0, 1
 	}
-	return strings.Count(text[:off], "\n") + 1
+	c.line += strings.Count(c.text[c.off:off], "\n")
+	c.off = off
+	return c.line
 }

@@ -39,6 +39,25 @@ func TestFlagsAfterPaths(t *testing.T) {
 	if code, _, stderr := exh(t, "hunt", "--", filepath.Join(t.TempDir(), "-o")); code != ExitError || !strings.Contains(stderr, "no Exchange or IIS logs found") {
 		t.Errorf("path after --: exit %d, %q", code, stderr)
 	}
+	// A hunt that finds nothing to hunt removes the result file it
+	// created, and never a path that was there before: run as root,
+	// "-o /dev/null" once deleted the device.
+	empty := t.TempDir()
+	fresh, kept := filepath.Join(t.TempDir(), "fresh.json"), filepath.Join(t.TempDir(), "kept.json")
+	if err := os.WriteFile(kept, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{fresh, kept} {
+		if code, _, stderr := exh(t, "hunt", empty, "-o", out); code != ExitError || !strings.Contains(stderr, "no Exchange or IIS logs found") {
+			t.Errorf("hunt of an empty folder -o %s: exit %d, %q", out, code, stderr)
+		}
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Errorf("the result file the hunt created is left behind: %v", err)
+	}
+	if _, err := os.Stat(kept); err != nil {
+		t.Errorf("a file that was there before the hunt is gone: %v", err)
+	}
 	// Commands that take no arguments refuse a stray word.
 	for _, args := range [][]string{{"demo", "extra"}, {"lab", "generate", "--out", t.TempDir(), "extra"}, {"rules", "list", "extra"}, {"version", "extra"}} {
 		if code, _, _ := exh(t, args...); code != ExitUsage {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime"
 	"strings"
@@ -184,6 +185,11 @@ func huntEvidence(ctx context.Context, discover hunt.Discover, roots []string, h
 		keepKinds(set, hf.noFiles, hf.noLogs)
 		return set, nil
 	}
+	// Only a result file this run creates is removed when nothing was
+	// hunted: a path that was there before may be a user's file, or
+	// /dev/null when run as root.
+	_, statErr := os.Lstat(hf.output)
+	created := errors.Is(statErr, fs.ErrNotExist)
 	w, closeOut, err := openOutput(hf.output, stdout)
 	if err != nil {
 		return nil, err
@@ -234,7 +240,7 @@ func huntEvidence(ctx context.Context, discover hunt.Discover, roots []string, h
 	}
 	if len(res.Servers) == 0 {
 		closeOut()
-		if hf.output != "" && hf.output != "-" {
+		if created && hf.output != "" && hf.output != "-" {
 			os.Remove(hf.output) // nothing was hunted: no empty result left behind
 		}
 		return nil, &exitError{code: ExitError, msg: "no Exchange or IIS logs found under " + fmt.Sprint(roots),

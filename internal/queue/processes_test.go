@@ -57,7 +57,7 @@ func TestProcessesSurviveKill9(t *testing.T) {
 	if err := os.WriteFile(targets, []byte(strings.Join(urls, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	common := []string{"--scope", "127.0.0.0/8", "--host-rate", "0", "--connect-timeout", "5s", "--tls-timeout", "5s", "--read-timeout", "5s", "-i", targets}
+	common := []string{"--scope", "127.0.0.0/8", "--host-rate", "0", "--connect-timeout", "20s", "--tls-timeout", "20s", "--read-timeout", "20s", "-i", targets}
 
 	single := filepath.Join(dir, "single.jsonl")
 	runExhunt(t, dir, bin, append([]string{"scan", "--concurrency", "256", "-o", single}, common...)...)

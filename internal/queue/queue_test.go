@@ -30,7 +30,7 @@ func testOptions() scan.Options {
 	o.Scope = loopback
 	o.HostRate = 0
 	o.Concurrency = 32
-	o.Connect, o.TLS, o.Read = 2*time.Second, 2*time.Second, 2*time.Second
+	o.Connect, o.TLS, o.Read = 10*time.Second, 10*time.Second, 10*time.Second
 	o.Backoff = 10 * time.Millisecond
 	return o
 }

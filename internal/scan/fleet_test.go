@@ -27,13 +27,15 @@ func testData(t testing.TB) *Data {
 	return &Data{Builds: d.Builds, Shells: d.WebshellURLPaths()}
 }
 
-// testOptions are fast, loopback-only options.
+// testOptions are loopback-only options. The timeouts are generous: the
+// decoys answer at once, but under -race on a loaded machine a handshake
+// can take seconds, and a timed-out probe would change a verdict.
 func testOptions() Options {
 	o := DefaultOptions()
 	o.Scope = loopback
 	o.HostRate = 0
 	o.Concurrency = 32
-	o.Connect, o.TLS, o.Read = 2*time.Second, 2*time.Second, 2*time.Second
+	o.Connect, o.TLS, o.Read = 10*time.Second, 10*time.Second, 10*time.Second
 	o.Backoff = 10 * time.Millisecond
 	return o
 }
