@@ -163,7 +163,13 @@ func runDecoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		man = append(append(man, line...), '\n')
 	}
 	srv.Serve()
-	if *manifest != "" {
+	if fi, err := os.Stat(*manifest); err == nil && !fi.Mode().IsRegular() {
+		// A pipe or a device (/dev/stdout) is written through, never
+		// replaced by a rename.
+		if err := os.WriteFile(*manifest, man, 0o644); err != nil {
+			return err
+		}
+	} else if *manifest != "" {
 		// Written whole and renamed, so a reader that waits for the file
 		// never sees half of it.
 		if err := os.WriteFile(*manifest+".tmp", man, 0o644); err != nil {
