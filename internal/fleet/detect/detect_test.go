@@ -46,16 +46,9 @@ func TestBaselineFollowsCycleAndIgnoresPastSpikes(t *testing.T) {
 // and expects exactly the two spike alerts.
 func TestSpikeOverStoredActivity(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "f.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	s.SetAlerter(Changes{})
 	const orgs = 20
-	for i := range orgs {
-		s.CreateOrg(ctx, store.Org{ID: fmt.Sprintf("org%02d", i), Name: "Org", Sector: "law"}, time.Now())
-	}
+	s := newFleet(t, orgs, "law")
+	s.SetAlerter(Changes{})
 	start := time.Date(2021, 1, 25, 0, 0, 0, 0, time.UTC)
 	spike1 := time.Date(2021, 2, 10, 23, 0, 0, 0, time.UTC)
 	spike2 := time.Date(2021, 2, 28, 23, 0, 0, 0, time.UTC)
@@ -79,12 +72,7 @@ func TestSpikeOverStoredActivity(t *testing.T) {
 					Method: "GET", URI: "/owa/auth/x.js", Class: "probe", Kind: "probe"})
 			}
 		}
-		for o, ev := range events {
-			m := &fleet.Run{SchemaVersion: 1, Type: fleet.TypeDecoy, RunID: fmt.Sprintf("d-%s-%d", day.Format("0102"), o), Org: fmt.Sprintf("org%02d", o), Decoy: ev}
-			if _, err := s.Ingest(ctx, m, day); err != nil {
-				t.Fatal(err)
-			}
-		}
+		ingestDecoys(t, s, events, day, day)
 		a, err := d.Evaluate(ctx, day.Add(24*time.Hour), day)
 		if err != nil {
 			t.Fatal(err)
@@ -126,15 +114,8 @@ func TestSpikeOverStoredActivity(t *testing.T) {
 // old spike stays out of the baseline, and a spike after it alerts.
 func TestBackfillIsBaselineOnly(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "f.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	const orgs = 20
-	for i := range orgs {
-		s.CreateOrg(ctx, store.Org{ID: fmt.Sprintf("org%02d", i), Name: "Org", Sector: "ngo"}, time.Now())
-	}
+	s := newFleet(t, orgs, "ngo")
 	start := time.Date(2021, 1, 4, 0, 0, 0, 0, time.UTC)
 	old := time.Date(2021, 1, 15, 2, 0, 0, 0, time.UTC)
 	live := time.Date(2021, 1, 27, 2, 0, 0, 0, time.UTC)
@@ -151,12 +132,7 @@ func TestBackfillIsBaselineOnly(t *testing.T) {
 					Client: "203.0.113.9:5120", Method: "POST", URI: "/ecp/y.js", Class: "exploit", Kind: "ssrf"})
 			}
 		}
-		for o, ev := range events {
-			m := &fleet.Run{SchemaVersion: 1, Type: fleet.TypeDecoy, RunID: fmt.Sprintf("d-%s-%d", from.Format("0102"), o), Org: fmt.Sprintf("org%02d", o), Decoy: ev}
-			if _, err := s.Ingest(ctx, m, to); err != nil {
-				t.Fatal(err)
-			}
-		}
+		ingestDecoys(t, s, events, from, to)
 	}
 	d := &Spikes{Store: s}
 	backfilled := time.Date(2021, 1, 25, 0, 0, 0, 0, time.UTC)
@@ -181,5 +157,34 @@ func TestBackfillIsBaselineOnly(t *testing.T) {
 			t.Log(a.Title)
 		}
 		t.Fatalf("%d spike alerts after the watch began, want one at %s naming 9 organisations", len(alerts), live)
+	}
+}
+
+// newFleet opens a SQLite store with organisations org00, org01... of one
+// sector.
+func newFleet(t *testing.T, orgs int, sector string) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for i := range orgs {
+		if err := s.CreateOrg(context.Background(), store.Org{ID: fmt.Sprintf("org%02d", i), Name: "Org", Sector: sector}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// ingestDecoys stores each organisation's decoy events (by org index) as
+// one run, named after the day they start, received at received.
+func ingestDecoys(t *testing.T, s *store.Store, events map[int][]decoy.Event, day, received time.Time) {
+	t.Helper()
+	for o, ev := range events {
+		m := &fleet.Run{SchemaVersion: 1, Type: fleet.TypeDecoy, RunID: fmt.Sprintf("d-%s-%d", day.Format("0102"), o), Org: fmt.Sprintf("org%02d", o), Decoy: ev}
+		if _, err := s.Ingest(context.Background(), m, received); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
