@@ -295,7 +295,7 @@ func skipMods(t []tok) int {
 		for k < len(t) && t[k].text != ">" {
 			k++
 		}
-		k++
+		k = min(k+1, len(t)) // an attribute left open ends the statement
 	}
 	for k < len(t) && t[k].kind == tIdent && vbMods[t[k].low] {
 		k++
