@@ -82,18 +82,24 @@ pgpids() {
 		todo = root; while (todo != "") { n = split(todo, a, " "); todo = ""
 			for (i = 1; i <= n; i++) { print a[i]; todo = todo " " kids[a[i]] } } }'
 }
+# measured BACKEND FILE COMMAND...: runs a load generator and writes to
+# FILE the CPU clock ticks used meanwhile by the serve process $servepid
+# and (for postgres) PostgreSQL, the ticks per second, the generator's own
+# CPU seconds and the load.
+measured() {
+	local be=$1 file=$2 s0 d0=0 s1 d1=0
+	shift 2
+	s0=$(ticks "$servepid")
+	[ "$be" = postgres ] && d0=$(ticks $(pgpids))
+	/usr/bin/time -f '%U %S' -o "$file.time" "$@"
+	s1=$(ticks "$servepid")
+	[ "$be" = postgres ] && d1=$(ticks $(pgpids))
+	echo "$((s1 - s0)) $((d1 - d0)) $(getconf CLK_TCK) $(awk '{print $1+$2}' "$file.time") $(cut -d' ' -f1 /proc/loadavg)" >"$file"
+}
 # pages NAME URL: step 2 against the serve process $servepid.
 pages() {
-	local name=$1 url=$2 s0 d0 s1 d1
-	s0=$(ticks "$servepid")
-	d0=0
-	[ "${name%% *}" = postgres ] && d0=$(ticks $(pgpids))
-	/usr/bin/time -f '%U %S' -o "$tmp/results/$name.loadcpu" \
-		"$tmp/serveload" web -url "$url" -dir "$tmp/data" -c 20 -d 20s | tee "$tmp/results/$name.web.json"
-	s1=$(ticks "$servepid")
-	d1=0
-	[ "${name%% *}" = postgres ] && d1=$(ticks $(pgpids))
-	echo "$((s1 - s0)) $((d1 - d0)) $(getconf CLK_TCK) $(awk '{print $1+$2}' "$tmp/results/$name.loadcpu") $(cut -d' ' -f1 /proc/loadavg)" >"$tmp/results/$name.cpu"
+	measured "${1%% *}" "$tmp/results/$1.cpu" "$tmp/serveload" web -url "$2" -dir "$tmp/data" -c 20 -d 20s |
+		tee "$tmp/results/$1.web.json"
 }
 serve() { # binary dsn port log: start exhunt serve, wait until it answers
 	# shellcheck disable=SC2086 # SERVE_ARGS is split on purpose
@@ -111,21 +117,16 @@ unserve() { # name: keep serve's peak RSS, stop it
 	servepid=""
 }
 run() { # backend dsn
-	local be=$1 dsn=$2 port
+	local be=$1 dsn=$2 port st dt hz ct
 	rm -f "$tmp/data/tokens.json"
 	"$tmp/serveload" setup -db "$dsn" -dir "$tmp/data"
 	port=$(freeport)
 	serve "$tmp/exhunt" "$dsn" "$port" "$tmp/$be.serve.log"
 	echo "$be: ingest..."
-	local s0 d0=0 s1 d1=0 hz
-	s0=$(ticks "$servepid")
-	[ "$be" = postgres ] && d0=$(ticks $(pgpids))
-	/usr/bin/time -f '%U %S' -o "$tmp/results/$be.ingestcpu" \
-		"$tmp/serveload" ingest -url "http://127.0.0.1:$port" -dir "$tmp/data" -c "$clients" | tee "$tmp/results/$be.ingest.json"
-	s1=$(ticks "$servepid")
-	[ "$be" = postgres ] && d1=$(ticks $(pgpids))
-	hz=$(getconf CLK_TCK)
-	echo "$be: ingest CPU: serve $(((s1 - s0) / hz)) s, PostgreSQL $(((d1 - d0) / hz)) s, clients $(awk '{print $1+$2}' "$tmp/results/$be.ingestcpu") s; load $(cut -d' ' -f1-3 /proc/loadavg)"
+	measured "$be" "$tmp/results/$be.ingest.cpu" "$tmp/serveload" ingest -url "http://127.0.0.1:$port" -dir "$tmp/data" -c "$clients" |
+		tee "$tmp/results/$be.ingest.json"
+	read -r st dt hz ct _ <"$tmp/results/$be.ingest.cpu"
+	echo "$be: ingest CPU: serve $((st / hz)) s, PostgreSQL $((dt / hz)) s, clients $ct s; load $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "$be: pages..."
 	pages "$be" "http://127.0.0.1:$port"
 	unserve "$be"
