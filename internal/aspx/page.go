@@ -12,10 +12,10 @@ package aspx
 import (
 	"bytes"
 	"strings"
-
-	"github.com/exhunt/exhunt/internal/literal"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/exhunt/exhunt/internal/literal"
 )
 
 // Lang is the language of a block of server code.

@@ -163,19 +163,8 @@ func runDecoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		man = append(append(man, line...), '\n')
 	}
 	srv.Serve()
-	if fi, err := os.Stat(*manifest); err == nil && !fi.Mode().IsRegular() {
-		// A pipe or a device (/dev/stdout) is written through, never
-		// replaced by a rename.
-		if err := os.WriteFile(*manifest, man, 0o644); err != nil {
-			return err
-		}
-	} else if *manifest != "" {
-		// Written whole and renamed, so a reader that waits for the file
-		// never sees half of it.
-		if err := os.WriteFile(*manifest+".tmp", man, 0o644); err != nil {
-			return err
-		}
-		if err := os.Rename(*manifest+".tmp", *manifest); err != nil {
+	if *manifest != "" {
+		if err := writeManifest(*manifest, man); err != nil {
 			return err
 		}
 	}
@@ -209,4 +198,17 @@ func splitList(s string) []string {
 		out = []string{""}
 	}
 	return out
+}
+
+// writeManifest writes a regular file whole and renames it into place, so
+// a reader that waits for the file never sees half of it. A pipe or a
+// device (/dev/stdout) is written through, never replaced by the rename.
+func writeManifest(path string, data []byte) error {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return os.WriteFile(path, data, 0o644)
+	}
+	if err := os.WriteFile(path+".tmp", data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
 }
